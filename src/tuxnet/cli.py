@@ -1,0 +1,57 @@
+"""The ``tuxnet`` command: a thin dispatcher over subcommand modules.
+
+Each subcommand lives in its own module with ``main(argv: list[str], prog: str) -> int``
+and is imported only when used, so ``tuxnet --version`` and light tools start fast
+(heavy dependencies stay out of the import path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tuxnet import __version__
+
+# name -> (module, one-line help). Modules are imported lazily.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "sim": ("tuxnet.tools.sim_cmd", "run a simulated scenario (default: the built-in one)"),
+    "tcpdump": ("tuxnet.tools.tcpdump", "print a pcap/pcapng capture as tcpdump does"),
+    "sysctl": ("tuxnet.tools.sysctl_cmd", "show sysctls with Linux names and defaults"),
+    "bpf": ("tuxnet.tools.bpf_cmd", "eBPF tools: conformance runner, assembler, disassembler"),
+}
+
+
+def _usage() -> str:
+    width = max(len(n) for n in SUBCOMMANDS)
+    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_) in sorted(SUBCOMMANDS.items())]
+    return "subcommands:\n" + "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tuxnet`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="tuxnet",
+        description="The Linux networking stack, rebuilt in Python.",
+        epilog=_usage(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tuxnet {__version__}")
+    parser.add_argument("command", nargs="?", help="subcommand to run")
+    if not args or args[0].startswith("-"):
+        ns = parser.parse_args(args)
+        if ns.command is None:
+            parser.print_help()
+            return 2
+    name = args[0]
+    entry = SUBCOMMANDS.get(name)
+    if entry is None:
+        parser.error(f"unknown command {name!r} (see 'tuxnet --help')")
+    module = importlib.import_module(entry[0])
+    rc: int = module.main(args[1:], prog=f"tuxnet {name}")
+    return rc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

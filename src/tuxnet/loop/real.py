@@ -1,0 +1,87 @@
+"""RealLoop: the same timer interface on the monotonic clock, plus fd readiness.
+
+Used by live mode (TAP devices). This is the only place in the stack that reads a
+clock or blocks, and it does so through ``time.monotonic_ns`` and ``selectors``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import selectors
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tuxnet.loop.base import EventLoop
+
+
+class RealLoop(EventLoop):
+    """Real-time loop: timers on ``time.monotonic_ns`` and readers via ``selectors``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._selector = selectors.DefaultSelector()
+        self._readers: dict[int, tuple[Callable[..., object], tuple[Any, ...]]] = {}
+
+    def now_ns(self) -> int:
+        """Monotonic time in nanoseconds."""
+        return time.monotonic_ns()
+
+    def add_reader(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is readable."""
+        if fd in self._readers:
+            self._selector.modify(fd, selectors.EVENT_READ)
+        else:
+            self._selector.register(fd, selectors.EVENT_READ)
+        self._readers[fd] = (callback, args)
+
+    def remove_reader(self, fd: int) -> bool:
+        """Stop watching ``fd``; returns whether it was watched."""
+        if self._readers.pop(fd, None) is None:
+            return False
+        self._selector.unregister(fd)
+        return True
+
+    def _run_due(self) -> None:
+        heap = self._heap
+        now = time.monotonic_ns()
+        while heap and heap[0][0] <= now:
+            handle = heapq.heappop(heap)[2]
+            if handle.cancelled:
+                continue
+            handle.cancelled = True
+            handle.callback(*handle.args)
+            if self._stopping:
+                return
+
+    def run(self, until_ns: int | None = None) -> None:
+        """Serve timers and readers until ``stop()``, ``until_ns`` (monotonic ns), or
+        until nothing is left to wait for."""
+        self._stopping = False
+        while not self._stopping:
+            self._run_due()
+            if self._stopping:
+                break
+            deadline = self.next_deadline()
+            if until_ns is not None and (deadline is None or deadline > until_ns):
+                deadline = until_ns
+            if deadline is None and not self._readers:
+                break
+            now = time.monotonic_ns()
+            if until_ns is not None and now >= until_ns:
+                break
+            timeout = None if deadline is None else max(0, deadline - now) / 1e9
+            if self._readers:
+                for key, _ in self._selector.select(timeout):
+                    entry = self._readers.get(int(key.fd))
+                    if entry is not None:
+                        entry[0](*entry[1])
+                    if self._stopping:
+                        break
+            elif timeout:
+                time.sleep(timeout)
+
+    def close(self) -> None:
+        """Release the selector."""
+        self._selector.close()
+        self._readers.clear()

@@ -1,0 +1,1 @@
+"""Built-in simulated scenarios that ``tuxnet sim`` runs."""
