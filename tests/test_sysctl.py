@@ -349,3 +349,11 @@ def test_directory_format_lists_the_subtree() -> None:
     assert text.splitlines()[0] == "net.ipv4.neigh.lo.anycast_delay = 100"
     assert "retrans_time =" not in text
     assert s.is_dir("net/ipv4/conf") and not s.is_dir("net.ipv4.tcp_sack")
+
+
+def test_table_wide_neigh_default_knob_with_devices() -> None:
+    """neigh.default.gc_thresh* have no per-device copy; setting them must not fail."""
+    s = Sysctl()
+    s.register_device("eth0")
+    s.set("net.ipv4.neigh.default.gc_thresh2", "600")
+    assert s.get("net.ipv4.neigh.default.gc_thresh2") == 600

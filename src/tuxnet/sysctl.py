@@ -432,8 +432,9 @@ class Sysctl:
         """devinet_copy_dflt_conf / neigh_copy_dflt_parms: reach devices that never
         set this entry themselves."""
         for dev in self._devices:
-            d = self._entries[f"net.ipv4.{dflt.group}.{dev.replace('.', '/')}.{dflt.leaf}"]
-            if not d.explicit:
+            # table-wide knobs (neigh.default.gc_*) have no per-device copy
+            d = self._entries.get(f"net.ipv4.{dflt.group}.{dev.replace('.', '/')}.{dflt.leaf}")
+            if d is not None and not d.explicit:
                 self._store(d, dflt.value)
 
     def _inet_forward_change(self, all_fwd: _Entry) -> None:
