@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tcpdump": ("tuxnet.tools.tcpdump", "print a pcap/pcapng capture as tcpdump does"),
     "sysctl": ("tuxnet.tools.sysctl_cmd", "show sysctls with Linux names and defaults"),
     "bpf": ("tuxnet.tools.bpf_cmd", "eBPF tools: conformance runner, assembler, disassembler"),
+    "lab": ("tuxnet.tools.lab_cmd", "run a lab: livelock, ..."),
     "tc": ("tuxnet.tools.tc_cmd", "show and change qdiscs (tc qdisc)"),
 }
 

@@ -1,0 +1,1 @@
+"""Device drivers: simulated NIC, loopback, veth pairs, pcap replay, TAP (live)."""

@@ -1,0 +1,1 @@
+"""Labs: self-contained experiments in virtual time (``tuxnet lab NAME``)."""
