@@ -1,2 +1,3 @@
-"""IPv4: interface addresses (devinet), the FIB (fib, fib_semantics) and the route
-lookups input and output use (route)."""
+"""IPv4: interface addresses (devinet), the FIB (fib, fib_semantics), the route lookups
+input and output use (route), neighbours and ARP (neighbour, arp), fragmentation,
+reassembly and path MTU (ip_fragment, ip_output_frag, pmtu)."""
