@@ -47,6 +47,12 @@ class CpuCosts:
     irq_entry_exit_ns: int = 2_000
     # the driver's hard-IRQ handler body: read/ack the cause, mask, napi_schedule
     irq_handler_ns: int = 300
+    # sending one inter-processor interrupt (RPS waking a remote backlog:
+    # smp_call_function_single_async, csd queueing and the APIC ICR write), charged to
+    # the sender; the target takes it as an interrupt (irq_entry_exit_ns). An APIC
+    # message exchange takes 2-3 µs end to end on older hardware (Lundell, LKML
+    # 2001-10-08 "A note on APIC bus latency"), ~1-3 µs on current x86
+    ipi_ns: int = 500
 
     # -- receive ---------------------------------------------------------------------
     # per received packet in the driver: descriptor read, DMA sync, buffer refill

@@ -34,8 +34,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tuxnet.core.cpu import NET_TX_SOFTIRQ, Cpu, current_cpu
-from tuxnet.core.napi import NAPI_STATE_SCHED, NapiStruct, napi_schedule
+from tuxnet.core.cpu import NET_TX_SOFTIRQ, Cpu, IrqLine, current_cpu
+from tuxnet.core.napi import NAPI_STATE_SCHED, NapiStruct, _napi_schedule, napi_schedule
 from tuxnet.core.netdevice import (
     IFF_LOWER_UP,
     IFF_NO_QUEUE,
@@ -58,6 +58,7 @@ from tuxnet.skb import (
 
 if TYPE_CHECKING:
     from tuxnet.core.netcore import NetCore
+    from tuxnet.core.rps import RpsDevFlow
 
 __all__ = [
     "ETH_P_802_2",
@@ -97,6 +98,7 @@ __all__ = [
     "process_backlog",
     "qdisc_drop_fn",
     "qdisc_run",
+    "rps_trigger_softirq",
 ]
 
 # include/uapi/linux/if_ether.h
@@ -181,13 +183,17 @@ def napi_gro_receive(napi: NapiStruct, skb: SkBuff) -> None:
 
 def netif_receive_skb(skb: SkBuff) -> int:
     """netif_receive_skb: RPS/RFS steering through ``core.get_rps_cpu`` (a CPU index, or
-    -1 to process here), then __netif_receive_skb_core."""
+    -1 to process here; the chosen rps_dev_flow, if any, in ``core.rps_rflow``), then
+    __netif_receive_skb_core."""
     core = skb.dev.core
     rps = core.get_rps_cpu
     if rps is not None:
         cpu = rps(skb.dev, skb)
         if cpu >= 0:
-            return enqueue_to_backlog(skb, cpu, rps=True)
+            this = current_cpu()
+            if this is not None:
+                this._acc += core.costs.netif_rx_ns  # enqueue_to_backlog
+            return enqueue_to_backlog(skb, cpu, rps=True, rflow=core.rps_rflow)
     return netif_receive_skb_core(skb)
 
 
@@ -287,36 +293,75 @@ def netif_rx(skb: SkBuff, this_cpu: int | None = None) -> int:
     if rps is not None:
         cpu = rps(dev, skb)
         if cpu >= 0:
-            return enqueue_to_backlog(skb, cpu, rps=True)
+            return enqueue_to_backlog(skb, cpu, rps=True, rflow=core.rps_rflow)
     if this_cpu is None:
         this_cpu = core.host.current_cpu
     return enqueue_to_backlog(skb, this_cpu)
 
 
-def enqueue_to_backlog(skb: SkBuff, cpu_index: int, *, rps: bool = False) -> int:
+def enqueue_to_backlog(skb: SkBuff, cpu_index: int, *, rps: bool = False,
+                       rflow: RpsDevFlow | None = None) -> int:
     """enqueue_to_backlog: append to CPU ``cpu_index``'s input_pkt_queue (at most
-    netdev_max_backlog + 1 deep, as Linux checks qlen <= max before queueing) and
-    schedule its backlog NAPI; else count softnet ``dropped`` and the device's
-    rx_dropped and kfree_skb with CPU_BACKLOG. ``rps``: steered there by RPS/RFS (a
-    remote CPU counts received_rps, the IPI that woke it)."""
+    netdev_max_backlog + 1 deep, as Linux checks qlen <= max before queueing; over half
+    full, the enqueuing CPU's flow limit may refuse a heavy flow) and schedule its
+    backlog NAPI; else count softnet ``dropped`` and the device's rx_dropped and
+    kfree_skb with CPU_BACKLOG. ``rps``: steered there by RPS/RFS: a remote CPU is
+    woken by an IPI (napi_schedule_rps; received_rps counted when it lands).
+    ``rflow``: the RFS flow whose last_qtail becomes this packet's queue position."""
     core = skb.dev.core
     cpu = core.cpus[cpu_index]
     sd = cpu.sd
     q = sd.input_pkt_queue
     qlen = len(q)
-    if qlen <= core.netdev_max_backlog:
+    max_backlog = core.netdev_max_backlog
+    if qlen <= max_backlog and (qlen < max_backlog >> 1 or not _skb_flow_limit(core, skb)):
         if not qlen:
             napi = sd.backlog
             if not napi.state & NAPI_STATE_SCHED:
-                if rps and cpu is not current_cpu():
-                    sd.received_rps += 1
-                napi_schedule(napi, cpu)
+                this = _this_sd_cpu(core)
+                if rps and cpu is not this:
+                    napi.state |= NAPI_STATE_SCHED  # __test_and_set_bit, then the IPI
+                    _rps_send_ipi(core, this, cpu)
+                else:
+                    napi_schedule(napi, cpu)
         q.append(skb)
+        tail = sd.input_queue_tail + 1  # rps_input_queue_tail_incr
+        sd.input_queue_tail = tail
+        if rflow is not None:
+            rflow.last_qtail = tail
         return NET_RX_SUCCESS
     sd.dropped += 1
     skb.dev.core_stats.rx_dropped += 1
     core.host.kfree_skb(skb, SkbDropReason.CPU_BACKLOG, "enqueue_to_backlog")
     return NET_RX_DROP
+
+
+def _skb_flow_limit(core: NetCore, skb: SkBuff) -> bool:
+    """skb_flow_limit past its half-full check: the table of the CPU doing the enqueue
+    (this_cpu_ptr(&softnet_data)), when net.core.flow_limit_cpu_bitmap gave it one."""
+    this = _this_sd_cpu(core)
+    sd = this.sd if this is not None else core.cpus[core.host.current_cpu].sd
+    fl = sd.flow_limit
+    return fl is not None and fl.skb_flow_limit(skb)
+
+
+def _rps_send_ipi(core: NetCore, sender: Cpu | None, target: Cpu) -> None:
+    """napi_schedule_rps + net_rps_send_ipi: ask ``target`` to run its backlog with a
+    CALL_FUNCTION_SINGLE IPI; the sender pays ``ipi_ns``. (Linux batches the IPIs of
+    one net_rx_action run on rps_ipi_list and sends them at its end; tuxnet sends at
+    once: the same IPIs, a few hundred ns earlier.)"""
+    if sender is not None:
+        sender._acc += core.costs.ipi_ns
+    target.raise_irq(core.ipi_lines[target.index])
+
+
+def rps_trigger_softirq(line: IrqLine, cpu: Cpu) -> bool:
+    """rps_trigger_softirq: the IPI's handler on the target CPU: put its backlog on the
+    poll list (____napi_schedule; irq_exit then runs NET_RX) and count received_rps."""
+    sd = cpu.sd
+    _napi_schedule(sd.backlog, cpu)
+    sd.received_rps += 1
+    return False
 
 
 def process_backlog(napi: NapiStruct, quota: int) -> int:
@@ -329,6 +374,7 @@ def process_backlog(napi: NapiStruct, quota: int) -> int:
         pq = sd.process_queue
         while pq:
             netif_receive_skb_core(pq.popleft())
+            sd.input_queue_head += 1  # rps_input_queue_head_incr
             work += 1
             if work >= quota:
                 return work

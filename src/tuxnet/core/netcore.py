@@ -10,9 +10,11 @@
     core.set_costs(replace(core.costs, ...)) # the CPU cost table
 
 Hooks for the layers built by others: ``get_rps_cpu`` (RPS/RFS steering, called by
-netif_receive_skb and netif_rx), ``gro_factory`` (a GRO engine per NAPI instance of a
-device with NETIF_F_GRO, see ``netif_napi_add``), ``validate_xmit`` (GSO/checksum
-before ndo_start_xmit; wired to tuxnet.core.gso when that module is present).
+netif_receive_skb and netif_rx; ``core.rps``, a tuxnet.core.rps.RpsState, installs it
+while a queue has rps_cpus or net.core.rps_sock_flow_entries is set), ``gro_factory``
+(a GRO engine per NAPI instance of a device with NETIF_F_GRO, see ``netif_napi_add``),
+``validate_xmit`` (GSO/checksum before ndo_start_xmit; wired to tuxnet.core.gso when
+that module is present).
 
 In virtual time (SimLoop) the CPUs charge costs; on a RealLoop they do not.
 """
@@ -35,9 +37,11 @@ from tuxnet.core.dev import (
     net_tx_action,
     netif_receive_skb,
     process_backlog,
+    rps_trigger_softirq,
 )
 from tuxnet.core.napi import NAPI_POLL_WEIGHT, NapiStruct, PollFn, net_rx_action
 from tuxnet.core.netdevice import NETIF_F_GRO, NetDevice
+from tuxnet.core.rps import RpsState
 from tuxnet.core.rss import ethtool_rxfh_indir_default, netdev_rss_key_fill
 from tuxnet.core.softnet import SoftnetData, format_softnet_stat
 from tuxnet.loop.sim import SimLoop
@@ -64,6 +68,7 @@ __all__ = [
 
 # include/net/busy_poll.h: MIN_NAPI_ID = NR_CPUS + 1 (NR_CPUS 8192, distro x86_64)
 MIN_NAPI_ID = 8193
+CALL_FUNCTION_SINGLE_VECTOR = 0xFB  # arch/x86/include/asm/irq_vectors.h: the RPS IPI
 FIRST_DEVICE_IRQ = 24  # x86: vectors below are the legacy ISA/IOAPIC pins
 
 RpsHook = Callable[[NetDevice, "SkBuff"], int]
@@ -93,6 +98,7 @@ class NetCore:
         self.ptype_all: list[PacketType] = []
         # hooks
         self.get_rps_cpu: RpsHook | None = None
+        self.rps_rflow: Any = None  # get_rps_cpu's *rflowp: the RFS flow it steered by
         self.gro_factory: Callable[[NapiStruct], Any] | None = None
         self.validate_xmit: Callable[[SkBuff, NetDevice], list[SkBuff]] | None = None
         self._wire_gso()
@@ -126,6 +132,11 @@ class NetCore:
                      "net.core.dev_weight_rx_bias", "net.core.dev_weight_tx_bias"):
             sysctl.watch(name, self._sysctl_changed)
         self._sysctl_changed("", 0)
+        # RPS: a per-CPU IPI line ("CAL" in /proc/interrupts) and the RPS/RFS state,
+        # which installs get_rps_cpu while rps_cpus / rps_sock_flow_entries are set
+        self.ipi_lines = [IrqLine(CALL_FUNCTION_SINGLE_VECTOR, "CAL", rps_trigger_softirq,
+                                  i, ncpus=n) for i in range(n)]
+        self.rps = RpsState(self)
 
     def __repr__(self) -> str:
         return f"<NetCore {self.host.name} ncpus={len(self.cpus)}>"
@@ -237,6 +248,7 @@ def register_netdevice(host: Host, dev: NetDevice) -> NetDevice:
         set_rss_indir_default(dev)
     host.register_netdev(dev)
     dev.ndo_init()
+    core.rps.netdev_register(dev)
     return dev
 
 
@@ -244,6 +256,7 @@ def unregister_netdevice(host: Host, dev: NetDevice) -> None:
     """unregister_netdevice: close, ndo_uninit, forget taps bound to it."""
     dev_close(dev)
     dev.ndo_uninit()
+    dev.core.rps.netdev_unregister(dev)
     core = get_core(host)
     core.ptype_all[:] = [pt for pt in core.ptype_all if pt.dev is not dev]
     for lst in core.ptype_base.values():

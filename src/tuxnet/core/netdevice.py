@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tuxnet.core.cpu import IrqLine
     from tuxnet.core.napi import NapiStruct
     from tuxnet.core.netcore import NetCore
+    from tuxnet.core.rps import RpsDevFlowTable
     from tuxnet.host import Host
     from tuxnet.skb import SkbCounters, SkBuff
 
@@ -316,9 +317,12 @@ class NetdevQueue:
 
 
 class NetdevRxQueue:
-    """struct netdev_rx_queue: one RX queue, its ring, NAPI instance and IRQ line."""
+    """struct netdev_rx_queue: one RX queue, its ring, NAPI instance and IRQ line, and
+    its RPS map and RFS flow table (sysfs queues/rx-N/rps_cpus and rps_flow_cnt, read
+    and written as text through the ``rps_cpus`` / ``rps_flow_cnt`` properties)."""
 
-    __slots__ = ("dev", "drops", "index", "irq", "napi", "ring", "rx_bytes", "rx_packets")
+    __slots__ = ("dev", "drops", "index", "irq", "napi", "ring", "rps_flow_table", "rps_map",
+                 "rx_bytes", "rx_packets")
 
     def __init__(self, dev: NetDevice, index: int) -> None:
         self.dev = dev
@@ -329,9 +333,38 @@ class NetdevRxQueue:
         self.rx_packets = 0
         self.rx_bytes = 0
         self.drops = 0  # ring-full drops of this queue
+        self.rps_map: list[int] | None = None  # struct rps_map: the CPUs, in order
+        self.rps_flow_table: RpsDevFlowTable | None = None  # struct rps_dev_flow_table
 
     def __repr__(self) -> str:
         return f"<NetdevRxQueue {self.dev.name} rx-{self.index}>"
+
+    @property
+    def rps_cpus(self) -> str:
+        """queues/rx-N/rps_cpus as cat prints it (show_rps_map), without the newline."""
+        from tuxnet.core.rps import show_rps_map
+
+        return show_rps_map(self)
+
+    @rps_cpus.setter
+    def rps_cpus(self, mask: str) -> None:
+        """echo MASK > queues/rx-N/rps_cpus (store_rps_map; OSError on bad input)."""
+        from tuxnet.core.rps import store_rps_map
+
+        store_rps_map(self, mask)
+
+    @property
+    def rps_flow_cnt(self) -> int:
+        """queues/rx-N/rps_flow_cnt (show_rps_dev_flow_table_cnt)."""
+        table = self.rps_flow_table
+        return 0 if table is None else len(table.flows)
+
+    @rps_flow_cnt.setter
+    def rps_flow_cnt(self, count: int | str) -> None:
+        """echo N > queues/rx-N/rps_flow_cnt (store_rps_dev_flow_table_cnt)."""
+        from tuxnet.core.rps import store_rps_dev_flow_table_cnt
+
+        store_rps_dev_flow_table_cnt(self, str(count))
 
 
 _RX_MODES = ("napi", "legacy")

@@ -15,6 +15,7 @@ from tuxnet.core.napi import NapiStruct
 
 if TYPE_CHECKING:
     from tuxnet.core.netdevice import NetdevQueue
+    from tuxnet.core.rps import SdFlowLimit
     from tuxnet.host import Host
     from tuxnet.skb import SkBuff
 
@@ -30,8 +31,9 @@ def _no_poll(napi: NapiStruct, budget: int) -> int:
 class SoftnetData:
     """struct softnet_data of one CPU."""
 
-    __slots__ = ("backlog", "cpu_collision", "dropped", "flow_limit_count", "in_net_rx_action",
-                 "index", "input_pkt_queue", "output_queue", "poll_list", "process_queue",
+    __slots__ = ("backlog", "cpu_collision", "dropped", "flow_limit", "flow_limit_count",
+                 "in_net_rx_action", "index", "input_pkt_queue", "input_queue_head",
+                 "input_queue_tail", "output_queue", "poll_list", "process_queue",
                  "processed", "received_rps", "time_squeeze")
 
     def __init__(self, index: int) -> None:
@@ -49,7 +51,12 @@ class SoftnetData:
         self.time_squeeze = 0
         self.cpu_collision = 0  # printed as 0 since 4.x; kept for history
         self.received_rps = 0
-        self.flow_limit_count = 0
+        self.flow_limit_count = 0  # the flow limit table's count (0 while it has none)
+        # RPS/RFS: packets ever queued to / dequeued from the backlog (rflow->last_qtail
+        # is compared with input_queue_head, net/core/dev.c get_rps_cpu)
+        self.input_queue_head = 0
+        self.input_queue_tail = 0
+        self.flow_limit: SdFlowLimit | None = None  # struct sd_flow_limit (tuxnet.core.rps)
 
     def backlog_len(self) -> int:
         """softnet_backlog_len: input_pkt_queue + process_queue."""

@@ -18,6 +18,10 @@ __all__ = ["LABS", "main"]
 LABS: dict[str, tuple[str, str]] = {
     "livelock": ("tuxnet.labs.livelock",
                  "receive livelock: interrupt-per-packet receive vs NAPI under overload"),
+    "gro": ("tuxnet.labs.gro", "GRO on vs off: packets passed up and CPU per MB of a bulk stream"),
+    "rss": ("tuxnet.labs.rss", "RSS: flows over 1 vs 4 RX queues, CPU load and imbalance"),
+    "rps-rfs": ("tuxnet.labs.rps_rfs",
+                "RPS and RFS: where protocol processing runs for a pinned application"),
 }
 
 
