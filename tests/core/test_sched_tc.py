@@ -144,6 +144,13 @@ def test_unit_printers() -> None:
 # --- the command -------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _small_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests use tc's own two-device table (lo noqueue, eth0 pfifo_fast);
+    ``tuxnet tc`` itself runs on the demonstration host of tuxnet.tools.demo."""
+    monkeypatch.setattr(tc_cmd, "tc_host", tc_cmd.demo_host)
+
+
 def tc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     rc = main(list(argv), prog="tuxnet tc")
     out, err = capsys.readouterr()

@@ -12,9 +12,10 @@ horizon_drop|horizon_cap). Object and command names may be abbreviated as tc all
 ("tc -s q sh"). User-space errors print tc's wording and exit 1; errors the kernel
 would report print "Error: ..." and exit 2.
 
-The devices come from :func:`tc_host`, for now a small demo table of its own ("lo"
-with noqueue, "eth0" with pfifo_fast) since every invocation is a fresh process;
-``-batch`` runs several commands against the same table.
+The devices come from :func:`tc_host`: the demonstration host of tuxnet.tools.demo
+(every invocation is a fresh process; ``-batch`` runs several commands against the
+same host). :func:`demo_host` is a small table of its own ("lo" with noqueue, "eth0"
+with pfifo_fast) for tests.
 """
 
 from __future__ import annotations
@@ -138,8 +139,24 @@ def demo_host() -> TcHost:
 
 
 def tc_host() -> TcHost:
-    """The devices this command works on (the one place to point at real devices)."""
-    return demo_host()
+    """The devices this command works on (the one place to point at real devices): the
+    demonstration host's (tuxnet.tools.demo: lo, and eth0 with 4 TX queues under mq,
+    after a short burst of traffic), each with the root qdisc the device has."""
+    from tuxnet.core.netdevice import IFF_NO_QUEUE, NetDevice
+    from tuxnet.tools.demo import demo_host as demo_netns
+
+    table = TcHost([])
+    for dev in demo_netns(traffic=True).devices.values():
+        if not isinstance(dev, NetDevice):
+            continue
+        tc_dev = TcDevice(dev.name, dev.ifindex, num_tx_queues=dev.real_num_tx_queues,
+                          txqueuelen=dev.tx_queue_len, mtu=dev.mtu,
+                          hard_header_len=dev.hard_header_len,
+                          no_queue=bool(dev.priv_flags & IFF_NO_QUEUE), root=dev.qdisc)
+        if tc_dev.root is None:
+            table.attach_default(tc_dev)
+        table.devices.append(tc_dev)
+    return table
 
 
 # --- argument helpers (iproute2 utils.c) --------------------------------------------------
