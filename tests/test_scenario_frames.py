@@ -73,3 +73,18 @@ def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> N
     assert "probability out of [0, 1]" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--rate", "fast"])
+
+
+def test_traceroute_scenario_finds_every_hop() -> None:
+    out = _run("--scenario", "traceroute", "--hops", "3")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("traceroute to 10.0.3.2 (10.0.3.2), 30 hops max")
+    assert [ln.split()[1] for ln in lines[1:]] == ["10.0.0.1", "10.0.1.2", "10.0.2.2",
+                                                   "10.0.3.2"]
+
+
+def test_cli_survives_a_closed_pipe() -> None:
+    proc = subprocess.run(f"{sys.executable} -m tuxnet sim --json | head -1", shell=True,
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "{"
+    assert "Traceback" not in proc.stderr

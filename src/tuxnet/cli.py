@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from tuxnet import __version__
@@ -54,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     if entry is None:
         parser.error(f"unknown command {name!r} (see 'tuxnet --help')")
     module = importlib.import_module(entry[0])
-    rc: int = module.main(args[1:], prog=f"tuxnet {name}")
+    try:
+        rc: int = module.main(args[1:], prog=f"tuxnet {name}")
+    except BrokenPipeError:
+        # the reader went away (``tuxnet ... | head``): exit quietly, as coreutils do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     return rc
 
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["PROC_PROVIDERS", "dev_seq_show", "main", "run"]
 
 # modules that register /proc files when imported (optional ones are skipped if absent)
-PROC_PROVIDERS = ("tuxnet.core.netcore", "tuxnet.ipv4.arp", "tuxnet.tools.ip_route")
+PROC_PROVIDERS = ("tuxnet.core.netcore", "tuxnet.ipv4.arp", "tuxnet.tools.ip_route",
+                  "tuxnet.ipv4.udp")
 
 
 def dev_seq_show(host: Host) -> str:

@@ -34,6 +34,21 @@ def _time(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _traceroute(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
+    """``tuxnet sim --scenario traceroute``: find every hop by ICMP time exceeded."""
+    from tuxnet.scenarios.routers import format_traceroute, run_traceroute
+
+    if not 1 <= args.hops <= 250:
+        parser.error("--hops must be within 1..250")
+    report = run_traceroute(args.hops, args.seed)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print(format_traceroute(report))
+    return 0
+
+
 def main(argv: list[str], prog: str = "tuxnet sim") -> int:
     """Entry point of ``tuxnet sim``."""
     from tuxnet.scenarios.frames import FramesParams, format_frames, run_frames
@@ -43,6 +58,11 @@ def main(argv: list[str], prog: str = "tuxnet sim") -> int:
         prog=prog,
         description="Run the built-in scenario in virtual time: two hosts exchanging UDP "
                     "frames over a lossy, rate-limited link (deterministic for a seed).")
+    parser.add_argument("--scenario", choices=("frames", "traceroute"), default="frames",
+                        help="frames (default): two hosts over a lossy link; traceroute: "
+                             "UDP probes through a chain of routers")
+    parser.add_argument("--hops", type=int, default=3, metavar="N",
+                        help="routers in the traceroute chain (default %(default)s)")
     parser.add_argument("--seed", type=int, default=d.seed,
                         help="random seed (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -67,6 +87,8 @@ def main(argv: list[str], prog: str = "tuxnet sim") -> int:
         parser.error("--size must be within 0..1472 (one Ethernet frame)")
     if args.limit < 1:
         parser.error("--limit must be at least 1")
+    if args.scenario == "traceroute":
+        return _traceroute(args, parser, prog)
     params = FramesParams(seed=args.seed, duration_ns=args.duration, rate_bps=args.rate,
                           delay_ns=args.delay, loss=args.loss, corrupt=args.corrupt,
                           queue_limit_pkts=args.limit, offered_bps=args.offered,

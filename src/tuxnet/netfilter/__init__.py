@@ -1,0 +1,48 @@
+"""Netfilter: the hook points of the IPv4 stack (tables, conntrack and NAT come with the
+netfilter issue)."""
+
+from tuxnet.netfilter.hooks import (
+    NF_ACCEPT,
+    NF_DROP,
+    NF_INET_FORWARD,
+    NF_INET_LOCAL_IN,
+    NF_INET_LOCAL_OUT,
+    NF_INET_NUMHOOKS,
+    NF_INET_POST_ROUTING,
+    NF_INET_PRE_ROUTING,
+    NF_QUEUE,
+    NF_REPEAT,
+    NF_STOLEN,
+    NF_STOP,
+    NFPROTO_IPV4,
+    NfHookOps,
+    NfHookState,
+    nf_drop_err,
+    nf_hook,
+    nf_hook_ops,
+    nf_register_net_hook,
+    nf_unregister_net_hook,
+)
+
+__all__ = [
+    "NFPROTO_IPV4",
+    "NF_ACCEPT",
+    "NF_DROP",
+    "NF_INET_FORWARD",
+    "NF_INET_LOCAL_IN",
+    "NF_INET_LOCAL_OUT",
+    "NF_INET_NUMHOOKS",
+    "NF_INET_POST_ROUTING",
+    "NF_INET_PRE_ROUTING",
+    "NF_QUEUE",
+    "NF_REPEAT",
+    "NF_STOLEN",
+    "NF_STOP",
+    "NfHookOps",
+    "NfHookState",
+    "nf_drop_err",
+    "nf_hook",
+    "nf_hook_ops",
+    "nf_register_net_hook",
+    "nf_unregister_net_hook",
+]

@@ -1,0 +1,132 @@
+"""Socket constants with their Linux (x86_64) values: include/linux/socket.h,
+include/uapi/asm-generic/socket.h, include/uapi/linux/in.h, include/net/tcp_states.h.
+
+They equal the stdlib ``socket`` module's values on Linux, so code written for the
+real API keeps its numbers."""
+
+from __future__ import annotations
+
+# address families (include/linux/socket.h)
+AF_UNSPEC = 0
+AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
+AF_PACKET = 17
+
+# socket types (include/linux/net.h: enum sock_type) and socket(2) type flags
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+SOCK_RDM = 4
+SOCK_SEQPACKET = 5
+SOCK_NONBLOCK = 0o4000  # O_NONBLOCK
+SOCK_CLOEXEC = 0o2000000  # O_CLOEXEC
+SOCK_TYPE_MASK = 0xF
+
+# protocols (include/uapi/linux/in.h)
+IPPROTO_IP = 0
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_UDPLITE = 136
+IPPROTO_RAW = 255
+SOL_IP = 0
+SOL_TCP = 6
+SOL_UDP = 17
+
+# SOL_SOCKET options (include/uapi/asm-generic/socket.h)
+SOL_SOCKET = 1
+SO_DEBUG = 1
+SO_REUSEADDR = 2
+SO_TYPE = 3
+SO_ERROR = 4
+SO_DONTROUTE = 5
+SO_BROADCAST = 6
+SO_SNDBUF = 7
+SO_RCVBUF = 8
+SO_KEEPALIVE = 9
+SO_OOBINLINE = 10
+SO_NO_CHECK = 11
+SO_PRIORITY = 12
+SO_LINGER = 13
+SO_BSDCOMPAT = 14
+SO_REUSEPORT = 15
+SO_PASSCRED = 16
+SO_PEERCRED = 17
+SO_RCVLOWAT = 18
+SO_SNDLOWAT = 19
+SO_RCVTIMEO = 20  # SO_RCVTIMEO_OLD: struct timeval on 64-bit
+SO_SNDTIMEO = 21  # SO_SNDTIMEO_OLD
+SO_BINDTODEVICE = 25
+SO_TIMESTAMP = 29
+SO_ACCEPTCONN = 30
+SO_SNDBUFFORCE = 32
+SO_RCVBUFFORCE = 33
+SO_MARK = 36
+SO_PROTOCOL = 38
+SO_DOMAIN = 39
+SO_RXQ_OVFL = 40
+SO_INCOMING_CPU = 49
+SO_MEMINFO = 55
+SO_COOKIE = 57
+SO_BINDTOIFINDEX = 62
+
+# SOL_IP options (include/uapi/linux/in.h)
+IP_TOS = 1
+IP_TTL = 2
+IP_HDRINCL = 3
+IP_OPTIONS = 4
+IP_PKTINFO = 8
+IP_MTU_DISCOVER = 10
+IP_RECVERR = 11
+IP_RECVTTL = 12
+IP_RECVTOS = 13
+IP_MTU = 14
+IP_FREEBIND = 15
+IP_BIND_ADDRESS_NO_PORT = 24
+IP_MULTICAST_TTL = 33
+IP_MULTICAST_LOOP = 34
+IP_MULTICAST_ALL = 49
+IP_PMTUDISC_DONT = 0
+IP_PMTUDISC_WANT = 1
+IP_PMTUDISC_DO = 2
+IP_PMTUDISC_PROBE = 3
+IP_PMTUDISC_INTERFACE = 4
+IP_PMTUDISC_OMIT = 5
+
+# msg flags (include/linux/socket.h)
+MSG_OOB = 0x1
+MSG_PEEK = 0x2
+MSG_DONTROUTE = 0x4
+MSG_CTRUNC = 0x8
+MSG_TRUNC = 0x20
+MSG_DONTWAIT = 0x40
+MSG_EOR = 0x80
+MSG_WAITALL = 0x100
+MSG_CONFIRM = 0x800
+MSG_ERRQUEUE = 0x2000
+MSG_NOSIGNAL = 0x4000
+MSG_MORE = 0x8000
+
+SHUT_RD = 0
+SHUT_WR = 1
+SHUT_RDWR = 2
+
+INADDR_ANY = 0x00000000
+INADDR_BROADCAST = 0xFFFFFFFF
+INADDR_LOOPBACK = 0x7F000001
+INADDR_NONE = 0xFFFFFFFF
+
+# include/net/tcp_states.h: sk_state values UDP uses too
+TCP_ESTABLISHED = 1
+TCP_CLOSE = 7
+
+# include/net/sock.h: sk_userlocks
+SOCK_SNDBUF_LOCK = 1
+SOCK_RCVBUF_LOCK = 2
+SOCK_BINDADDR_LOCK = 4
+SOCK_BINDPORT_LOCK = 8
+
+# sk_shutdown bits (include/net/sock.h)
+RCV_SHUTDOWN = 1
+SEND_SHUTDOWN = 2
