@@ -735,6 +735,14 @@ def dev_open(dev: NetDevice) -> None:
         q = _txq_qdisc(dev, txq)
         if q is not None and q.qlen:
             netif_schedule_queue(txq)
+    _notify("NETDEV_UP", dev)
+
+
+def _notify(event: str, dev: NetDevice) -> None:
+    """call_netdevice_notifiers for a registered device."""
+    from tuxnet.core.netcore import call_netdevice_notifiers
+
+    call_netdevice_notifiers(event, dev)
 
 
 def dev_close(dev: NetDevice) -> None:
@@ -748,6 +756,7 @@ def dev_close(dev: NetDevice) -> None:
     reset = getattr(q, "reset", None)
     if reset is not None:
         reset()
+    _notify("NETDEV_DOWN", dev)
 
 
 def netif_carrier_on(dev: NetDevice) -> None:
@@ -761,6 +770,7 @@ def netif_carrier_on(dev: NetDevice) -> None:
             q = _txq_qdisc(dev, txq)
             if q is not None and q.qlen:
                 netif_schedule_queue(txq)
+    _notify("NETDEV_CHANGE", dev)  # linkwatch: carrier came up
 
 
 def netif_carrier_off(dev: NetDevice) -> None:
@@ -769,6 +779,7 @@ def netif_carrier_off(dev: NetDevice) -> None:
         return
     dev.carrier = False
     _update_running(dev)
+    _notify("NETDEV_CHANGE", dev)  # linkwatch: carrier lost
 
 
 def dev_get_stats(dev: NetDevice) -> RtnlLinkStats64:

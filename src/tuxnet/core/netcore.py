@@ -97,6 +97,8 @@ class NetCore:
         self.ptype_base: dict[int, list[PacketType]] = {}
         self.ptype_all: list[PacketType] = []
         # hooks
+        # register_netdevice_notifier chain: fn(event, dev) with event a NETDEV_* name
+        self.netdev_notifiers: list[Callable[[str, NetDevice], object]] = []
         self.get_rps_cpu: RpsHook | None = None
         self.rps_rflow: Any = None  # get_rps_cpu's *rflowp: the RFS flow it steered by
         self.gro_factory: Callable[[NapiStruct], Any] | None = None
@@ -230,6 +232,24 @@ def get_core(host: Host, *, costs: CpuCosts | None = None,
 
 # ---------------------------------------------------------------------------- devices
 
+def register_netdevice_notifier(host: Host, fn: Callable[[str, NetDevice], object]) -> None:
+    """register_netdevice_notifier: ``fn(event, dev)`` hears NETDEV_REGISTER, NETDEV_UP,
+    NETDEV_DOWN, NETDEV_CHANGE (carrier), NETDEV_CHANGEMTU, NETDEV_CHANGEADDR and
+    NETDEV_UNREGISTER for every device of ``host`` (registering twice is a no-op)."""
+    chain = get_core(host).netdev_notifiers
+    if fn not in chain:
+        chain.append(fn)
+
+
+def call_netdevice_notifiers(event: str, dev: NetDevice) -> None:
+    """call_netdevice_notifiers: run the host's chain for one event, in order."""
+    host = getattr(dev, "host", None)
+    if host is None:
+        return
+    for fn in list(get_core(host).netdev_notifiers):
+        fn(event, dev)
+
+
 def register_netdevice(host: Host, dev: NetDevice) -> NetDevice:
     """register_netdevice: attach ``dev`` to ``host`` (ifindex, sysctls, a random
     locally administered MAC if it has none, the RSS key and default indirection
@@ -249,6 +269,7 @@ def register_netdevice(host: Host, dev: NetDevice) -> NetDevice:
     host.register_netdev(dev)
     dev.ndo_init()
     core.rps.netdev_register(dev)
+    call_netdevice_notifiers("NETDEV_REGISTER", dev)
     return dev
 
 
@@ -261,6 +282,7 @@ def unregister_netdevice(host: Host, dev: NetDevice) -> None:
     core.ptype_all[:] = [pt for pt in core.ptype_all if pt.dev is not dev]
     for lst in core.ptype_base.values():
         lst[:] = [pt for pt in lst if pt.dev is not dev]
+    call_netdevice_notifiers("NETDEV_UNREGISTER", dev)
     host.unregister_netdev(dev.name)
 
 

@@ -626,12 +626,28 @@ class InetState:
             self.fib.changed()
 
 
+def _register_notifier(host: Host, state: InetState) -> None:
+    """inetdev_notifier + fib_netdev_notifier on the device layer's chain, when the
+    device layer is in use on this host."""
+    try:
+        from tuxnet.core.netcore import register_netdevice_notifier
+    except ImportError:  # pragma: no cover - the device layer is part of the package
+        return
+
+    def notify(event: str, dev: Any) -> None:
+        if event in _EVENT_NAMES:
+            state.netdev_event(dev, event)
+
+    register_netdevice_notifier(host, notify)
+
+
 def inet_state(host: Host) -> InetState:
     """The host's IPv4 state (``host.inet``), created on first use."""
     state: InetState | None = getattr(host, "inet", None)
     if state is None:
         state = InetState(host)
         setattr(host, "inet", state)  # noqa: B010 - Host has no typed attribute yet
+        _register_notifier(host, state)
         for dev in state.devices():
             state.in_dev(dev)
             if dev.flags & IFF_UP:

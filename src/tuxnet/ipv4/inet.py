@@ -305,6 +305,25 @@ def inet_confirm_addr(st: InetState, dev: Any, dst: int, local: int, scope: int)
     return 0
 
 
+def _register_arp_notifier(host: Host, st: Ipv4) -> None:
+    """arp_netdev_event on the device chain: announce on up (arp_notify), flush on
+    down, carrier loss and address change."""
+    from tuxnet.core.netcore import register_netdevice_notifier
+
+    names = {"NETDEV_UP": "UP", "NETDEV_DOWN": "DOWN", "NETDEV_CHANGE": "CHANGE",
+             "NETDEV_CHANGEADDR": "CHANGEADDR"}
+
+    def notify(event: str, dev: Any) -> None:
+        name = names.get(event)
+        if name is None:
+            return
+        idev = st.inet.in_dev_get(dev)
+        addrs = [ifa.local for ifa in idev.ifa_list] if idev is not None else []
+        st.arp.arp_netdev_event(dev, name, addrs=addrs, carrier_ok=bool(dev.carrier))
+
+    register_netdevice_notifier(host, notify)
+
+
 def _bind_arp(host: Host, st: Ipv4) -> None:
     """arp_init with the hooks devinet/route/ICMP provide."""
     from tuxnet.core.dev import dev_queue_xmit
@@ -358,6 +377,7 @@ def inet_init(host: Host) -> Ipv4:
     st.defrag.on_timeout = lambda skb: ip_expire_icmp(host, skb)
     _bind_arp(host, st)
     arp = st.arp
+    _register_arp_notifier(host, st)
     st.packet_types = [
         register_protocol_handler(host, ETH_P_IP, ip_rcv, name="ip_rcv"),
         register_protocol_handler(host, ETH_P_ARP, arp.arp_rcv, name="arp_rcv"),

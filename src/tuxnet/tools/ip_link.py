@@ -404,8 +404,7 @@ def _do_set(host: Host, args: ArgStream, out: TextIO) -> int:
     for bit, on in flag_changes.items():
         dev.flags = dev.flags | bit if on else dev.flags & ~bit
     if up is not None and up != bool(dev.flags & IFF_UP):
-        (dev_open if up else dev_close)(dev)
-        _notify(host, dev, "NETDEV_UP" if up else "NETDEV_DOWN")
+        (dev_open if up else dev_close)(dev)  # these run the notifier chain themselves
     return 0
 
 
@@ -434,12 +433,10 @@ def _set_mtu(host: Host, dev: NetDevice, mtu: int) -> None:
 
 
 def _notify(host: Host, dev: NetDevice, event: str) -> None:
-    """call_netdevice_notifiers: tell IPv4 (when the host has IPv4 state)."""
-    if getattr(host, "inet", None) is None:
-        return
-    from tuxnet.ipv4.devinet import inet_netdev_event
+    """call_netdevice_notifiers: tell the subsystems listening on the host's chain."""
+    from tuxnet.core.netcore import call_netdevice_notifiers
 
-    inet_netdev_event(host, dev, event)
+    call_netdevice_notifiers(event, dev)
 
 
 def run(host: Host, argv: list[str], out: TextIO, opts: IpOptions) -> int:
