@@ -25,6 +25,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tc": ("tuxnet.tools.tc_cmd", "show and change qdiscs (tc qdisc)"),
     "ethtool": ("tuxnet.tools.ethtool_cmd", "query and change device settings as ethtool does"),
     "cat": ("tuxnet.tools.cat_cmd", "print a /proc file of a tuxnet host"),
+    "iptables": ("tuxnet.tools.iptables_cmd", "show and change the packet filter rules"),
+    "iptables-save": ("tuxnet.tools.iptables_save_cmd", "print the rules as iptables-save"),
+    "iptables-restore": ("tuxnet.tools.iptables_restore_cmd", "load rules from iptables-save"),
+    "ipset": ("tuxnet.tools.ipset_cmd", "manage the IP sets iptables -m set matches"),
 }
 
 
