@@ -1,0 +1,240 @@
+"""Ping RTT and UDP echo rate (root): the kernel pinging tuxnet over a TAP, next to the
+kernel pinging a kernel peer over a veth pair, in the same run.
+
+Topology (made here, removed at exit, also on SIGINT/SIGTERM and errors): namespace A
+holds the TAP's kernel side (10.91.0.1/24; ``tuxnet live`` is 10.91.0.2 on it, serving
+udp-echo:7) and veth0 (10.92.0.1/24); namespace B holds veth1 (10.92.0.2/24) and a
+kernel UDP echo server on port 7 (a Python process, as tuxnet's echo is).
+
+- ping: ``ping -c N -i 0.01`` from A to each peer (one warm-up ping first, so ARP is
+  resolved); per-reply RTTs from ping's own lines, median and mean. A third row, "raw
+  TAP floor", pings a bare Python responder on a second TAP in A (tnx1, 10.93.0.2: read
+  a frame, swap the addresses, write it back, no stack): what waking a user-space
+  process and crossing a TAP twice costs on this machine, the part no stack can save.
+- udp: a Python client in A does N sequential request/response round trips (64-byte
+  payload) to each echo server; round trips per second.
+
+Ratios (higher is better for tuxnet): ``ping_rtt_speed`` = kernel median / tuxnet median
+RTT; ``udp_echo_rate`` = tuxnet round trips/s / kernel round trips/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import FrameType
+
+import _common  # noqa: F401  (puts src/ on sys.path)
+from _common import ratio_line, table
+
+TUX = "10.91.0.2"
+TAP_KERNEL = "10.91.0.1"
+RAW = "10.93.0.2"  # the no-stack floor: a bare ICMP echo responder on a second TAP
+RAW_KERNEL = "10.93.0.1"
+VETH_A = "10.92.0.1"
+VETH_B = "10.92.0.2"
+PORT = 7
+TARGET_MEDIAN_MS = 0.15
+
+UDP_SERVER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    data, addr = s.recvfrom(65535)
+    s.sendto(data, addr)
+"""
+
+# The floor of any Python stack on a TAP: read a frame, swap addresses, write it back.
+RAW_RESPONDER = r"""
+import select, subprocess, sys
+from tuxnet.drivers.tap import TapDevice
+mac = bytes.fromhex("027475780093")
+tap = TapDevice.create("tnx1")
+tap.configure(sys.argv[1], 24)
+subprocess.run(["ip", "neigh", "replace", sys.argv[2], "lladdr", "02:74:75:78:00:93",
+                "dev", "tnx1", "nud", "permanent"], check=True)
+print("ready", flush=True)
+ep = select.epoll()
+ep.register(tap.fileno(), select.EPOLLIN)
+try:
+    while True:
+        ep.poll()
+        for hdr, f in tap.read_batch():
+            if len(f) >= 42 and f[12:14] == b"\x08\x00" and f[23] == 1 and f[34] == 8:
+                r = bytearray(f)
+                r[0:6] = f[6:12]
+                r[6:12] = mac
+                r[26:30], r[30:34] = f[30:34], f[26:30]
+                r[34] = 0
+                c = (r[36] << 8 | r[37]) + 0x0800  # RFC 1624 update for type 8 -> 0
+                c = (c & 0xFFFF) + (c >> 16)
+                r[36:38] = c.to_bytes(2, "big")
+                tap.write(r)
+finally:
+    tap.close()
+"""
+
+UDP_CLIENT = r"""
+import json, socket, sys, time
+dst = (sys.argv[1], int(sys.argv[2]))
+n = int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.0)
+s.connect(dst)
+payload = b"x" * 64
+for _ in range(20):  # warm-up
+    s.send(payload); s.recv(2048)
+lost = 0
+t0 = time.perf_counter()
+for _ in range(n):
+    s.send(payload)
+    try:
+        s.recv(2048)
+    except socket.timeout:
+        lost += 1
+dt = time.perf_counter() - t0
+print(json.dumps({"n": n, "seconds": dt, "lost": lost}))
+"""
+
+
+def _sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+def _ns(ns: str, *cmd: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@contextmanager
+def _netns(tag: str) -> Iterator[str]:
+    name = f"tnxb{tag}{os.getpid()}{secrets.token_hex(2)}"
+    _sh("ip", "netns", "add", name)
+    try:
+        _sh("ip", "-n", name, "link", "set", "lo", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@contextmanager
+def _proc(ns: str, *cmd: str, ready: str, timeout: float = 20) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in ``ns``; waits for a line starting with ``ready`` on stdout; killed
+    (by PID) at the end."""
+    p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, bufsize=0)
+    try:
+        assert p.stdout is not None
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while ready.encode() not in buf:
+            if time.monotonic() > deadline or p.poll() is not None:
+                err = p.stderr.read().decode() if p.stderr and p.poll() is not None else ""
+                raise RuntimeError(f"{' '.join(cmd[:4])} did not start: {buf!r} {err}")
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                buf += os.read(p.stdout.fileno(), 4096)
+        yield p
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def ping_rtts(ns: str, dst: str, count: int) -> list[float]:
+    """RTTs in ms of ``ping -c count -i 0.01`` (after one warm-up ping)."""
+    _ns(ns, "ping", "-c", "1", "-W", "2", dst)
+    r = _ns(ns, "ping", "-c", str(count), "-i", "0.01", "-W", "1", dst)
+    rtts = [float(m) for m in re.findall(r"time=([\d.]+) ms", r.stdout)]
+    if not rtts:
+        raise RuntimeError(f"no replies from {dst}: {r.stdout} {r.stderr}")
+    return rtts
+
+
+def udp_rate(ns: str, dst: str, n: int) -> tuple[float, int]:
+    """(round trips per second, lost) of N sequential 64-byte UDP request/responses."""
+    r = _ns(ns, sys.executable, "-c", UDP_CLIENT, dst, str(PORT), str(n))
+    if r.returncode:
+        raise RuntimeError(f"udp client to {dst}: {r.stderr}")
+    res = json.loads(r.stdout)
+    return res["n"] / res["seconds"], int(res["lost"])
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv[1:]
+    count = 20 if quick else 200
+    udp_n = 200 if quick else 5000
+    if os.geteuid() != 0:
+        print("bench_ping: needs root (network namespaces, /dev/net/tun)", file=sys.stderr)
+        return 1
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the cleanups below
+
+    signal.signal(signal.SIGTERM, on_term)
+    with ExitStack() as stack:
+        a = stack.enter_context(_netns("a"))
+        b = stack.enter_context(_netns("b"))
+        _sh("ip", "-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+            "netns", b)
+        _sh("ip", "-n", a, "addr", "add", f"{VETH_A}/24", "dev", "veth0")
+        _sh("ip", "-n", b, "addr", "add", f"{VETH_B}/24", "dev", "veth1")
+        _sh("ip", "-n", a, "link", "set", "veth0", "up")
+        _sh("ip", "-n", b, "link", "set", "veth1", "up")
+        tux = stack.enter_context(_proc(
+            a, sys.executable, "-m", "tuxnet", "live", "--tap", "tnx0", "--addr",
+            f"{TUX}/24", "--peer-addr", f"{TAP_KERNEL}/24", "--serve", f"udp-echo:{PORT}",
+            ready="tuxnet live: tap"))
+        stack.enter_context(_proc(b, sys.executable, "-c", UDP_SERVER, str(PORT),
+                                  ready="ready"))
+        stack.enter_context(_proc(a, sys.executable, "-c", RAW_RESPONDER, f"{RAW_KERNEL}",
+                                  RAW, ready="ready"))
+        t_rtt = ping_rtts(a, TUX, count)
+        k_rtt = ping_rtts(a, VETH_B, count)
+        r_rtt = ping_rtts(a, RAW, count)
+        t_udp, t_lost = udp_rate(a, TUX, udp_n)
+        k_udp, k_lost = udp_rate(a, VETH_B, udp_n)
+        tux.send_signal(signal.SIGTERM)
+        out = tux.communicate(timeout=10)[0].decode()
+    t_med = statistics.median(t_rtt)
+    k_med = statistics.median(k_rtt)
+    r_med = statistics.median(r_rtt)
+    print(f"ping -c {count} -i 0.01 from the kernel (RTT in ms); UDP echo, {udp_n} "
+          "sequential 64-byte round trips from a Python client")
+    print(table(["peer", "replies", "median ms", "mean ms", "min ms", "max ms",
+                 "udp rtt/s", "udp lost"],
+                [["tuxnet (TAP)", len(t_rtt), f"{t_med:.3f}", f"{statistics.fmean(t_rtt):.3f}",
+                  f"{min(t_rtt):.3f}", f"{max(t_rtt):.3f}", t_udp, t_lost],
+                 ["kernel (veth)", len(k_rtt), f"{k_med:.3f}", f"{statistics.fmean(k_rtt):.3f}",
+                  f"{min(k_rtt):.3f}", f"{max(k_rtt):.3f}", k_udp, k_lost],
+                 ["raw TAP floor", len(r_rtt), f"{r_med:.3f}", f"{statistics.fmean(r_rtt):.3f}",
+                  f"{min(r_rtt):.3f}", f"{max(r_rtt):.3f}", "-", "-"]]))
+    verdict = "meets" if t_med <= TARGET_MEDIAN_MS else "misses"
+    print(f"tuxnet median RTT {t_med:.3f} ms {verdict} the target of <= {TARGET_MEDIAN_MS} ms;"
+          f" the stack's share above the raw TAP floor: {t_med - r_med:.3f} ms")
+    summary = [ln for ln in out.splitlines() if ln.startswith(("Icmp", "drops"))]
+    for ln in summary:
+        print(f"  tuxnet {ln}")
+    print(ratio_line("ping_rtt_speed", "kernel", k_med / t_med))
+    print(ratio_line("udp_echo_rate", "kernel", t_udp / k_udp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
