@@ -45,6 +45,7 @@ from tuxnet.core.netcore import NetCore, get_core, register_netdevice, register_
 from tuxnet.core.netdevice import NetDevice
 from tuxnet.drivers.simnic import SimNic
 from tuxnet.host import Host
+from tuxnet.labs.table import render_columns
 from tuxnet.loop import SimLoop
 from tuxnet.skb import SkBuff
 from tuxnet.wire.build import tcp_frame
@@ -195,25 +196,7 @@ _COLUMNS = (("gro", "gro", "s"), ("offered_gbps", "offered Gb/s", "f"),
 
 def format_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """The human-readable table, the ratios and the notes."""
-    def cell(row: dict[str, Any], key: str, kind: str) -> str:
-        v = row[key]
-        if kind == "d":
-            return f"{v:,}"
-        if kind == "%":
-            return f"{100 * v:.0f}%"
-        if kind == "f":
-            return f"{v:.2f}"
-        return str(v)
-
-    cells = [[title for _, title, _ in _COLUMNS]]
-    cells += [[cell(r, key, kind) for key, _, kind in _COLUMNS] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(_COLUMNS))]
-    lines = []
-    for n, c in enumerate(cells):
-        lines.append("  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                               for i, (x, w) in enumerate(zip(c, widths, strict=True))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = render_columns(rows, _COLUMNS, decimals=2)
     lines.append("")
     if summary:
         lines.append(f"GRO off passes up {summary['packets_up_off_over_on']:.1f}x as many "

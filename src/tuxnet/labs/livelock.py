@@ -46,6 +46,7 @@ from tuxnet.core.netdevice import NetDevice
 from tuxnet.drivers.simnic import SimNic
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.host import Host
+from tuxnet.labs.table import parse_loads, render_columns
 from tuxnet.loop import SimLoop
 from tuxnet.skb import SkBuff
 from tuxnet.wire.build import udp_frame
@@ -236,25 +237,7 @@ _COLUMNS = (("mode", "mode", "s"), ("offered_pps", "offered/s", "d"),
 
 def format_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """The human-readable table and a summary line per mode."""
-    def cell(row: dict[str, Any], key: str, kind: str) -> str:
-        v = row[key]
-        if kind == "d":
-            return f"{v:,}"
-        if kind == "%":
-            return f"{100 * v:.0f}%"
-        if kind == "f":
-            return f"{v:.1f}"
-        return str(v)
-
-    cells = [[title for _, title, _ in _COLUMNS]]
-    cells += [[cell(r, key, kind) for key, _, kind in _COLUMNS] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(_COLUMNS))]
-    lines = []
-    for n, c in enumerate(cells):
-        lines.append("  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                               for i, (x, w) in enumerate(zip(c, widths, strict=True))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = render_columns(rows, _COLUMNS, decimals=1)
     lines.append("")
     for mode, s in summary.items():
         lines.append(f"{mode}: peak {s['peak_delivered_pps']:,} pps delivered at "
@@ -274,16 +257,6 @@ def format_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _loads(text: str) -> tuple[int, ...]:
-    try:
-        loads = tuple(int(float(x)) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of packet rates: {text!r}") from None
-    if not loads or min(loads) <= 0:
-        raise argparse.ArgumentTypeError("loads must be positive packet rates")
-    return loads
-
-
 def run(argv: list[str], prog: str = "tuxnet lab livelock") -> int:
     """Entry point of ``tuxnet lab livelock``."""
     parser = argparse.ArgumentParser(
@@ -291,7 +264,7 @@ def run(argv: list[str], prog: str = "tuxnet lab livelock") -> int:
         "packet receive vs NAPI as the offered load grows past one CPU's capacity.")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="a short sweep (a few seconds)")
-    parser.add_argument("--loads", type=_loads, metavar="PPS,PPS,...",
+    parser.add_argument("--loads", type=parse_loads, metavar="PPS,PPS,...",
                         help="offered loads in packets/s (overrides the sweep)")
     parser.add_argument("--duration-ms", type=float, metavar="MS",
                         help="simulated time per point (default 40, quick 20)")

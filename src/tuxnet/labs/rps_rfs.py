@@ -51,6 +51,7 @@ from tuxnet.core.rps import get_rps, sock_rps_record_flow, sock_rps_save_rxhash
 from tuxnet.drivers.simnic import SimNic
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.host import Host
+from tuxnet.labs.table import parse_loads, render_grid
 from tuxnet.loop import SimLoop
 from tuxnet.skb import SkBuff
 from tuxnet.wire.build import udp_frame
@@ -290,13 +291,7 @@ def format_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         drops = r["ring_drops_pps"] + r["backlog_drops_pps"] + r["socket_drops_pps"]
         line += [f"{r['ipis_per_s']:,}", str(r["flows_moved"]), f"{drops:,}"]
         cells.append(line)
-    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    lines = []
-    for n, c in enumerate(cells):
-        lines.append("  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                               for i, (x, w) in enumerate(zip(c, widths, strict=True))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = render_grid(cells)
     lines.append("")
     if rows:
         lines.append(f"IRQ on cpu{rows[0]['irq_cpu']}, application pinned on "
@@ -310,16 +305,6 @@ def format_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _loads(text: str) -> tuple[int, ...]:
-    try:
-        loads = tuple(int(float(x)) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of packet rates: {text!r}") from None
-    if not loads or min(loads) <= 0:
-        raise argparse.ArgumentTypeError("loads must be positive packet rates")
-    return loads
-
-
 def run(argv: list[str], prog: str = "tuxnet lab rps-rfs") -> int:
     """Entry point of ``tuxnet lab rps-rfs``."""
     parser = argparse.ArgumentParser(
@@ -327,7 +312,7 @@ def run(argv: list[str], prog: str = "tuxnet lab rps-rfs") -> int:
         "processing runs for an application pinned on one CPU.")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="one load, shorter runs")
-    parser.add_argument("--loads", type=_loads, metavar="PPS,PPS,...",
+    parser.add_argument("--loads", type=parse_loads, metavar="PPS,PPS,...",
                         help="offered loads in packets/s (overrides the sweep)")
     parser.add_argument("--flows", type=int, default=RpsRfsParams.flows, metavar="N")
     parser.add_argument("--duration-ms", type=float, metavar="MS",

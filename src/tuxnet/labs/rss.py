@@ -39,6 +39,7 @@ from tuxnet.core.netdevice import NetDevice
 from tuxnet.core.rss import rss_input_ipv4, toeplitz_hash
 from tuxnet.drivers.simnic import SimNic
 from tuxnet.host import Host
+from tuxnet.labs.table import render_grid
 from tuxnet.loop import SimLoop
 from tuxnet.skb import SkBuff
 from tuxnet.wire.build import udp_frame
@@ -199,13 +200,7 @@ def format_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         line += ["/".join(map(str, r["queue_flows"])), f"{r['imbalance']:.2f}",
                  f"{r['ring_drops_pps']:,}"]
         cells.append(line)
-    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    lines = []
-    for n, c in enumerate(cells):
-        lines.append("  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                               for i, (x, w) in enumerate(zip(c, widths, strict=True))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = render_grid(cells)
     lines.append("")
     for cfg, s in summary.items():
         lines.append(f"{cfg}: {s['flows']} flows on {s['cpus_used']} CPU(s), imbalance "
