@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "iptables-restore": ("tuxnet.tools.iptables_restore_cmd", "load rules from iptables-save"),
     "ipset": ("tuxnet.tools.ipset_cmd", "manage the IP sets iptables -m set matches"),
     "live": ("tuxnet.tools.live_cmd", "run the stack on a TAP device, talking to the real kernel"),
+    "xdp": ("tuxnet.tools.xdp_cmd", "run XDP programs over captures"),
 }
 
 

@@ -52,7 +52,7 @@ def stack_top(depth: int) -> int:
 class AddressSpace:
     """Regions of memory visible to eBPF programs (see the module docstring)."""
 
-    __slots__ = ("names", "regions")
+    __slots__ = ("__weakref__", "names", "regions")
 
     def __init__(self) -> None:
         self.regions: list[Buffer] = [UNMAPPED] * FIRST_FREE_SLOT

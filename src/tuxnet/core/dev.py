@@ -16,6 +16,9 @@ Transmit::
       ─► (GSO/checksum: core.validate_xmit) ─► dev_hard_start_xmit ─► taps (outgoing)
       ─► ndo_start_xmit; a stopped TX queue (ring full) leaves packets in the qdisc
       until netif_tx_wake_queue reschedules it (NET_TX softirq, net_tx_action).
+    An empty, idle qdisc that may be bypassed (TCQ_F_CAN_BYPASS: pfifo_fast, pfifo
+      with a limit, the built-in FIFO) is skipped: __dev_xmit_skb counts the packet in
+      its Sent statistics (qdisc_bstats_update) and calls sch_direct_xmit at once.
     noqueue devices (lo, veth: IFF_NO_QUEUE) transmit directly.
 
 Protocol handlers and taps are registered on the host's NetCore (see
@@ -45,6 +48,8 @@ from tuxnet.core.netdevice import (
     NetdevQueue,
     RtnlLinkStats64,
 )
+from tuxnet.core.sched.fifo import PFifo
+from tuxnet.core.sched.generic import PfifoFast
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.skb import (
     CHECKSUM_PARTIAL,
@@ -520,6 +525,10 @@ def dev_queue_xmit(skb: SkBuff) -> int:
         tp.emit(name=dev.name, skbaddr=id(skb), len=skb.len)
     q = _txq_qdisc(dev, txq)
     if q is not None:
+        if (not q.qlen and not txq.stopped and dev.flags & IFF_RUNNING
+                and _qdisc_can_bypass(q) and id(q) not in core.qdisc_running):
+            _qdisc_bypass_xmit(skb, q, dev, txq, core)
+            return NET_XMIT_SUCCESS
         rc: int = q.enqueue(skb, core.loop.now_ns())
         qdisc_run(txq, q)
         return rc & NET_XMIT_MASK
@@ -534,6 +543,35 @@ def dev_queue_xmit(skb: SkBuff) -> int:
     dev.core_stats.tx_dropped += 1
     core.host.kfree_skb(skb, SkbDropReason.DEV_READY, "__dev_queue_xmit")
     return -errno.ENETDOWN
+
+
+def _qdisc_can_bypass(q: Any) -> bool:
+    """q->flags & TCQ_F_CAN_BYPASS: set by pfifo_fast_init, by fifo_init for a pfifo
+    whose limit is at least 1, and here for the built-in FIFO."""
+    cls = q.__class__
+    if cls is _PfifoFallback or cls is PfifoFast:
+        return True
+    return cls is PFifo and q.limit >= 1
+
+
+def _qdisc_bypass_xmit(skb: SkBuff, q: Any, dev: NetDevice, txq: NetdevQueue,
+                       core: NetCore) -> None:
+    """__dev_xmit_skb's bypass of an empty qdisc (qdisc_run_begin succeeded):
+    qdisc_bstats_update, sch_direct_xmit, then __qdisc_run if packets were queued
+    meanwhile; a refused packet was requeued by sch_direct_xmit."""
+    key = id(q)
+    running = core.qdisc_running
+    running.add(key)  # qdisc_run_begin
+    try:
+        st = getattr(q, "stats", None)
+        if st is not None:  # qdisc_bstats_update (the built-in FIFO keeps none)
+            st.sent_bytes += skb.len
+            st.sent_packets += 1
+        more = sch_direct_xmit(skb, q, dev, txq) and q.qlen
+    finally:
+        running.discard(key)  # qdisc_run_end
+    if more:
+        qdisc_run(txq, q)
 
 
 def _validate_xmit(skb: SkBuff, dev: NetDevice) -> list[SkBuff]:

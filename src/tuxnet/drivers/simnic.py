@@ -17,6 +17,13 @@ CPU ``queue % ncpus`` unless set with ``set_irq_affinity``). Then:
   to netif_rx (the CPU's backlog), so every arriving packet can interrupt whatever
   runs.
 
+XDP. With a program attached (``tuxnet.xdp.dev_xdp_attach`` calls ``ndo_bpf``, which
+resets the rings as ixgbe_xdp_setup does) RX buffers are a page each with
+XDP_PACKET_HEADROOM before the frame, and the poll runs the hook on each descriptor
+before any skb exists (``tuxnet.xdp.hook``); XDP_TX and redirected frames go on this
+CPU's TX ring through ``ndo_xdp_xmit``, and the poll ends with xdp_do_flush and the
+zero-copy AF_XDP transmit of the queue (``ndo_xsk_wakeup`` kicks it).
+
 Transmit. ndo_start_xmit puts the skb in the TX ring (stopping the queue when fewer
 than DESC_NEEDED descriptors stay free); the NIC puts one frame at a time on the link
 when its transmitter is idle; at the end of serialisation the descriptor is done and
@@ -33,6 +40,7 @@ adaptive moderation off). Wire two NICs with :func:`connect_simnics`.
 from __future__ import annotations
 
 import errno
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
@@ -101,6 +109,10 @@ DEFAULT_COALESCE = Coalesce(rx_usecs=16, rx_max_frames=32, tx_usecs=16, tx_max_f
 MAX_COAL_USECS = 4095  # mlx5: MLX5_MAX_CQ_PERIOD
 MAX_COAL_FRAMES = 65535  # mlx5: MLX5_MAX_CQ_COUNT
 _RSS_CACHE_MAX = 4096
+XDP_PACKET_HEADROOM = 256  # include/linux/bpf.h
+XDP_RX_BUF_SIZE = 4096  # a page per frame while an XDP program is attached
+XDP_RX_FRAME_MAX = XDP_RX_BUF_SIZE - XDP_PACKET_HEADROOM - 320  # less skb_shared_info
+XDP_XMIT_FLUSH = 1  # include/net/xdp.h
 
 
 class HwFrame:
@@ -170,6 +182,11 @@ class SimNic(NetDevice):
         self.tx_busy = 0  # ndo_start_xmit returned NETDEV_TX_BUSY
         self.tx_link_dropped = 0  # the link refused the frame
         self.tx_timeout_count = 0
+        # XDP (tuxnet.xdp.hook.DevXdp while a program is attached) and the RX buffer
+        # layout it needs
+        self.xdp: Any = None
+        self._rx_headroom = NET_SKB_PAD
+        self._rx_bufsz = 0  # 0: exactly headroom + frame
 
     @staticmethod
     def _ring_size(n: int, lo: int, hi: int) -> int:
@@ -277,8 +294,9 @@ class SimNic(NetDevice):
             rxq.drops += 1
             host.kfree_skb(HwFrame(n, _proto(frame)), SkbDropReason.FULL_RING, "simnic_rx")
             return
-        buf = bytearray(NET_SKB_PAD + n)  # the DMA buffer, headroom reserved
-        buf[NET_SKB_PAD:] = frame
+        hr = self._rx_headroom
+        buf = bytearray(self._rx_bufsz or hr + n)  # the DMA buffer, headroom reserved
+        buf[hr:hr + n] = frame
         desc.append((buf, n, h, l4))
         v.rx_unsig += 1
         if not v.masked:
@@ -312,7 +330,7 @@ class SimNic(NetDevice):
         assert ring is not None
         buf, n, h, l4 = ring.desc.popleft()
         skb = build_skb(buf, self.skb_counters)
-        skb.reserve(NET_SKB_PAD)
+        skb.reserve(self._rx_headroom)
         skb.put(n)
         rxq = v.rxq
         rxq.rx_packets += 1
@@ -336,6 +354,9 @@ class SimNic(NetDevice):
         work = 0
         per_pkt = costs.driver_rx_ns + costs.skb_alloc_ns
         napi_id = napi.napi_id
+        xdp = self.xdp
+        if xdp is not None:  # the XDP hook: tuxnet.xdp.hook.DevXdp.poll
+            work = xdp.poll(v.rxq, napi, budget, cpu)
         while work < budget and desc:
             if cpu is not None:
                 cpu._acc += per_pkt
@@ -346,6 +367,67 @@ class SimNic(NetDevice):
         if work < budget and napi_complete_done(napi, work):
             self._irq_enable(v)
         return work
+
+    # -- XDP (ndo_bpf, ndo_xdp_xmit, ndo_xsk_wakeup) -----------------------------------------
+    def ndo_bpf(self, state: Any) -> None:
+        """ndo_bpf(XDP_SETUP_PROG) -> ixgbe_xdp_setup: install the XDP state (None:
+        detach). Going from no program to one (or back) changes the RX buffer layout
+        (a page per frame, XDP_PACKET_HEADROOM), so the rings are reset."""
+        need_reset = (state is None) != (self.xdp is None)
+        self.xdp = state
+        if state is not None:
+            self._rx_headroom, self._rx_bufsz = XDP_PACKET_HEADROOM, XDP_RX_BUF_SIZE
+        else:
+            self._rx_headroom, self._rx_bufsz = NET_SKB_PAD, 0
+        if need_reset and self._vectors:
+            self._reset_rings()
+
+    def ndo_change_mtu(self, mtu: int) -> None:
+        """ixgbe_change_mtu: with XDP a frame must still fit its page (EINVAL)."""
+        if self.xdp is not None and mtu + 18 > XDP_RX_FRAME_MAX:
+            raise ethtool_error(errno.EINVAL, f"MTU {mtu} is not supported with XDP")
+        self.mtu = mtu
+
+    def ndo_xdp_xmit(self, frames: Sequence[Any], flags: int = 0) -> int:
+        """ixgbe_xdp_xmit: XDP frames (XDP_TX, redirects) on the TX ring of this CPU's
+        queue (smp_processor_id() % queues); XDP_XMIT_FLUSH starts the NIC. Returns how
+        many were taken (the caller frees the rest), -ENETDOWN when down."""
+        if not self.flags & IFF_UP:
+            return -errno.ENETDOWN
+        cpu = current_cpu()
+        index = cpu.index if cpu is not None and cpu.host is self.host else self.host.current_cpu
+        return self.xdp_xmit_queue(index % len(self._vectors), frames, flags)
+
+    def xdp_xmit_queue(self, qi: int, frames: Sequence[Any], flags: int = 0) -> int:
+        """Frames on queue ``qi``'s TX ring while descriptors are free."""
+        tx = self._vectors[qi].txq.ring
+        assert tx is not None
+        pending: deque[Any] = tx.pending
+        n = 0
+        for f in frames:
+            if tx.unused() < 1:
+                break
+            pending.append(f)
+            n += 1
+        cpu = current_cpu()
+        if cpu is not None and n:
+            cpu._acc += n * self.core.costs.driver_tx_ns
+        if flags & XDP_XMIT_FLUSH and not self._tx_active:
+            self._tx_next()
+        return n
+
+    def ndo_xsk_wakeup(self, qi: int, flags: int = 0) -> int:
+        """ixgbe_xsk_wakeup: unless NAPI is already scheduled, trigger the queue's
+        interrupt (EICS) so its poll transmits the AF_XDP TX ring; -ENETDOWN without an
+        XDP program (the zero-copy rings live in its poll)."""
+        if not self.flags & IFF_UP or self.xdp is None:
+            return -errno.ENETDOWN
+        if not 0 <= qi < len(self._vectors):
+            return -errno.EINVAL
+        v = self._vectors[qi]
+        if not v.masked:
+            self._fire(v)
+        return 0
 
     # -- interrupts ---------------------------------------------------------------------------
     def _isr(self, line: IrqLine, cpu: Cpu) -> bool:
@@ -512,7 +594,10 @@ class SimNic(NetDevice):
             skb = done.popleft()
             txq.tx_packets += 1
             txq.tx_bytes += skb.len
-            consume(skb, "napi_consume_skb")
+            if type(skb) is SkBuff:
+                consume(skb, "napi_consume_skb")
+            else:  # an xdp_frame: xdp_return_frame, no skb tracepoint
+                skb.free()
             n += 1
         if cpu is not None:
             cpu._acc += n * cpu.costs.tx_clean_ns
@@ -563,6 +648,9 @@ class SimNic(NetDevice):
         for r in self.rx_queues:
             out.append((f"rx_queue_{r.index}_packets", r.rx_packets))
             out.append((f"rx_queue_{r.index}_bytes", r.rx_bytes))
+        xdp = self.priv.get("xdp")
+        if xdp is not None:  # once XDP was attached: its counters (tuxnet.xdp.hook)
+            out.extend(xdp.ethtool_stats())
         return out
 
     # -- ethtool settings -------------------------------------------------------------------

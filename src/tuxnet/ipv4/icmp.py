@@ -171,12 +171,12 @@ def icmp_global_allow(st: Ipv4) -> bool:
     delta = min((now - st.icmp_global_stamp) & 0xFFFFFFFF, HZ)
     if delta < HZ // 50:
         return False
-    incr = _sysctl(host, "net.ipv4.icmp_msgs_per_sec") * delta // HZ
+    incr = st.sysctls.get_int("net.ipv4.icmp_msgs_per_sec") * delta // HZ
     if not incr:
         return False
     st.icmp_global_stamp = now
     st.icmp_global_credit = min(st.icmp_global_credit + incr,
-                                _sysctl(host, "net.ipv4.icmp_msgs_burst"))
+                                st.sysctls.get_int("net.ipv4.icmp_msgs_burst"))
     return True
 
 
@@ -188,7 +188,10 @@ def _icmp_global_consume(st: Ipv4) -> None:
 def icmpv4_global_allow(st: Ipv4, icmp_type: int, code: int) -> tuple[bool, bool]:
     """icmpv4_global_allow: (allowed, apply_ratelimit); a refusal counts
     OutRateLimitGlobal."""
-    if icmpv4_mask_allow(st.host, icmp_type, code):
+    # icmpv4_mask_allow, reading icmp_ratemask through the per-net cache
+    if (icmp_type > NR_ICMP_TYPES
+            or (icmp_type == ICMP_DEST_UNREACH and code == ICMP_FRAG_NEEDED)
+            or not (1 << icmp_type) & st.sysctls.get_int("net.ipv4.icmp_ratemask")):
         return True, False
     if icmp_global_allow(st):
         return True, True
@@ -220,7 +223,7 @@ def icmpv4_xrlim_allow(st: Ipv4, rt: Rtable, daddr: int, apply_ratelimit: bool) 
     if dev is not None and dev.flags & IFF_LOOPBACK:
         rc = True
     else:
-        timeout = _sysctl(host, "net.ipv4.icmp_ratelimit") * HZ // 1000  # ms_jiffies
+        timeout = st.sysctls.get_int("net.ipv4.icmp_ratelimit") * HZ // 1000  # ms_jiffies
         rc = inet_peer_xrlim_allow(st.getpeer(daddr), timeout, jiffies(host))
     if not rc:
         host.mib.icmp.OutRateLimitHost += 1
@@ -294,7 +297,7 @@ def icmp_send(host: Host, skb_in: SkBuff, icmp_type: int, code: int, info: int) 
     saddr = dst
     if not rt.flags & RTCF_LOCAL:
         dev: Any = None
-        if rt.is_input and _sysctl(host, "net.ipv4.icmp_errors_use_inbound_ifaddr"):
+        if rt.is_input and st.sysctls.get_int("net.ipv4.icmp_errors_use_inbound_ifaddr"):
             cb = skb_in.cb
             iif = cb.iif if cb.__class__ is InetSkbParm and cb.iif else skb_in.skb_iif
             dev = st.inet.dev_by_index(iif)
@@ -408,8 +411,8 @@ def icmp_rcv(host: Host, skb: SkBuff) -> int:
     rt = skb.dst
     if rt.__class__ is Rtable and rt.flags & (RTCF_BROADCAST | RTCF_MULTICAST):
         # RFC 1122 3.2.2.6 / 3.2.2.8: echo and timestamp to broadcast may be ignored
-        if icmp_type in (ICMP_ECHO, ICMP_TIMESTAMP) and _sysctl(
-                host, "net.ipv4.icmp_echo_ignore_broadcasts"):
+        if icmp_type in (ICMP_ECHO, ICMP_TIMESTAMP) and st.sysctls.get_int(
+                "net.ipv4.icmp_echo_ignore_broadcasts"):
             return _icmp_error(host, skb, _R.INVALID_PROTO)
         if icmp_type not in (ICMP_ECHO, ICMP_TIMESTAMP, ICMP_ADDRESS, ICMP_ADDRESSREPLY):
             return _icmp_error(host, skb, _R.INVALID_PROTO)
@@ -460,7 +463,7 @@ def _icmp_unreach(st: Ipv4, skb: SkBuff, icmp_type: int, code: int,
     info = 0
     if icmp_type == ICMP_DEST_UNREACH:
         if code & 15 == ICMP_FRAG_NEEDED:
-            mode = _sysctl(host, "net.ipv4.ip_no_pmtu_disc")
+            mode = st.sysctls.get_int("net.ipv4.ip_no_pmtu_disc")
             if mode == 2:
                 return None
             if mode == 3:
@@ -478,7 +481,7 @@ def _icmp_unreach(st: Ipv4, skb: SkBuff, icmp_type: int, code: int,
         return None
     # RFC 1122 3.2.2.1 / 3.2.2: errors about datagrams sent to a broadcast are bogus
     daddr = _U32.unpack_from(data, 16)[0]
-    if (_sysctl(host, "net.ipv4.icmp_ignore_bogus_error_responses")
+    if (st.sysctls.get_int("net.ipv4.icmp_ignore_bogus_error_responses")
             and st.inet.fib.addr_type(daddr) == RTN_BROADCAST):
         return None
     _icmp_socket_deliver(st, skb, info, icmp_type, code)
@@ -524,8 +527,7 @@ def _icmp_redirect(st: Ipv4, skb: SkBuff, gateway: int) -> SkbDropReason | None:
 def _icmp_echo(st: Ipv4, skb: SkBuff, code: int, rest: int) -> SkbDropReason | None:
     """icmp_echo: RFC 1122 3.2.2.6, an echo reply with the same identifier, sequence
     and data."""
-    host = st.host
-    if _sysctl(host, "net.ipv4.icmp_echo_ignore_all"):
+    if st.sysctls.get_int("net.ipv4.icmp_echo_ignore_all"):
         return None
     try:
         payload = skb.copy_bits(0, skb.len)

@@ -14,7 +14,8 @@ init do for tuxnet:
 * creates the per-host :class:`Ipv4` state (``host.ipv4``): the reassembly queues
   (IpDefrag, whose timeout sends ICMP time exceeded / fragment reassembly), the learned
   path MTUs (PmtuCache), the inet_peer table (ICMP and ip_error rate limits,
-  redirects), the ip_idents IP-ID generator and the ICMP global credit.
+  redirects), the ip_idents IP-ID generator, the ICMP global credit and
+  ``st.sysctls``, the integer sysctls the packet path reads (:class:`SysctlCache`).
 
 Transport protocols register with ``inet_add_protocol(host, proto, handler,
 err_handler=None)``: ``handler(skb) -> int`` gets each datagram for the host with
@@ -63,6 +64,7 @@ __all__ = [
     "Ipv4",
     "NetProtocol",
     "RawHook",
+    "SysctlCache",
     "inet_add_protocol",
     "inet_add_raw_hook",
     "inet_confirm_addr",
@@ -216,6 +218,39 @@ class IpIdents:
         return (ident - segs) & 0xFFFFFFFF
 
 
+class SysctlCache:
+    """The per-net copies of integer sysctls (Linux reads ``net->ipv4.sysctl_*``
+    fields, not /proc/sys): ``get_int(name)`` reads the sysctl once, then a watch
+    (``sysctl.watch``) re-reads it after every change, so a write takes effect on the
+    next packet exactly as an uncached read would."""
+
+    __slots__ = ("_sysctl", "values")
+
+    def __init__(self, sysctl: Any) -> None:
+        self._sysctl = sysctl
+        self.values: dict[str, int] = {}
+
+    def get_int(self, name: str) -> int:
+        """The current value of the integer sysctl ``name``."""
+        v = self.values.get(name)
+        if v is None:
+            return self._load(name)
+        return v
+
+    def _load(self, name: str) -> int:
+        sysctl = self._sysctl
+        v: int = sysctl.get_int(name)
+        values = self.values
+
+        def changed(_name: str, _value: object) -> None:
+            # re-read by the name asked for (an alias scales its target's value)
+            values[name] = sysctl.get_int(name)
+
+        sysctl.watch(name, changed)
+        values[name] = v
+        return v
+
+
 class Ipv4:
     """struct netns_ipv4 and friends: the IPv4 state of one host (``host.ipv4``)."""
 
@@ -239,6 +274,7 @@ class Ipv4:
         self.ping_err: ErrHandler | None = None
         self.arp: Arp = arp_init(host)
         self.packet_types: list[Any] = []
+        self.sysctls = SysctlCache(host.sysctl)
 
     def __repr__(self) -> str:
         protos = [i for i, p in enumerate(self.protos) if p is not None]

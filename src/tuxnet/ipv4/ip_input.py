@@ -41,7 +41,12 @@ from tuxnet.ipv4.inet import HZ, IPSKB_FRAG_PMTU, InetSkbParm, Ipv4, ip_state, i
 from tuxnet.ipv4.ip_forward import ip_forward
 from tuxnet.ipv4.ip_fragment import IP_DEFRAG_LOCAL_DELIVER
 from tuxnet.ipv4.route import Rtable, ip_route_input
-from tuxnet.netfilter.hooks import NF_INET_LOCAL_IN, NF_INET_PRE_ROUTING, nf_hook
+from tuxnet.netfilter.hooks import (
+    NF_INET_LOCAL_IN,
+    NF_INET_PRE_ROUTING,
+    nf_hook,
+    nf_hooks_needed,
+)
 from tuxnet.skb import (
     CHECKSUM_COMPLETE,
     CHECKSUM_NONE,
@@ -115,6 +120,8 @@ def ip_rcv(skb: SkBuff, dev: Any) -> int:
     nskb = ip_rcv_core(st, skb, dev)
     if nskb is None:
         return NET_RX_DROP
+    if not nf_hooks_needed[NF_INET_PRE_ROUTING]:
+        return _ip_rcv_finish(st, nskb)
     return nf_hook(host, NF_INET_PRE_ROUTING, nskb, dev, None,
                    lambda s: ip_rcv_finish(host, s))
 
@@ -198,11 +205,15 @@ def _inhdr_error(host: Host, skb: SkBuff, reason: SkbDropReason) -> SkBuff | Non
 
 def ip_rcv_finish(host: Host, skb: SkBuff) -> int:
     """ip_rcv_finish: route the packet (ip_rcv_finish_core) and call dst_input."""
-    st = ip_state(host)
+    return _ip_rcv_finish(ip_state(host), skb)
+
+
+def _ip_rcv_finish(st: Ipv4, skb: SkBuff) -> int:
+    """ip_rcv_finish with the IPv4 state at hand."""
     rt = _ip_rcv_finish_core(st, skb, skb.dev)
     if rt is None:
         return NET_RX_DROP
-    return dst_input(host, skb)
+    return dst_input(st.host, skb)
 
 
 def _ip_rcv_finish_core(st: Ipv4, skb: SkBuff, dev: Any) -> Rtable | None:
@@ -358,6 +369,8 @@ def ip_local_deliver(host: Host, skb: SkBuff) -> int:
         cb.frag_max_size = defrag.frag_max_size
         if defrag.frag_pmtu:
             cb.flags |= IPSKB_FRAG_PMTU
+    if not nf_hooks_needed[NF_INET_LOCAL_IN]:
+        return ip_local_deliver_finish(host, skb)
     return nf_hook(host, NF_INET_LOCAL_IN, skb, skb.dev, None,
                    lambda s: ip_local_deliver_finish(host, s))
 

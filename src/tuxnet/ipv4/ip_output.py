@@ -42,7 +42,12 @@ from tuxnet.ipv4.inet import (
 )
 from tuxnet.ipv4.ip_output_frag import IP_MAX_MTU, ip_fragment
 from tuxnet.ipv4.route import Rtable, ip_route_output_key
-from tuxnet.netfilter.hooks import NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, nf_hook
+from tuxnet.netfilter.hooks import (
+    NF_INET_LOCAL_OUT,
+    NF_INET_POST_ROUTING,
+    nf_hook,
+    nf_hooks_needed,
+)
 from tuxnet.skb import CHECKSUM_NONE, CHECKSUM_UNNECESSARY, SkbError, SkBuff
 from tuxnet.wire.checksum import internet_checksum
 from tuxnet.wire.ethernet import ETH_P_IP
@@ -92,6 +97,7 @@ IFF_LOOPBACK = 0x8
 _HDR = struct.Struct("!BBHHHBBHII")
 _pack_hdr = _HDR.pack_into
 _U16 = struct.Struct("!H")
+_RTAX_MTU_LOCK = 1 << RTAX_MTU
 
 
 # -- MTU and TTL ------------------------------------------------------------------------
@@ -104,17 +110,29 @@ def ip_select_ttl(host: Host, rt: Rtable) -> int:
     return ttl
 
 
+def _ip_select_ttl(st: Ipv4, rt: Rtable) -> int:
+    """ip_select_ttl with the IPv4 state at hand."""
+    fi = rt.fi
+    ttl = fi.metrics.get(RTAX_HOPLIMIT, 0) if fi is not None else 0
+    if not ttl:
+        ttl = st.sysctls.get_int("net.ipv4.ip_default_ttl")
+    return ttl
+
+
 def dst_mtu(st: Ipv4, rt: Rtable) -> int:
     """ipv4_mtu: the learned path MTU to the route's destination while it lives, else the
     route's mtu metric or the device MTU (576 for a locked MTU through a gateway)."""
     dev = rt.dev
-    fnhe = st.pmtu.lookup(rt.daddr) if dev is not None else None
-    if fnhe is not None and fnhe.pmtu:
-        return min(fnhe.pmtu, IP_MAX_MTU)
-    mtu = rt.metric(RTAX_MTU)
+    if dev is not None:
+        fnhe = st.pmtu.lookup(rt.daddr)
+        if fnhe is not None and fnhe.pmtu:
+            return min(fnhe.pmtu, IP_MAX_MTU)
+    fi = rt.fi  # dst_metric_raw / dst_metric_locked, the fib_info fetched once
+    mtu = fi.metrics.get(RTAX_MTU, 0) if fi is not None else 0
     if not mtu:
         mtu = dev.mtu if dev is not None else 0
-        if rt.metric_locked(RTAX_MTU) and rt.uses_gateway and mtu > 576:
+        if (fi is not None and fi.mxlock & _RTAX_MTU_LOCK and rt.uses_gateway
+                and mtu > 576):
             mtu = 576
     return min(mtu, IP_MAX_MTU)
 
@@ -124,7 +142,7 @@ def ip_dst_mtu_maybe_forward(st: Ipv4, rt: Rtable, forwarding: bool) -> int:
     device MTU and ignore learned PMTUs unless ip_forward_use_pmtu is set or the MTU is
     locked; locally generated ones follow the path MTU."""
     if (not forwarding or rt.metric_locked(RTAX_MTU)
-            or st.host.sysctl.get_int("net.ipv4.ip_forward_use_pmtu")):
+            or st.sysctls.get_int("net.ipv4.ip_forward_use_pmtu")):
         return dst_mtu(st, rt)
     mtu = rt.metric(RTAX_MTU)
     if not mtu:
@@ -169,7 +187,12 @@ def ipv4_update_pmtu(host: Host, skb: SkBuff, mtu: int) -> bool:
 def ip_finish_output2(host: Host, skb: SkBuff) -> int:
     """ip_finish_output2: count the datagram (OutTransmits/OutOctets after
     fragmentation, broadcast/multicast) and hand it to the neighbour of the next hop."""
-    st = ip_state(host)
+    return _ip_finish_output2(ip_state(host), skb)
+
+
+def _ip_finish_output2(st: Ipv4, skb: SkBuff) -> int:
+    """ip_finish_output2 with the IPv4 state at hand."""
+    host = st.host
     rt: Rtable = skb.dst
     n = skb.len
     ip = host.mib.ip
@@ -194,7 +217,7 @@ def ip_finish_output(host: Host, skb: SkBuff) -> int:
     mtu = ip_skb_dst_mtu(st, skb)
     cb = ipcb(skb)
     if skb.gso_size:  # ip_finish_output_gso: segments are checked by the device layer
-        return ip_finish_output2(host, skb)
+        return _ip_finish_output2(st, skb)
     if skb.len > mtu or cb.frag_max_size:
         def output(s: SkBuff) -> int:
             return ip_finish_output2(host, s)
@@ -207,7 +230,7 @@ def ip_finish_output(host: Host, skb: SkBuff) -> int:
                            frag_max_size=cb.frag_max_size,
                            frag_pmtu=bool(cb.flags & IPSKB_FRAG_PMTU),
                            icmp_send=frag_needed)
-    return ip_finish_output2(host, skb)
+    return _ip_finish_output2(st, skb)
 
 
 def ip_output(host: Host, skb: SkBuff) -> int:
@@ -218,6 +241,8 @@ def ip_output(host: Host, skb: SkBuff) -> int:
     skb.dev = dev
     skb.protocol = ETH_P_IP
     if ipcb(skb).flags & IPSKB_REROUTED:  # NF_HOOK_COND: rerouted packets skip the hook
+        return ip_finish_output(host, skb)
+    if not nf_hooks_needed[NF_INET_POST_ROUTING]:
         return ip_finish_output(host, skb)
     return nf_hook(host, NF_INET_POST_ROUTING, skb, indev, dev,
                    lambda s: ip_finish_output(host, s))
@@ -285,6 +310,8 @@ def ip_local_out(host: Host, skb: SkBuff) -> int:
     """ip_local_out: a complete datagram at skb.data (skb.dst its output route) through
     __ip_local_out, NF_INET_LOCAL_OUT and dst_output. Returns 0, NET_XMIT_* or -errno."""
     __ip_local_out(host, skb)
+    if not nf_hooks_needed[NF_INET_LOCAL_OUT]:
+        return dst_output(host, skb)
     rt: Rtable = skb.dst
     return nf_hook(host, NF_INET_LOCAL_OUT, skb, None, rt.dev, lambda s: dst_output(host, s))
 
@@ -341,7 +368,7 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
     total = skb.len + IPV4_HLEN
     if pmtudisc is None:
         if df is None:  # inet_create: IP_PMTUDISC_DONT when ip_no_pmtu_disc is set
-            pmtudisc = (IP_PMTUDISC_DONT if host.sysctl.get_int("net.ipv4.ip_no_pmtu_disc")
+            pmtudisc = (IP_PMTUDISC_DONT if st.sysctls.get_int("net.ipv4.ip_no_pmtu_disc")
                         else IP_PMTUDISC_WANT)
         else:
             pmtudisc = IP_PMTUDISC_DO if df else IP_PMTUDISC_DONT
@@ -356,7 +383,7 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
     set_df = pmtudisc in (IP_PMTUDISC_DO, IP_PMTUDISC_PROBE) or (
         pmtudisc == IP_PMTUDISC_WANT and total <= mtu and not rt.metric_locked(RTAX_MTU))
     if ttl is None:
-        ttl = 1 if rt.type == RTN_MULTICAST else ip_select_ttl(host, rt)
+        ttl = 1 if rt.type == RTN_MULTICAST else _ip_select_ttl(st, rt)
     if ident is None:  # ip_select_ident_segs without a connected socket
         ident = 0 if set_df and not ignore_df else st.select_ident(daddr, saddr, protocol)
     if protocol == IPPROTO_ICMP and skb.len:

@@ -10,9 +10,14 @@ its NF_HOOK() call sites::
     ip_output         NF_INET_POST_ROUTING  (out = route device)      -> ip_finish_output
 
 ``nf_hook`` is NF_HOOK(): with nothing registered on the hook it is a plain call of
-``okfn(skb)``. Registered hooks (``nf_register_net_hook(host, NfHookOps(...))``) run in
-priority order (lowest first, ``enum nf_ip_hook_priorities``) as nf_hook_slow runs them:
-NF_ACCEPT goes on to the next hook and finally ``okfn``; NF_DROP frees the packet with
+``okfn(skb)``. ``nf_hooks_needed[hook]`` is Linux's static key of the same name: the
+number of entries registered on ``hook`` on any host; while it is 0 a call site may skip
+``nf_hook`` (and building its ``okfn``) and call the continuation directly, as
+nf_hook() does when ``static_key_false(&nf_hooks_needed[pf][hook])``.
+
+Registered hooks (``nf_register_net_hook(host, NfHookOps(...))``) run in priority order
+(lowest first, ``enum nf_ip_hook_priorities``) as nf_hook_slow runs them: NF_ACCEPT goes
+on to the next hook and finally ``okfn``; NF_DROP frees the packet with
 SKB_DROP_REASON_NETFILTER_DROP and returns -EPERM (or the errno packed with
 NF_DROP_ERR); NF_STOLEN means the hook took the skb (0 is returned); NF_REPEAT runs the
 same hook again; NF_QUEUE without a queue handler drops (nf_queue -ESRCH); NF_STOP
@@ -60,6 +65,7 @@ __all__ = [
     "nf_drop_err",
     "nf_hook",
     "nf_hook_ops",
+    "nf_hooks_needed",
     "nf_register_net_hook",
     "nf_unregister_net_hook",
 ]
@@ -149,6 +155,17 @@ class _NetHooks:
 
 
 _HOOKS: weakref.WeakKeyDictionary[Host, _NetHooks] = weakref.WeakKeyDictionary()
+# nf_hooks_needed[NFPROTO_IPV4][hook] (static keys, global as in Linux): entries
+# registered on each hook point over all hosts (a freed host gives its entries back,
+# as netns exit unregisters them).
+nf_hooks_needed: list[int] = [0] * NF_INET_NUMHOOKS
+
+
+def _net_hooks_release(hooks: _NetHooks) -> None:
+    """The host went away: its entries no longer count in nf_hooks_needed."""
+    for hook, lst in enumerate(hooks.entries):
+        nf_hooks_needed[hook] -= len(lst)
+        lst.clear()
 
 
 def nf_register_net_hook(host: Host, ops: NfHookOps) -> None:
@@ -156,6 +173,7 @@ def nf_register_net_hook(host: Host, ops: NfHookOps) -> None:
     hooks = _HOOKS.get(host)
     if hooks is None:
         hooks = _HOOKS[host] = _NetHooks()
+        weakref.finalize(host, _net_hooks_release, hooks)
     lst = hooks.entries[ops.hooknum]
     at = len(lst)
     for i, other in enumerate(lst):
@@ -163,6 +181,7 @@ def nf_register_net_hook(host: Host, ops: NfHookOps) -> None:
             at = i
             break
     lst.insert(at, ops)
+    nf_hooks_needed[ops.hooknum] += 1  # static_key_slow_inc
 
 
 def nf_unregister_net_hook(host: Host, ops: NfHookOps) -> None:
@@ -171,6 +190,7 @@ def nf_unregister_net_hook(host: Host, ops: NfHookOps) -> None:
     if hooks is None or ops not in hooks.entries[ops.hooknum]:
         raise ValueError(f"nf_unregister_net_hook: {ops!r} not registered")
     hooks.entries[ops.hooknum].remove(ops)
+    nf_hooks_needed[ops.hooknum] -= 1  # static_key_slow_dec
 
 
 def nf_hook_ops(host: Host, hook: int) -> list[NfHookOps]:
@@ -183,6 +203,8 @@ def nf_hook(host: Host, hook: int, skb: SkBuff, in_dev: Any, out_dev: Any, okfn:
             *, pf: int = NFPROTO_IPV4) -> int:
     """NF_HOOK(): run the hooks of ``hook`` on ``skb`` and, when they accept it, return
     ``okfn(skb)``; a dropped packet gives a negative errno, a stolen one 0."""
+    if not nf_hooks_needed[hook]:
+        return okfn(skb)
     hooks = _HOOKS.get(host)
     if hooks is None:
         return okfn(skb)

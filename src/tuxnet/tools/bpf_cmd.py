@@ -5,6 +5,8 @@
     tuxnet bpf asm FILE [-o OUT]      assemble; print hex slots (or write raw bytes)
     tuxnet bpf disasm FILE            disassemble raw bytes or hex text
     tuxnet bpf run FILE [--mem HEX]   assemble and run; print r0
+    tuxnet bpf verify FILE [--ctx xdp|raw] [--log-level N] [--caps root|bpf|unpriv]
+                                      run the verifier; print its log and verdict
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="assemble and run a program in the interpreter")
     p.add_argument("file", help="assembly source, '-' for stdin")
     p.add_argument("--mem", default="", help="input memory as hex (r1 = address, r2 = length)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p = sub.add_parser("verify", help="run the verifier (kernel messages and log)")
+    p.add_argument("file", help="assembly source, a .data file, or raw program bytes")
+    p.add_argument("--ctx", choices=("xdp", "raw"), default=None,
+                   help="program context (default: raw for .data files, else xdp)")
+    p.add_argument("--mem-size", type=int, default=None,
+                   help="raw context: bytes r1 points at (default: the .data memory)")
+    p.add_argument("--log-level", type=int, choices=(0, 1, 2), default=1)
+    p.add_argument("--caps", choices=("root", "bpf", "unpriv"), default="root",
+                   help="loader capabilities: root, CAP_BPF only, or unprivileged")
+    p.add_argument("--insn-limit", type=int, default=1_000_000,
+                   help="complexity limit in processed instructions (default 1000000)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
@@ -115,10 +129,64 @@ def _run(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(ns: argparse.Namespace) -> int:
+    from tuxnet.bpf import verifier
+    from tuxnet.bpf.conformance import _instructions, parse_data
+    from tuxnet.bpf.verifier.protos import UBPF_TEST_PROTOS
+
+    path = Path(ns.file)
+    kw: dict[str, object] = {}
+    mem_size = ns.mem_size
+    if path.suffix == ".data":
+        data = parse_data(path.read_text(encoding="utf-8"))
+        insns = _instructions(data)
+        mem_size = len(data.mem) if mem_size is None else mem_size
+        ctx_name = ns.ctx or "raw"
+        kw = {"protos": UBPF_TEST_PROTOS, "allowed_funcs": frozenset(UBPF_TEST_PROTOS)}
+    else:
+        raw = _read(ns.file)
+        try:
+            insns = assemble(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            insns = isa.decode(raw)
+        ctx_name = ns.ctx or "xdp"
+    ctx = verifier.XDP if ctx_name == "xdp" else verifier.raw_context(mem_size or 0)
+    caps = {"root": verifier.ROOT, "bpf": verifier.CAP_BPF,
+            "unpriv": verifier.UNPRIVILEGED}[ns.caps]
+    r = verifier.verify(insns, ctx, caps=caps, log_level=ns.log_level,
+                        insn_limit=ns.insn_limit, **kw)  # type: ignore[arg-type]
+    if ns.json:
+        print(json.dumps({"ok": r.ok, "message": r.message, "pc": r.pc, "errno": r.errno,
+                          "insns_processed": r.insns_processed, "log": r.log}))
+    else:
+        print(r.log, end="")
+        print("verification succeeded" if r.ok
+              else f"verification failed at insn {r.pc}: {r.message}")
+    return 0 if r.ok else 1
+
+
+def _is_elf(path: str) -> bool:
+    """An ELF object (``clang -target bpf -c`` output) rather than assembly or bytes."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
 def main(argv: list[str], prog: str = "tuxnet bpf") -> int:
     """Entry point of ``tuxnet bpf``."""
+    if argv[:2] == ["map", "dump"]:  # bpftool's grammar: objects from an ELF file
+        from tuxnet.tools.bpf_obj_cmd import cmd_map_dump
+
+        return cmd_map_dump(argv[2:], prog=f"{prog} map dump")
+    if len(argv) >= 2 and argv[0] == "verify" and _is_elf(argv[1]):
+        from tuxnet.tools.bpf_obj_cmd import cmd_verify
+
+        return cmd_verify(argv[1:], prog=f"{prog} verify")
     ns = _parser(prog).parse_args(argv)
-    handler = {"conformance": _conformance, "asm": _asm, "disasm": _disasm, "run": _run}
+    handler = {"conformance": _conformance, "asm": _asm, "disasm": _disasm, "run": _run,
+               "verify": _verify}
     try:
         return handler[ns.cmd](ns)
     except (BpfError, OSError, UnicodeDecodeError, ValueError) as e:

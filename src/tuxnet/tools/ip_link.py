@@ -265,12 +265,23 @@ def _err_nums(cols: list[int], row: tuple[int, ...], n: int) -> str:
     return " " * (cols[0] + 5) + "".join(f"{row[i]:>{cols[i]}} " for i in range(1, n + 1))
 
 
+def _xdp_flag(dev: NetDevice) -> str:
+    """`` xdp`` after the MTU when a native XDP program is attached (print_linkinfo)."""
+    if dev.priv.get("xdp") is None:  # never attached: don't load the eBPF layer
+        return ""
+    from tuxnet.xdp.iplink import xdp_link_flag
+
+    flag = xdp_link_flag(dev)
+    return f" {flag}" if flag else ""
+
+
 def format_link(dev: NetDevice, opts: IpOptions) -> list[str]:
     """print_linkinfo (ip link): the link line, the link/ether line (with -d's
     fields), then -s statistics."""
     suffix, _, netns = _link_ref(dev)
+    xdp = _xdp_flag(dev)
     line1 = (f"{dev.ifindex}: {dev.name}{suffix}: <{','.join(_flag_names(dev))}> "
-             f"mtu {dev.mtu} qdisc {_qdisc_name(dev)} state {dev.operstate} "
+             f"mtu {dev.mtu}{xdp} qdisc {_qdisc_name(dev)} state {dev.operstate} "
              f"mode DEFAULT group default qlen {dev.tx_queue_len}")
     ltype = _link_type(dev)
     brd = bytes(6) if ltype == "loopback" else dev.broadcast
@@ -283,6 +294,10 @@ def format_link(dev: NetDevice, opts: IpOptions) -> list[str]:
         lines += text.split("\n")
     else:
         lines.append(line2)
+    if xdp:
+        from tuxnet.xdp.iplink import xdp_link_lines
+
+        lines += xdp_link_lines(dev, details=opts.details)
     if opts.stats:
         lines += _format_stats(dev_get_stats(dev), _carrier_changes(dev), opts.stats)
     return lines
@@ -350,6 +365,7 @@ def _do_set(host: Host, args: ArgStream, out: TextIO) -> int:
     mtu: int | None = None
     qlen: int | None = None
     addr: bytes | None = None
+    xdp_req: Any = None
     flag_changes: dict[int, bool] = {}
     for arg in args:
         if arg == "up":
@@ -377,7 +393,10 @@ def _do_set(host: Host, args: ArgStream, out: TextIO) -> int:
         elif arg == "arp":
             flag_changes[IFF_NOARP] = not _on_off(args, "arp")
         elif arg in ("xdp", "xdpgeneric", "xdpdrv", "xdpoffload"):
-            raise IpError(f'Error: "{arg}": XDP programs are not in tuxnet yet (#6).', 2)
+            from tuxnet.xdp.iplink import parse_xdp
+
+            xdp_req, rest = parse_xdp([arg, *args.argv[args.i:]])
+            args.argv, args.i = rest, 0
         elif arg in ("name", "alias", "master", "nomaster", "netns", "vf", "group",
                      "numtxqueues", "numrxqueues", "gso_max_size", "gso_max_segs",
                      "gro_max_size", "type", "link", "dynamic", "trailers", "carrier",
@@ -395,6 +414,10 @@ def _do_set(host: Host, args: ArgStream, out: TextIO) -> int:
     dev = host.devices.get(name)
     if not isinstance(dev, NetDevice):
         raise IpError(f'Cannot find device "{name}"', 1)
+    if xdp_req is not None:
+        from tuxnet.xdp.iplink import apply_xdp
+
+        apply_xdp(host, dev, xdp_req)
     if addr is not None:
         _set_address(dev, addr)
     if mtu is not None and mtu != dev.mtu:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from tuxnet.bpf import isa
 from tuxnet.bpf.disasm import format_insn
@@ -113,16 +113,27 @@ class Interpreter:
         self._tail_calls = 0
         return self._execute(comp)
 
+    def resume(self, prog: Program, pc: int, regs: Sequence[int], done: int = 0, *,
+               frames: Sequence[tuple[int, Sequence[int]]] = (), tail_calls: int = 0) -> int:
+        """Go on running ``prog`` at ``pc``: registers ``regs`` (r0-r10), ``done``
+        instructions already spent of the budget, ``frames`` the callers (return pc,
+        their r6-r10), outermost first; memory as it is. The translator hands a run
+        over here when its generated code cannot go on exactly (a fault to report, the
+        budget running out inside a block)."""
+        comp = self.load(prog)
+        self.r[:] = [v & M64 for v in regs]
+        self._frames[:] = [(ret, [v & M64 for v in saved]) for ret, saved in frames]
+        self._tail_calls = tail_calls
+        return self._execute(comp, pc, done)
+
     def _stack(self, depth: int) -> bytearray:
         buf = self.mem.regions[STACK_SLOT0 + depth]
         assert isinstance(buf, bytearray)
         return buf
 
-    def _execute(self, comp: _Compiled) -> int:
+    def _execute(self, comp: _Compiled, pc: int = 0, done: int = 0) -> int:
         ops = comp.ops
         limit = self.insn_limit
-        done = 0
-        pc = 0
         i = -1
         while True:
             try:
