@@ -19,18 +19,14 @@ test expects Linux's verdict there.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from conftest import REPO, need
+from conftest import CONFORMANCE, need
 from prevail_support import Case, TestMaps, Unsupported, assemble_code, entry_state, load_cases
 
 from tuxnet.bpf.isa import OPCODE_CALL
 from tuxnet.bpf.verifier import XDP, verify
 
-DATA = Path(os.environ.get("TUXNET_CONFORMANCE", REPO.parent / "shared" / "conformance")) \
-    / "bpf" / "prevail" / "test-data"
+DATA = CONFORMANCE / "bpf" / "prevail" / "test-data"
 CASES = load_cases(DATA) if DATA.is_dir() else []
 POLICY_OPTIONS = {"big_endian", "!allow_division_by_zero", "assume_assertions", "simplify"}
 MODELLED_HELPERS = {1, 2, 3, 5, 6, 7, 8, 12}

@@ -6,12 +6,10 @@ a verifier, so some programs are legitimately refused (constant shifts out of ra
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from conftest import REPO, need
+from conftest import CONFORMANCE, need
 
 from tuxnet.bpf.conformance import _instructions, default_engine, parse_data
 from tuxnet.bpf.errors import BpfError
@@ -19,8 +17,7 @@ from tuxnet.bpf.program import Program
 from tuxnet.bpf.verifier import raw_context, verify
 from tuxnet.bpf.verifier.protos import UBPF_TEST_PROTOS
 
-SUITE = Path(os.environ.get("TUXNET_CONFORMANCE", REPO.parent / "shared" / "conformance")) \
-    / "bpf" / "bpf_conformance" / "tests"
+SUITE = CONFORMANCE / "bpf" / "bpf_conformance" / "tests"
 FILES = sorted(SUITE.glob("*.data")) if SUITE.is_dir() else []
 
 
