@@ -66,6 +66,9 @@ class BpfRuntime:
         self.mem = mem if mem is not None else AddressSpace()
         self.comm, self.pid = comm, pid
         self.redirect = RedirectInfo()
+        # bpf_fib_lookup's backend (the XDP layer binds it to the host's FIB and
+        # neighbours): fn(params: bytearray of struct bpf_fib_lookup, flags) -> ret
+        self.fib_lookup: Callable[[bytearray, int], int] | None = None
         self._fds: dict[int, BpfMap | Program] = {}
         self._map_list: list[BpfMap] = []
         self._map_at: dict[int, BpfMap] = {}   # map pointer (lddw map_fd value) -> map
@@ -153,7 +156,19 @@ class BpfRuntime:
             P.BPF_FUNC_redirect: self._redirect,
             P.BPF_FUNC_csum_diff: self._csum_diff,
             P.BPF_FUNC_redirect_map: self._redirect_map,
+            P.BPF_FUNC_fib_lookup: self._fib_lookup,
         }
+
+    def _fib_lookup(self, env: HelperEnv, r1: int, r2: int, r3: int, r4: int, _5: int) -> int:
+        """bpf_xdp_fib_lookup(ctx, params, plen, flags): routes ``params`` in place."""
+        if self.fib_lookup is None:
+            return -95  # -EOPNOTSUPP: no FIB behind this runtime
+        if r3 < 64:  # sizeof(struct bpf_fib_lookup)
+            return -22
+        params = bytearray(env.mem.read(r2, 64))
+        ret = self.fib_lookup(params, r4)
+        env.mem.write(r2, bytes(params))
+        return ret
 
     def _lookup(self, env: HelperEnv, r1: int, r2: int, _3: int, _4: int, _5: int) -> int:
         m = self._map(r1, "bpf_map_lookup_elem")

@@ -178,9 +178,13 @@ class XdpProg:
     # -- constructors -----------------------------------------------------------------
     @staticmethod
     def _runtime(host: Host) -> BpfRuntime:
-        return BpfRuntime(cpu=0, ncpus=host.ncpus, clock=host.loop.now_ns,
-                          rng=random.Random(f"tuxnet:{host.seed}:{host.name}:bpf"),
-                          comm="<idle>")
+        rt = BpfRuntime(cpu=0, ncpus=host.ncpus, clock=host.loop.now_ns,
+                        rng=random.Random(f"tuxnet:{host.seed}:{host.name}:bpf"),
+                        comm="<idle>")
+        from tuxnet.xdp.fib import bpf_fib_lookup
+
+        rt.fib_lookup = lambda params, flags: bpf_fib_lookup(host, params, flags)
+        return rt
 
     @classmethod
     def load(cls, host: Host, path: str | os.PathLike[str], sec: str | None = None, *,
