@@ -1,0 +1,55 @@
+"""TCP (net/ipv4/tcp*.c): the Linux TCP stack in Python.
+
+Modules, as Linux splits them: :mod:`.seq` (sequence arithmetic), :mod:`.defs`
+(constants), :mod:`.sock` (struct tcp_sock, TCP_SKB_CB, tcp_set_state), :mod:`.netns`
+(hash tables, ports, secrets), :mod:`.ip_glue` (routes and transmit through IPv4),
+:mod:`.options`, :mod:`.mss` (MSS and windows), :mod:`.output`, :mod:`.control`
+(ACK/FIN/RST/SYN, probes, sndbuf), :mod:`.retrans`, :mod:`.timer`, :mod:`.input`
+(tcp_rcv_established, header prediction, PAWS, RFC 5961, delayed ACK),
+:mod:`.rcv_queue` (receive and out-of-order queues, SACK blocks), :mod:`.ack` (tcp_ack,
+RTT), :mod:`.recovery` (SACK scoreboard, PRR, undo, NewReno), :mod:`.rack` (RACK-TLP),
+:mod:`.rcv_state` (tcp_rcv_state_process), :mod:`.minisocks` (request and TIME_WAIT
+sockets), :mod:`.syncookies`, :mod:`.icmp_err` (tcp_v4_err, PMTU), :mod:`.ipv4`
+(tcp_v4_rcv, tcp_v4_connect, resets, SYN-ACKs), :mod:`.proto` (what the socket layer
+calls), :mod:`.sockopt` (options, TCP_INFO, poll), :mod:`.cong` (tcp_congestion_ops;
+Reno).
+
+Implemented: the RFC 9293 state machine with Linux's states and counters; handshake
+with Linux's option layout, window scaling, timestamps, SACK; SYN and accept queues,
+SYN cookies; SYN/SYN-ACK retransmission (tcp_syn_linear_timeouts); RST and challenge-ACK
+rules (RFC 5961) with their rate limits; TIME_WAIT and the FIN_WAIT2 timeout;
+sendmsg/recvmsg with Nagle, TCP_NODELAY, TCP_CORK, MSG_MORE, PSH marking; header
+prediction; out-of-order queue with SACK and D-SACK; delayed ACKs, quick-ACK mode, SACK
+compression; RTT/RTO (RFC 6298, Linux fixed point); RTO backoff, zero-window probes,
+keepalive; SACK scoreboard, RACK loss detection and TLP, NewReno, PRR, undo on D-SACK or
+timestamps; ICMP errors and PMTU; the congestion-control interface with Reno.
+
+Not yet (#5): CUBIC and BBR (sockets fall back to Reno), F-RTO, ECN, pacing and TSQ
+(and so autocorking), TSO/GSO-sized segments, receive-buffer autotuning
+(tcp_rcv_space_adjust, scaling_ratio measurement), urgent data, Fast Open, MD5/AO,
+tcp_metrics, TIME_WAIT reuse, splitting partly SACKed segments, IPv6.
+"""
+
+from __future__ import annotations
+
+from tuxnet.tcp import (  # noqa: F401 - import order resolves the module cycle
+    ack,
+    control,
+    icmp_err,
+    input,
+    minisocks,
+    output,
+    proto,
+    rack,
+    rcv_queue,
+    rcv_state,
+    recovery,
+    retrans,
+    timer,
+)
+from tuxnet.tcp.ipv4 import tcp_v4_connect, tcp_v4_init, tcp_v4_rcv
+from tuxnet.tcp.netns import TcpDst, TcpNet, tcp_net
+from tuxnet.tcp.sock import TcpSock
+
+__all__ = ["TcpDst", "TcpNet", "TcpSock", "tcp_net", "tcp_v4_connect", "tcp_v4_init",
+           "tcp_v4_rcv"]

@@ -1,0 +1,81 @@
+"""What TCP needs from IPv4, in one place: the output route (ip_route_connect /
+inet_csk_route_req as a :class:`~tuxnet.tcp.netns.TcpDst`), the transmit hook
+(ip_queue_xmit / ip_build_and_send_pkt / ip_send_unicast_reply) and the input-route
+check tcp_v4_send_reset makes (net/ipv4/tcp_ipv4.c, net/ipv4/ip_output.c).
+
+The IPv4 modules are imported when first used, so a host whose TCP is driven by a
+test harness (``TcpNet.route_output`` and ``TcpNet.ip_queue_xmit`` replaced) never
+needs IPv4 to be initialised.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any
+
+from tuxnet.tcp.netns import TcpDst
+
+if TYPE_CHECKING:
+    from tuxnet.host import Host
+    from tuxnet.skb import SkBuff
+
+__all__ = ["ip_queue_xmit", "route_output", "skb_dst_is_local", "update_pmtu"]
+
+IPPROTO_TCP = 6
+_RTAX_WINDOW = 3
+_RTAX_RTO_MIN = 13
+_RTAX_INITCWND = 11
+_RTAX_INITRWND = 14
+_RTAX_QUICKACK = 15
+
+
+def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpDst:
+    """ip_route_connect() / inet_csk_route_req(): the route TCP will send on."""
+    from tuxnet.ipv4.fib_semantics import RTN_LOCAL
+    from tuxnet.ipv4.inet import ip_state
+    from tuxnet.ipv4.ip_output import dst_mtu
+    from tuxnet.ipv4.route import ip_route_output_key
+
+    st = ip_state(host)
+    rt = ip_route_output_key(st.inet, daddr, saddr, oif, tos)
+    if rt.error:
+        if rt.error == errno.ENETUNREACH:
+            host.mib.ip.OutNoRoutes += 1
+        return TcpDst(error=rt.error)
+
+    def mtu() -> int:
+        return dst_mtu(st, rt)
+
+    return TcpDst(saddr=rt.saddr, daddr=daddr, mtu_fn=mtu, advmss=rt.advmss,
+                  initcwnd=rt.metric(_RTAX_INITCWND), window=rt.metric(_RTAX_WINDOW),
+                  initrwnd=rt.metric(_RTAX_INITRWND), rto_min=rt.metric(_RTAX_RTO_MIN),
+                  quickack=rt.metric(_RTAX_QUICKACK), congctl=rt.congctl,
+                  local=rt.type == RTN_LOCAL, rt=rt)
+
+
+def ip_queue_xmit(host: Host, skb: SkBuff, saddr: int, daddr: int, dst: TcpDst | None,
+                  tos: int, ttl: int | None, ident: int | None) -> int:
+    """ip_queue_xmit(): hand a TCP segment (skb.data at the TCP header) to IPv4 with DF
+    set (TCP sockets use IP_PMTUDISC_WANT and never exceed the path MTU)."""
+    from tuxnet.ipv4.ip_output import ip_send_skb
+
+    rt: Any = dst.rt if dst is not None else None
+    return ip_send_skb(host, skb, saddr, daddr, IPPROTO_TCP, tos=tos, ttl=ttl, rt=rt,
+                       ident=ident)
+
+
+def skb_dst_is_local(skb: SkBuff) -> bool:
+    """skb_rtable(skb)->rt_type == RTN_LOCAL (no route attached: a harness, say yes)."""
+    rt = skb.dst
+    if rt is None:
+        return True
+    from tuxnet.ipv4.fib_semantics import RTN_LOCAL
+
+    return bool(getattr(rt, "type", RTN_LOCAL) == RTN_LOCAL)
+
+
+def update_pmtu(host: Host, skb: SkBuff, mtu: int) -> bool:
+    """inet_csk_update_pmtu() -> ipv4_update_pmtu(): record a frag-needed's MTU."""
+    from tuxnet.ipv4.ip_output import ipv4_update_pmtu
+
+    return ipv4_update_pmtu(host, skb, mtu)

@@ -1,0 +1,440 @@
+"""Sending data (net/ipv4/tcp_output.c: tcp_transmit_skb, tcp_write_xmit,
+__tcp_push_pending_frames, tcp_push_one, tcp_fragment, tcp_event_new_data_sent,
+tcp_cwnd_validate, tcp_nagle_test, tcp_cwnd_test, tcp_snd_wnd_test; net/ipv4/tcp.c:
+tcp_push, tcp_mark_push, forced_push, tcp_skb_entail).
+
+Unsent data sits in ``sk_write_queue`` as skbs of at most one MSS (size_goal = MSS:
+tuxnet does not build TSO/GSO super-segments from TCP yet, as with ``ethtool -K gso
+off``); a segment that no longer fits the current MSS is split by tcp_fragment. Sent
+segments move to ``tcp_rtx_queue`` (the kernel's rbtree, in sequence order) and to
+``tsorted_sent_queue`` (ordered by transmit time, for RACK). tcp_transmit_skb sends a
+clone, so the original stays queued for retransmission.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from tuxnet.skb import alloc_skb
+from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.cong import tcp_ca_event
+from tuxnet.tcp.defs import (
+    CA_EVENT_TX_START,
+    ICSK_TIME_LOSS_PROBE,
+    ICSK_TIME_RETRANS,
+    MAX_TCP_HEADER,
+    TCP_ATO_MIN,
+    TCP_CLOSE,
+    TCP_NAGLE_CORK,
+    TCP_NAGLE_PUSH,
+    TCP_RTO_MAX,
+    TCPCB_LOST,
+    TCPCB_SACKED_ACKED,
+    TCPCB_SACKED_RETRANS,
+    TCPHDR_ACK,
+    TCPHDR_FIN,
+    TCPHDR_PSH,
+    TCPHDR_SYN,
+)
+from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
+from tuxnet.tcp.options import tcp_established_options, tcp_options_write
+from tuxnet.tcp.seq import after, before
+from tuxnet.tcp.sock import TcpSkbCb, tcp_cb, tcp_clock_us
+from tuxnet.wire.checksum import ones_sum
+
+if TYPE_CHECKING:
+    from tuxnet.skb import SkBuff
+    from tuxnet.tcp.sock import TcpSock
+
+__all__ = ["forced_push", "tcp_event_new_data_sent", "tcp_fragment", "tcp_init_nondata_skb",
+           "tcp_mark_push", "tcp_push", "tcp_push_one", "tcp_push_pending_frames",
+           "tcp_skb_entail", "tcp_stream_alloc_skb", "tcp_transmit_skb", "tcp_write_xmit"]
+
+_M32 = 0xFFFFFFFF
+IPPROTO_TCP = 6
+_HDR = struct.Struct("!HHIIHHHH")
+_U16 = struct.Struct("!H")
+
+
+_HEAD_TRUESIZE = alloc_skb(MAX_TCP_HEADER).truesize  # alloc_skb_fclone(MAX_TCP_HEADER)
+
+
+def tcp_stream_alloc_skb(sk: TcpSock, size: int) -> SkBuff:
+    """tcp_stream_alloc_skb(): an skb with MAX_TCP_HEADER of headroom for ``size`` bytes.
+
+    Linux keeps the payload in page fragments and charges truesize = the header
+    allocation plus the bytes copied; the data sits in the linear area here, but the
+    truesize (sk_wmem_queued, sndbuf) is charged the kernel's way: callers add what they
+    copy in."""
+    skb = alloc_skb(MAX_TCP_HEADER + size)
+    skb.reserve(MAX_TCP_HEADER)
+    skb.truesize = _HEAD_TRUESIZE
+    skb.cb = TcpSkbCb()
+    return skb
+
+
+def tcp_init_nondata_skb(skb: SkBuff, seq: int, flags: int) -> None:
+    """tcp_init_nondata_skb(): a control segment (SYN and FIN take a sequence number)."""
+    cb = skb.cb if isinstance(skb.cb, TcpSkbCb) else TcpSkbCb()
+    skb.cb = cb
+    cb.tcp_flags = flags
+    cb.seq = seq & _M32
+    if flags & (TCPHDR_SYN | TCPHDR_FIN):
+        seq += 1
+    cb.end_seq = seq & _M32
+    cb.pcount = 1
+
+
+def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int) -> None:
+    """Push and fill the TCP header and checksum (the middle of __tcp_transmit_skb)."""
+    flags = cb.tcp_flags
+    tsval = sk.tcp_time_stamp_ts()
+    if flags & TCPHDR_SYN:
+        opts = _syn_options(sk, tsval)
+        window = min(sk.rcv_wnd, 0xFFFF)  # RFC 7323 2.2: SYN windows are never scaled
+    else:
+        opts = tcp_established_options(sk, tsval, True)
+        window = tcp_select_window(sk)
+    hl = 20 + len(opts)
+    th = skb.push(hl)
+    _HDR.pack_into(th, 0, sk.inet_sport, sk.inet_dport, cb.seq,
+                   rcv_nxt if flags & TCPHDR_ACK else 0, (hl >> 2) << 12 | flags, window, 0, 0)
+    if opts:
+        th[20:hl] = opts
+    check = ~ones_sum(skb.data, sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP + skb.len) & 0xFFFF
+    _U16.pack_into(th, 16, check)
+
+
+def _syn_options(sk: TcpSock, tsval: int) -> bytes:
+    """tcp_syn_options(): MSS, and TS / wscale / sackOK when their sysctls are on."""
+    tn = sk.net
+    ts = None
+    if tn.sysctl("tcp_timestamps"):
+        ts = ((tsval + sk.tsoffset) & _M32, sk.rx_opt.ts_recent)
+    wscale = sk.rx_opt.rcv_wscale if tn.sysctl("tcp_window_scaling") else -1
+    return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
+
+
+def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
+                     rcv_nxt: int | None = None) -> int:
+    """__tcp_transmit_skb(): build the header on (a clone of) ``skb`` and hand it to IP.
+    OutSegs counts new segments and pure control segments, not retransmissions."""
+    if rcv_nxt is None:
+        rcv_nxt = sk.rcv_nxt
+    oskb = skb
+    now_us = tcp_clock_us(sk.host)
+    if clone_it:
+        ocb = tcp_cb(oskb)
+        ocb.tx_mstamp = now_us
+        skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
+        skb.cb = ocb.copy()
+    cb: TcpSkbCb = skb.cb
+    payload = skb.len
+    _header(sk, skb, cb, rcv_nxt)
+    flags = cb.tcp_flags
+    if flags & TCPHDR_ACK:
+        tcp_event_ack_sent(sk, rcv_nxt)
+    pcount = cb.pcount
+    if payload:
+        tcp_event_data_sent(sk)
+        sk.data_segs_out += pcount
+        sk.bytes_sent += payload
+    if after(cb.end_seq, sk.snd_nxt) or cb.seq == cb.end_seq:
+        sk.host.mib.tcp.OutSegs += pcount
+    sk.segs_out += pcount
+    skb.sk = sk
+    ident = sk.inet_id
+    sk.inet_id = (ident + pcount) & 0xFFFF
+    tn = sk.net
+    err = tn.ip_queue_xmit(sk.host, skb, sk.inet_saddr, sk.inet_daddr, sk.dst, sk.tos,
+                           None if sk.uc_ttl < 0 else sk.uc_ttl, ident)
+    if err > 0:
+        err = 0
+    if not err and clone_it:
+        # tcp_update_skb_after_send + tcp_rate_skb_sent
+        tsq = sk.tsorted_sent_queue
+        tsq.pop(oskb, None)
+        tsq[oskb] = None
+        ocb = tcp_cb(oskb)
+        if not sk.packets_out:
+            sk.first_tx_mstamp = now_us
+            sk.delivered_mstamp = now_us
+        ocb.first_tx_mstamp = sk.first_tx_mstamp
+        ocb.tx_delivered = sk.delivered
+        ocb.tx_app_limited = bool(sk.app_limited)
+    return err
+
+
+def tcp_event_data_sent(sk: TcpSock) -> None:
+    """tcp_event_data_sent(): CA_EVENT_TX_START after idle, lsndtime, and the pingpong
+    count when we answer within ato of the last received packet."""
+    now = sk.jiffies()
+    if sk.tcp_packets_in_flight() == 0:
+        tcp_ca_event(sk, CA_EVENT_TX_START)
+    sk.lsndtime = now
+    ack = sk.icsk_ack
+    if now - ack.lrcvtime < ack.ato and ack.pingpong < 0xFF:  # inet_csk_inc_pingpong_cnt
+        ack.pingpong += 1
+
+
+def tcp_event_ack_sent(sk: TcpSock, rcv_nxt: int) -> None:
+    """tcp_event_ack_sent(): an ACK went out; the delayed ACK is no longer due."""
+    if sk.compressed_ack:
+        sk.host.mib.tcpext.TCPAckCompressed += sk.compressed_ack
+        sk.compressed_ack = 0
+        if sk.compressed_ack_timer is not None:
+            sk.compressed_ack_timer.cancel()
+            sk.compressed_ack_timer = None
+    if rcv_nxt != sk.rcv_nxt:
+        return
+    # tcp_dec_quickack_mode
+    ack = sk.icsk_ack
+    if ack.quick:
+        pkts = 1 if sk.inet_csk_ack_scheduled() else 0
+        if pkts >= ack.quick:
+            ack.quick = 0
+            ack.ato = TCP_ATO_MIN  # leaving quickack mode deflates ATO
+        else:
+            ack.quick -= pkts
+    # inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK)
+    ack.pending = 0
+
+
+# -- queueing ------------------------------------------------------------------------
+
+def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
+    """tcp_skb_entail(): append an empty data skb at write_seq."""
+    cb = tcp_cb(skb)
+    cb.seq = cb.end_seq = sk.write_seq
+    cb.tcp_flags = TCPHDR_ACK
+    sk.sk_write_queue.append(skb)
+    sk.sk_wmem_queued += skb.truesize
+    if sk.nonagle & TCP_NAGLE_PUSH:
+        sk.nonagle &= ~TCP_NAGLE_PUSH
+
+
+def forced_push(sk: TcpSock) -> bool:
+    """forced_push(): more than half the peer's largest window written since the last
+    PSH."""
+    return after(sk.write_seq, (sk.pushed_seq + (sk.max_window >> 1)) & _M32)
+
+
+def tcp_mark_push(sk: TcpSock, skb: SkBuff) -> None:
+    """tcp_mark_push(): set PSH and remember where."""
+    tcp_cb(skb).tcp_flags |= TCPHDR_PSH
+    sk.pushed_seq = sk.write_seq
+
+
+def tcp_push(sk: TcpSock, flags: int, mss_now: int, nonagle: int) -> None:
+    """tcp_push(): PSH on the tail unless MSG_MORE, then push what may go
+    (MSG_MORE corks). Autocorking needs TSQ and is not modelled yet (#5)."""
+    if not sk.sk_write_queue:
+        return
+    skb = sk.sk_write_queue[-1]
+    msg_more = bool(flags & 0x8000)
+    if not msg_more or forced_push(sk):
+        tcp_mark_push(sk, skb)
+    if msg_more:
+        nonagle = TCP_NAGLE_CORK
+    tcp_push_pending_frames(sk, mss_now, nonagle)
+
+
+def tcp_push_pending_frames(sk: TcpSock, cur_mss: int | None = None,
+                            nonagle: int | None = None) -> None:
+    """__tcp_push_pending_frames(): write what cwnd, the window and Nagle allow; arm the
+    zero-window probe timer when nothing is in flight but data waits."""
+    if sk.sk_state == TCP_CLOSE:
+        return
+    if cur_mss is None:
+        cur_mss = tcp_current_mss(sk)
+    if nonagle is None:
+        nonagle = sk.nonagle
+    if tcp_write_xmit(sk, cur_mss, nonagle, 0):
+        _timer.tcp_check_probe_timer(sk)
+
+
+def tcp_push_one(sk: TcpSock, mss_now: int) -> None:
+    """tcp_push_one(): send just the head of the write queue."""
+    tcp_write_xmit(sk, mss_now, TCP_NAGLE_PUSH, 1)
+
+
+# -- tcp_write_xmit ------------------------------------------------------------------
+
+def tcp_cwnd_test(sk: TcpSock, skb: SkBuff) -> int:
+    """tcp_cwnd_test(): how many segments cwnd lets out (the final FIN always goes)."""
+    cb = tcp_cb(skb)
+    if cb.tcp_flags & TCPHDR_FIN and cb.pcount == 1:
+        return 1
+    in_flight = sk.tcp_packets_in_flight()
+    cwnd = sk.snd_cwnd
+    if in_flight >= cwnd:
+        return 0
+    return min(max(cwnd >> 1, 1), cwnd - in_flight)
+
+
+def tcp_snd_wnd_test(sk: TcpSock, skb: SkBuff, cur_mss: int) -> bool:
+    """tcp_snd_wnd_test(): the first segment's end lies within the peer's window."""
+    cb = tcp_cb(skb)
+    end_seq = cb.end_seq
+    if skb.len > cur_mss:
+        end_seq = (cb.seq + cur_mss) & _M32
+    return not after(end_seq, sk.tcp_wnd_end())
+
+
+def tcp_minshall_check(sk: TcpSock) -> bool:
+    """tcp_minshall_check(): a sub-MSS segment is still unacknowledged."""
+    return after(sk.snd_sml, sk.snd_una) and not after(sk.snd_sml, sk.snd_nxt)
+
+
+def tcp_nagle_test(sk: TcpSock, skb: SkBuff, cur_mss: int, nonagle: int) -> bool:
+    """tcp_nagle_test() (RFC 896 with Minshall's variant): may this segment go now?"""
+    if nonagle & TCP_NAGLE_PUSH:
+        return True
+    if tcp_cb(skb).tcp_flags & TCPHDR_FIN:
+        return True
+    partial = skb.len < cur_mss
+    # tcp_nagle_check
+    return not (partial and (nonagle & TCP_NAGLE_CORK or
+                             (not nonagle and sk.packets_out and tcp_minshall_check(sk))))
+
+
+def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bool:
+    """tcp_write_xmit(): send the write queue head while cwnd (tcp_cwnd_test), the
+    receive window (tcp_snd_wnd_test) and Nagle allow. Returns True when nothing is in
+    flight yet data remains (the caller arms the persist timer)."""
+    sent_pkts = 0
+    sk.tcp_mstamp_refresh()
+    is_cwnd_limited = False
+    is_rwnd_limited = False
+    wq = sk.sk_write_queue
+    while wq:
+        skb = wq[0]
+        cwnd_quota = tcp_cwnd_test(sk, skb)
+        if not cwnd_quota:
+            if push_one == 2:
+                cwnd_quota = 1  # force out a loss probe
+            else:
+                is_cwnd_limited = True
+                break
+        if not tcp_snd_wnd_test(sk, skb, mss_now):
+            is_rwnd_limited = True
+            break
+        last = len(wq) == 1
+        if not tcp_nagle_test(sk, skb, mss_now, nonagle if last else TCP_NAGLE_PUSH):
+            break
+        if skb.len > mss_now and tcp_fragment(sk, wq, skb, mss_now, mss_now):
+            break
+        cb = tcp_cb(skb)
+        if cb.end_seq == cb.seq:
+            break  # an empty skb a sleeping sendmsg left
+        if tcp_transmit_skb(sk, skb, True):
+            break
+        tcp_event_new_data_sent(sk, skb)
+        if skb.len < mss_now:  # tcp_minshall_update
+            sk.snd_sml = cb.end_seq
+        sent_pkts += cb.pcount
+        if push_one:
+            break
+    sk.rwnd_limited = is_rwnd_limited
+    is_cwnd_limited = is_cwnd_limited or sk.tcp_packets_in_flight() >= sk.snd_cwnd
+    if sent_pkts or is_cwnd_limited:
+        tcp_cwnd_validate(sk, is_cwnd_limited)
+    if sent_pkts:
+        if sk.tcp_in_cwnd_reduction():
+            sk.prr_out += sent_pkts
+        if push_one != 2:
+            _timer.tcp_schedule_loss_probe(sk, False)
+        return False
+    return not sk.packets_out and bool(wq)
+
+
+def tcp_event_new_data_sent(sk: TcpSock, skb: SkBuff) -> None:
+    """tcp_event_new_data_sent(): move the sent skb to the retransmit queue, advance
+    snd_nxt, count TCPOrigDataSent, start the RTO timer on the first packet out."""
+    prior_packets = sk.packets_out
+    cb = tcp_cb(skb)
+    sk.snd_nxt = cb.end_seq
+    sk.sk_write_queue.popleft()
+    sk.tcp_rtx_queue.append(skb)
+    sk.packets_out += cb.pcount
+    if not prior_packets or sk.icsk_pending == ICSK_TIME_LOSS_PROBE:
+        _timer.tcp_rearm_rto(sk)
+    sk.host.mib.tcpext.TCPOrigDataSent += cb.pcount
+
+
+def tcp_cwnd_validate(sk: TcpSock, is_cwnd_limited: bool) -> None:
+    """tcp_cwnd_validate() (RFC 7661 in spirit): track whether the flow used its cwnd,
+    which gates cwnd growth (tcp_is_cwnd_limited)."""
+    if not before(sk.snd_una, sk.cwnd_usage_seq) or is_cwnd_limited or \
+            (not sk.is_cwnd_limited and sk.packets_out > sk.max_packets_out):
+        sk.is_cwnd_limited = is_cwnd_limited
+        sk.max_packets_out = sk.packets_out
+        sk.cwnd_usage_seq = sk.snd_nxt
+    if sk.is_cwnd_limited:
+        sk.snd_cwnd_used = 0
+        sk.snd_cwnd_stamp = sk.jiffies()
+    else:
+        if sk.packets_out > sk.snd_cwnd_used:
+            sk.snd_cwnd_used = sk.packets_out
+
+
+def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: int) -> int:
+    """tcp_fragment(): split ``skb`` after ``length`` bytes; PSH and FIN stay on the
+    second part. ``queue`` is sk_write_queue or tcp_rtx_queue. Returns 0."""
+    nlen = skb.len - length
+    if nlen <= 0:
+        return 0
+    cb = tcp_cb(skb)
+    buff = tcp_stream_alloc_skb(sk, nlen)
+    buff.put_data(skb.data[length:])
+    skb.trim(length)
+    sk.sk_wmem_queued += buff.truesize
+    buff.truesize += nlen
+    skb.truesize -= nlen
+    bcb = tcp_cb(buff)
+    bcb.seq = (cb.seq + length) & _M32
+    bcb.end_seq = cb.end_seq
+    cb.end_seq = bcb.seq
+    flags = cb.tcp_flags
+    cb.tcp_flags = flags & ~(TCPHDR_FIN | TCPHDR_PSH)
+    bcb.tcp_flags = flags
+    bcb.sacked = cb.sacked
+    bcb.tx_mstamp = cb.tx_mstamp
+    bcb.first_tx_mstamp = cb.first_tx_mstamp
+    bcb.tx_delivered = cb.tx_delivered
+    bcb.tx_app_limited = cb.tx_app_limited
+    old_factor = cb.pcount
+    cb.pcount = 1
+    bcb.pcount = 1
+    if queue is sk.tcp_rtx_queue:
+        diff = old_factor - 2
+        if diff:
+            tcp_adjust_pcount(sk, skb, diff)
+        rtx = sk.tcp_rtx_queue
+        rtx.insert(rtx.index(skb) + 1, buff)
+        items = list(sk.tsorted_sent_queue)
+        if skb in sk.tsorted_sent_queue:
+            items.insert(items.index(skb) + 1, buff)
+        sk.tsorted_sent_queue = dict.fromkeys(items)
+    else:
+        wq = sk.sk_write_queue
+        wq.insert(wq.index(skb) + 1, buff)
+    return 0
+
+
+def tcp_adjust_pcount(sk: TcpSock, skb: SkBuff, decr: int) -> None:
+    """tcp_adjust_pcount(): the packet counters follow a sent skb's new pcount."""
+    sk.packets_out -= decr
+    sacked = tcp_cb(skb).sacked
+    if sacked & TCPCB_SACKED_ACKED:
+        sk.sacked_out -= decr
+    if sacked & TCPCB_SACKED_RETRANS:
+        sk.retrans_out -= decr
+    if sacked & TCPCB_LOST:
+        sk.lost_out -= decr
+
+
+def tcp_rtx_timer_rearm(sk: TcpSock) -> None:
+    """inet_csk_reset_xmit_timer(ICSK_TIME_RETRANS, icsk_rto) after a retransmission."""
+    _timer.inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
