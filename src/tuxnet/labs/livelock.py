@@ -46,7 +46,7 @@ from tuxnet.core.netdevice import NetDevice
 from tuxnet.drivers.simnic import SimNic
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.host import Host
-from tuxnet.labs.table import parse_loads, render_columns
+from tuxnet.labs.table import apply_sweep_args, parse_loads, render_columns
 from tuxnet.loop import SimLoop
 from tuxnet.skb import SkBuff
 from tuxnet.wire.build import udp_frame
@@ -273,17 +273,9 @@ def run(argv: list[str], prog: str = "tuxnet lab livelock") -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     params = LivelockParams(seed=args.seed, user_cost_ns=args.user_cost_ns)
-    if args.quick:
-        params.loads = QUICK_LOADS
-        params.duration_ns = 20_000_000
-        params.warmup_ns = 5_000_000
-    if args.loads:
-        params.loads = args.loads
-    if args.duration_ms is not None:
-        if args.duration_ms <= 0:
-            parser.error("--duration-ms must be positive")
-        params.duration_ns = int(args.duration_ms * 1e6)
-        params.warmup_ns = params.duration_ns // 4
+    apply_sweep_args(params, args, parser, field="loads", arg="loads",
+                     quick_values=QUICK_LOADS, quick_duration_ns=20_000_000,
+                     quick_warmup_ns=5_000_000)
     rows = run_sweep(params)
     summary = summarize(rows)
     if args.json:

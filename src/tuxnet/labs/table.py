@@ -67,3 +67,23 @@ def emit(doc: dict[str, Any], text: str, as_json: bool) -> None:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(text)
+
+
+def apply_sweep_args(params: Any, args: argparse.Namespace, parser: argparse.ArgumentParser,
+                     *, field: str, arg: str, quick_values: Sequence[int],
+                     quick_duration_ns: int, quick_warmup_ns: int) -> None:
+    """The sweep options every lab shares: ``--quick`` (a short sweep), the swept values
+    (``--loads``/``--rates`` into ``params.<field>``) and ``--duration-ms`` (simulated
+    time per point; a quarter of it is warm-up)."""
+    if args.quick:
+        setattr(params, field, quick_values)
+        params.duration_ns = quick_duration_ns
+        params.warmup_ns = quick_warmup_ns
+    values = getattr(args, arg)
+    if values:
+        setattr(params, field, values)
+    if args.duration_ms is not None:
+        if args.duration_ms <= 0:
+            parser.error("--duration-ms must be positive")
+        params.duration_ns = int(args.duration_ms * 1e6)
+        params.warmup_ns = params.duration_ns // 4

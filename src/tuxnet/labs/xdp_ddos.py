@@ -46,7 +46,7 @@ from tuxnet.core.netcore import get_core, register_netdevice
 from tuxnet.drivers.loopback import loopback_init
 from tuxnet.drivers.simnic import SimNic
 from tuxnet.host import Host
-from tuxnet.labs.table import render_columns
+from tuxnet.labs.table import apply_sweep_args, render_columns
 from tuxnet.loop import SimLoop
 from tuxnet.skb import SkBuff
 from tuxnet.wire.build import tcp_frame, udp_frame
@@ -369,17 +369,9 @@ def run(argv: list[str], prog: str = "tuxnet lab xdp-ddos") -> int:
     if args.legit_pps <= 0:
         parser.error("--legit-pps must be positive")
     params = DdosParams(seed=args.seed, legit_pps=args.legit_pps)
-    if args.quick:
-        params.rates = QUICK_RATES
-        params.duration_ns = 16_000_000
-        params.warmup_ns = 4_000_000
-    if args.rates:
-        params.rates = args.rates
-    if args.duration_ms is not None:
-        if args.duration_ms <= 0:
-            parser.error("--duration-ms must be positive")
-        params.duration_ns = int(args.duration_ms * 1e6)
-        params.warmup_ns = params.duration_ns // 4
+    apply_sweep_args(params, args, parser, field="rates", arg="rates",
+                     quick_values=QUICK_RATES, quick_duration_ns=16_000_000,
+                     quick_warmup_ns=4_000_000)
     rows = run_sweep(params)
     summary = summarize(rows)
     if args.json:
