@@ -236,9 +236,10 @@ def test_frag_needed_for_a_protocol_with_strict_tag_validation() -> None:
     lan = make_lan()
     lan.host.sysctl.set("net.ipv4.ip_no_pmtu_disc", 3)
     infos: list[int] = []
-    inet_add_protocol(lan.host, 6, lambda s: 0, lambda s, i: infos.append(i),
+    # an experimental protocol number (RFC 3692): TCP is registered at inet_init
+    inet_add_protocol(lan.host, 253, lambda s: 0, lambda s, i: infos.append(i),
                       icmp_strict_tag_validation=True)
-    lan.inject(_quoting(lan, 3, 4, 1300, 6))
+    lan.inject(_quoting(lan, 3, 4, 1300, 253))
     assert infos == [1300]
 
 

@@ -423,8 +423,10 @@ def inet_init(host: Host) -> Ipv4:
     # inet_init registers UDP at boot, so a datagram to a closed port gets a port
     # unreachable (NoPorts), not a protocol unreachable
     from tuxnet.ipv4.udp import udp_init
+    from tuxnet.tcp.ipv4 import tcp_v4_init
 
     udp_init(host)
+    tcp_v4_init(host)  # a SYN to a closed port gets a RST, as on Linux
     return st
 
 

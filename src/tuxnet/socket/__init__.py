@@ -13,12 +13,12 @@ driver program can play both ends, each blocking call advancing the simulation e
 as far as needed (a Python timeout expires after exactly that many virtual ns; an
 empty simulation raises :class:`SimulationStalled`); in real time (RealLoop) the call
 serves real timers and fds until ready. ``fileno()`` is a real eventfd for
-``selectors``/``asyncio``. Constants carry Linux's values. SOCK_STREAM waits for TCP
-(issue #5).
+``selectors``/``asyncio``. Constants carry Linux's values. SOCK_STREAM sockets run on
+the TCP core (:mod:`.stream`).
 
-Modules: :mod:`.api` (the class), :mod:`.dgram` (UDP sockets), :mod:`.af_inet` (bind,
-connect, names), :mod:`.sockopt` (SOL_SOCKET, SOL_IP), :mod:`.core` (struct sock and
-waiting), :mod:`.addr` (address tuples), :mod:`.consts`.
+Modules: :mod:`.api` (the class), :mod:`.dgram` (UDP sockets), :mod:`.stream` (TCP
+sockets), :mod:`.af_inet` (bind, connect, names), :mod:`.sockopt` (SOL_SOCKET,
+SOL_IP), :mod:`.core` (struct sock and waiting), :mod:`.addr` (address tuples), :mod:`.consts`.
 """
 
 from socket import gaierror
@@ -52,18 +52,23 @@ from tuxnet.socket.consts import (
     MSG_DONTROUTE,
     MSG_DONTWAIT,
     MSG_ERRQUEUE,
+    MSG_MORE,
+    MSG_NOSIGNAL,
     MSG_OOB,
     MSG_PEEK,
     MSG_TRUNC,
+    MSG_WAITALL,
     SHUT_RD,
     SHUT_RDWR,
     SHUT_WR,
+    SO_ACCEPTCONN,
     SO_BINDTODEVICE,
     SO_BROADCAST,
     SO_DOMAIN,
     SO_DONTROUTE,
     SO_ERROR,
     SO_KEEPALIVE,
+    SO_LINGER,
     SO_MARK,
     SO_NO_CHECK,
     SO_PRIORITY,
@@ -85,7 +90,22 @@ from tuxnet.socket.consts import (
     SOCK_STREAM,
     SOL_IP,
     SOL_SOCKET,
+    SOL_TCP,
     SOL_UDP,
+    TCP_CONGESTION,
+    TCP_CORK,
+    TCP_DEFER_ACCEPT,
+    TCP_INFO,
+    TCP_KEEPCNT,
+    TCP_KEEPIDLE,
+    TCP_KEEPINTVL,
+    TCP_LINGER2,
+    TCP_MAXSEG,
+    TCP_NODELAY,
+    TCP_QUICKACK,
+    TCP_SYNCNT,
+    TCP_USER_TIMEOUT,
+    TCP_WINDOW_CLAMP,
 )
 from tuxnet.socket.core import SimulationStalled
 
@@ -120,9 +140,12 @@ __all__ = [
     "MSG_DONTROUTE",
     "MSG_DONTWAIT",
     "MSG_ERRQUEUE",
+    "MSG_MORE",
+    "MSG_NOSIGNAL",
     "MSG_OOB",
     "MSG_PEEK",
     "MSG_TRUNC",
+    "MSG_WAITALL",
     "SHUT_RD",
     "SHUT_RDWR",
     "SHUT_WR",
@@ -133,13 +156,16 @@ __all__ = [
     "SOCK_STREAM",
     "SOL_IP",
     "SOL_SOCKET",
+    "SOL_TCP",
     "SOL_UDP",
+    "SO_ACCEPTCONN",
     "SO_BINDTODEVICE",
     "SO_BROADCAST",
     "SO_DOMAIN",
     "SO_DONTROUTE",
     "SO_ERROR",
     "SO_KEEPALIVE",
+    "SO_LINGER",
     "SO_MARK",
     "SO_NO_CHECK",
     "SO_PRIORITY",
@@ -154,6 +180,20 @@ __all__ = [
     "SO_SNDBUFFORCE",
     "SO_SNDTIMEO",
     "SO_TYPE",
+    "TCP_CONGESTION",
+    "TCP_CORK",
+    "TCP_DEFER_ACCEPT",
+    "TCP_INFO",
+    "TCP_KEEPCNT",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_LINGER2",
+    "TCP_MAXSEG",
+    "TCP_NODELAY",
+    "TCP_QUICKACK",
+    "TCP_SYNCNT",
+    "TCP_USER_TIMEOUT",
+    "TCP_WINDOW_CLAMP",
     "SimulationStalled",
     "error",
     "gaierror",

@@ -4,11 +4,12 @@
     s = socket(AF_INET, SOCK_DGRAM, host=h)   # host: which stack the socket lives on
 
 The class dispatches on the type: SOCK_DGRAM gives a
-:class:`~tuxnet.socket.dgram.DgramSocket` (UDP); SOCK_STREAM is refused until TCP
-exists (issue #5). Methods, arguments, return values and exceptions follow Python's
-socket module on Linux: errors are OSErrors with Linux errno values (their subclasses
-follow: BlockingIOError for EAGAIN, ConnectionRefusedError ...), a Python timeout
-raises TimeoutError ("timed out"), SO_RCVTIMEO/SO_SNDTIMEO expire with EAGAIN.
+:class:`~tuxnet.socket.dgram.DgramSocket` (UDP), SOCK_STREAM a
+:class:`~tuxnet.socket.stream.StreamSocket` (TCP). Methods, arguments, return
+values and exceptions follow Python's socket module on Linux: errors are OSErrors
+with Linux errno values (their subclasses follow: BlockingIOError for EAGAIN,
+ConnectionRefusedError ...), a Python timeout raises TimeoutError ("timed out"),
+SO_RCVTIMEO/SO_SNDTIMEO expire with EAGAIN.
 
 Blocking. ``settimeout``/``setblocking`` behave as in Python. A blocking call runs the
 host's event loop (see :func:`tuxnet.socket.core.sk_wait_event`): virtual time on a
@@ -84,7 +85,7 @@ def _check_timeout(value: Any) -> float | None:
 
 class socket:
     """A socket on a tuxnet host (``host`` is keyword-only and required). Defaults:
-    AF_INET, SOCK_DGRAM (Python's default is SOCK_STREAM, which needs TCP)."""
+    AF_INET, SOCK_DGRAM (Python's default is SOCK_STREAM)."""
 
     _sk: Sock
 
@@ -99,7 +100,9 @@ class socket:
 
                 cls = DgramSocket
             elif base == SOCK_STREAM:
-                raise OSError(errno.EPROTONOSUPPORT, "SOCK_STREAM needs TCP (issue #5)")
+                from tuxnet.socket.stream import StreamSocket
+
+                cls = StreamSocket
             else:
                 raise sock_errno(errno.ESOCKTNOSUPPORT)
         return object.__new__(cls)
