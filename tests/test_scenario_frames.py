@@ -88,3 +88,10 @@ def test_cli_survives_a_closed_pipe() -> None:
                           capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "{"
     assert "Traceback" not in proc.stderr
+
+
+def test_goodput_never_exceeds_the_link_even_for_short_runs() -> None:
+    # the queue drains after sending stops: goodput counts the time the echoes took
+    for ms in (100, 200, 500):
+        r = run_frames(FramesParams(duration_ns=ms * 1_000_000))
+        assert 0 < r["echo_goodput_mbps"] <= 10.0, (ms, r["echo_goodput_mbps"])

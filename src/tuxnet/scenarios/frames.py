@@ -75,7 +75,8 @@ def run_frames(params: FramesParams, pcap_path: str | None = None) -> dict[str, 
     if writer is not None:
         writer.close()
 
-    seconds = params.duration_ns / 1e9
+    # goodput over the time the echoes took to arrive (the queue drains after sending stops)
+    seconds = max(sta_a.last_rx_ns, params.duration_ns) / 1e9
     hosts = {}
     for sta in (sta_a, sta_b):
         mib = sta.host.mib

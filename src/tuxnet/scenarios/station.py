@@ -35,6 +35,7 @@ class Station:
         self.tx: Link | None = None
         self.peer_mac = b"\xff" * 6
         self.rx_payload_bytes = 0
+        self.last_rx_ns = 0  # when the last accepted datagram arrived
         self.echo_replies = 0
         self.tx_dropped = 0
 
@@ -141,6 +142,7 @@ class Station:
         mib.udp.InDatagrams += 1
         payload = bytes(udp.payload)
         self.rx_payload_bytes += len(payload)
+        self.last_rx_ns = host.loop.now_ns()
         host.consume_skb(skb, "udp_recvmsg")
         if dport == self.echo_port:
             self.echo_replies += 1
