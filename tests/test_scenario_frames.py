@@ -73,6 +73,10 @@ def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> N
     assert "probability out of [0, 1]" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--rate", "fast"])
+    for bad in (["--rate", "0"], ["--offered", "0"], ["--duration", "0"], ["--delay=-1ms"]):
+        with pytest.raises(SystemExit) as exc:
+            main(bad)
+        assert exc.value.code == 2, bad
 
 
 def test_traceroute_scenario_finds_every_hop() -> None:

@@ -93,11 +93,17 @@ def main(argv: list[str], prog: str = "tuxnet sim") -> int:
                           delay_ns=args.delay, loss=args.loss, corrupt=args.corrupt,
                           queue_limit_pkts=args.limit, offered_bps=args.offered,
                           payload=args.size)
+    if args.rate <= 0 or args.offered <= 0:
+        parser.error("--rate and --offered must be positive rates")
+    if args.duration <= 0:
+        parser.error("--duration must be positive")
     try:
         report = run_frames(params, args.pcap)
     except OSError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # a link parameter the simulator refuses
+        parser.error(str(err))
     if args.json:
         json.dump(report, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
