@@ -34,6 +34,25 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable
 
+from tuxnet.core.netdevice import (
+    NETIF_F_CSUM_MASK,
+    NETIF_F_FRAGLIST,
+    NETIF_F_GRO,
+    NETIF_F_GSO,
+    NETIF_F_GSO_FRAGLIST,
+    NETIF_F_GSO_ROBUST,
+    NETIF_F_GSO_UDP_L4,
+    NETIF_F_HW_CSUM,
+    NETIF_F_IP_CSUM,
+    NETIF_F_IPV6_CSUM,
+    NETIF_F_LRO,
+    NETIF_F_SG,
+    NETIF_F_TSO,
+    NETIF_F_TSO6,
+    NETIF_F_TSO_ECN,
+    NETIF_F_TSO_MANGLEID,
+    feature_mask,
+)
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.skb import (
     CHECKSUM_COMPLETE,
@@ -61,7 +80,6 @@ from tuxnet.wire.ipv4 import IP_DF, IPPROTO_TCP, IPPROTO_UDP
 
 __all__ = [
     "GSO_MAX_SEGS",
-    "NETDEV_FEATURE_NAMES",
     "NETIF_F_CSUM_MASK",
     "NETIF_F_FRAGLIST",
     "NETIF_F_GRO",
@@ -95,50 +113,10 @@ __all__ = [
 
 DropFn = Callable[[SkBuff, SkbDropReason], None]
 
-# include/linux/netdev_features.h: bit numbers of enum netdev_features
-NETIF_F_SG = 1 << 0
-NETIF_F_IP_CSUM = 1 << 1
-NETIF_F_HW_CSUM = 1 << 3
-NETIF_F_IPV6_CSUM = 1 << 4
-NETIF_F_HIGHDMA = 1 << 5
-NETIF_F_FRAGLIST = 1 << 6
-NETIF_F_HW_VLAN_CTAG_TX = 1 << 7
-NETIF_F_HW_VLAN_CTAG_RX = 1 << 8
-NETIF_F_GSO = 1 << 11
-NETIF_F_GRO = 1 << 14
-NETIF_F_LRO = 1 << 15
+# The feature bits and their ethtool names are the device layer's (core/netdevice.py);
+# GSO adds the mask of the segmentation bits.
 NETIF_F_GSO_SHIFT = 16  # NETIF_F_TSO_BIT: SKB_GSO_* bit n is feature bit 16 + n
-NETIF_F_TSO = 1 << 16
-NETIF_F_GSO_ROBUST = 1 << 17
-NETIF_F_TSO_ECN = 1 << 18
-NETIF_F_TSO_MANGLEID = 1 << 19
-NETIF_F_TSO6 = 1 << 20
-NETIF_F_GSO_UDP_L4 = 1 << 33
-NETIF_F_GSO_FRAGLIST = 1 << 34  # NETIF_F_GSO_LAST
-NETIF_F_GSO_MASK = ((1 << 35) - 1) & ~((1 << NETIF_F_GSO_SHIFT) - 1)
-NETIF_F_CSUM_MASK = NETIF_F_IP_CSUM | NETIF_F_IPV6_CSUM | NETIF_F_HW_CSUM
-
-# net/ethtool/common.c: netdev_features_strings (the names `ethtool -k` prints)
-NETDEV_FEATURE_NAMES: dict[str, int] = {
-    "tx-scatter-gather": NETIF_F_SG,
-    "tx-checksum-ipv4": NETIF_F_IP_CSUM,
-    "tx-checksum-ip-generic": NETIF_F_HW_CSUM,
-    "tx-checksum-ipv6": NETIF_F_IPV6_CSUM,
-    "highdma": NETIF_F_HIGHDMA,
-    "tx-scatter-gather-fraglist": NETIF_F_FRAGLIST,
-    "tx-vlan-hw-insert": NETIF_F_HW_VLAN_CTAG_TX,
-    "rx-vlan-hw-parse": NETIF_F_HW_VLAN_CTAG_RX,
-    "tx-generic-segmentation": NETIF_F_GSO,
-    "rx-gro": NETIF_F_GRO,
-    "rx-lro": NETIF_F_LRO,
-    "tx-tcp-segmentation": NETIF_F_TSO,
-    "tx-gso-robust": NETIF_F_GSO_ROBUST,
-    "tx-tcp-ecn-segmentation": NETIF_F_TSO_ECN,
-    "tx-tcp-mangleid-segmentation": NETIF_F_TSO_MANGLEID,
-    "tx-tcp6-segmentation": NETIF_F_TSO6,
-    "tx-udp-segmentation": NETIF_F_GSO_UDP_L4,
-    "tx-gso-list": NETIF_F_GSO_FRAGLIST,
-}
+NETIF_F_GSO_MASK = ((1 << 35) - 1) & ~((1 << NETIF_F_GSO_SHIFT) - 1)  # ... GSO_LAST = 34
 
 GSO_MAX_SEGS = 65535  # include/linux/netdevice.h: GSO_MAX_SEGS
 
@@ -171,10 +149,7 @@ def netdev_features(spec: Features) -> int:
         return spec
     bits = 0
     for name in spec:
-        try:
-            bits |= NETDEV_FEATURE_NAMES[name]
-        except KeyError:
-            raise ValueError(f"unknown netdev feature {name!r}") from None
+        bits |= feature_mask(name)  # ValueError for an unknown name
     return bits
 
 
