@@ -13,7 +13,7 @@ decides, see tuxnet.ipv4.route). In Linux's order:
   (ip_decrease_ttl), an ICMP redirect when the packet leaves by the interface it came
   in on towards a gateway on the sender's subnet (ip_rt_send_redirect, rate limited per
   source), skb.priority from the TOS (ip_forward_update_priority);
-* NF_INET_FORWARD, then ip_forward_finish: ForwDatagrams, skb.tstamp cleared
+* ForwDatagrams (before the MTU check), NF_INET_FORWARD, then ip_forward_finish: skb.tstamp cleared
   (skb_clear_tstamp: a forwarded packet carries no receive timestamp into the qdisc),
   dst_output.
 """
@@ -95,6 +95,9 @@ def ip_forward(host: Host, skb: SkBuff) -> int:
         icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_SR_FAILED, 0)
         host.kfree_skb(skb, reason, "ip_forward")
         return NET_RX_DROP
+    # counted here since Linux 6.6 (commit "ipv4: fix IPSTATS_MIB_OUTFORWDATAGRAMS
+    # increment"): a datagram the FORWARD hook drops or that is too big counts too
+    host.mib.ip.ForwDatagrams += 1
     cb.flags |= IPSKB_FORWARDED
     mtu = ip_dst_mtu_maybe_forward(st, rt, True)
     if ip_exceeds_mtu(skb, mtu, ignore_df=cb.ignore_df, frag_max_size=cb.frag_max_size):
@@ -138,9 +141,8 @@ def _strict_route(skb: SkBuff) -> bool:
 
 
 def ip_forward_finish(host: Host, skb: SkBuff) -> int:
-    """ip_forward_finish: ForwDatagrams (IPSTATS_MIB_OUTFORWDATAGRAMS), clear the
-    timestamp, dst_output."""
-    host.mib.ip.ForwDatagrams += 1
+    """ip_forward_finish: clear the timestamp, dst_output (ForwDatagrams is counted in
+    ip_forward)."""
     skb.tstamp = 0  # skb_clear_tstamp
     return ip_output(host, skb)
 

@@ -140,6 +140,12 @@ def _local_out(nf: NfNet, datagram: bytes) -> None:
 
     dst = int.from_bytes(datagram[16:20], "big")
     src = int.from_bytes(datagram[12:16], "big")
+    from tuxnet.ipv4.inet import ip_state
+
+    if ip_state(nf.host).inet.ip_dev_find(src) is None:
+        # ip_route_me_harder: a reply for a forwarded packet has a foreign source, and
+        # routes with FLOWI_FLAG_ANYSRC (the source is not checked against our addresses)
+        src = 0
     rt = ip_route_output(nf.host, dst, src)
     if rt.error:
         nf.host.kfree_skb(skb, location="ip_route_me_harder")

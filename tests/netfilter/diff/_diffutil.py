@@ -99,8 +99,6 @@ def _mask_line(line: str, sent: str, snat_range: bool) -> str:
         sm = _TCP.match(sent)
         if not (sm and "A" in sm.group(5)):  # a SYN-ACK the DUT's TCP made: random ISN
             line = line[:m.start(6)] + "*" + line[m.end(6):]
-    if snat_range and m is None:
-        pass
     if snat_range:
         line = re.sub(r"^(10\.2\.0\.1 > \S+ ttl=\d+ (?:TCP|UDP) )\d+>", r"\1*>", line)
     return line
@@ -121,7 +119,8 @@ def _ct_diff(k: list[dict[str, Any]], t: list[dict[str, Any]], snat_range: bool)
         return f"kernel {kk}\n   tuxnet {tt}"
     for a, b in zip(kk, tt, strict=True):
         if abs(int(a["timeout"]) - int(b["timeout"])) > TIMEOUT_SLACK:
-            return f"timeout kernel {a['timeout']} tuxnet {b['timeout']} for {_ct_key(a, snat_range)}"
+            return (f"timeout kernel {a['timeout']} tuxnet {b['timeout']} "
+                    f"for {_ct_key(a, snat_range)}")
     return None
 
 

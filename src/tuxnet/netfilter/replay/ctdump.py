@@ -16,6 +16,7 @@ exists the section is empty. This file is the one place to adjust to its API.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.netfilter.ctseam import IPS_ASSURED, IPS_SEEN_REPLY
@@ -32,10 +33,10 @@ IPS_HW_OFFLOAD = 1 << 15
 
 def _dump() -> Any:
     try:
-        from tuxnet.netfilter.conntrack import conntrack_dump  # type: ignore[attr-defined]
+        mod = importlib.import_module("tuxnet.netfilter.conntrack")
     except ImportError:
         return None
-    return conntrack_dump
+    return getattr(mod, "conntrack_dump", None)
 
 
 def conntrack_available() -> bool:

@@ -87,11 +87,16 @@ def _sysctl(host: Host, args: list[str], out: io.StringIO) -> int:
 
 
 def _conntrack_flush(host: Host) -> int:
+    import importlib
+
     try:
-        from tuxnet.netfilter.conntrack import conntrack_flush  # type: ignore[attr-defined]
+        mod = importlib.import_module("tuxnet.netfilter.conntrack")
     except ImportError:
         return 0  # no conntrack: nothing to flush
-    conntrack_flush(host)
+    flush = getattr(mod, "conntrack_flush", None)
+    if flush is None:
+        raise ReplayInputError("conntrack -F: tuxnet's conntrack has no conntrack_flush")
+    flush(host)
     return 0
 
 
@@ -146,9 +151,10 @@ def _inject(r: Router, side: str, datagram: bytes) -> None:
 
 
 def _listen(host: Host, setup: dict[str, Any]) -> list[Any]:
-    from tuxnet.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, SO_REUSEADDR, SOL_SOCKET, socket
+    from tuxnet.socket import AF_INET, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, socket
 
-    socks = []
+    socks: list[Any] = []
+    s: Any
     for port in setup.get("dut_tcp_listen", []):
         s = socket(AF_INET, SOCK_STREAM, host=host)
         s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
@@ -188,8 +194,8 @@ def run_replay(rules: str | None, spec: PacketSpec, *, wait_ns: int = WAIT_NS,
         load_ruleset(host, rules)
     listeners = _listen(host, setup)
     r.run(WAIT_NS)
-    for p in r.peers.values():
-        p.take()
+    for peer in r.peers.values():
+        peer.take()
     prev_c, prev_s = read_counters(host), snmp(host)
     for n, p in enumerate(spec.steps, 1):
         step: dict[str, Any] = {"n": n, "input": p}

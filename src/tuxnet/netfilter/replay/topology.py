@@ -2,7 +2,8 @@
 
 The harness's topology (namespaces nfr_h_lan / nfr_h_dut / nfr_h_wan)::
 
-    [lan] eth0 10.1.0.2/30 --veth-- lan0 10.1.0.1/30 [dut] wan0 10.2.0.1/30 --veth-- eth0 10.2.0.2/30 [wan]
+    [lan] eth0 10.1.0.2/30 --veth-- lan0 10.1.0.1/30 [dut]
+                                    [dut] wan0 10.2.0.1/30 --veth-- eth0 10.2.0.2/30 [wan]
 
 Only the router (the DUT) is simulated: each of its interfaces is a SimNic whose wire
 ends in a recorder, the passive peer (the harness's peers drop everything they get).
