@@ -89,6 +89,12 @@ class CpuCosts:
     udp_rcv_ns: int = 500  # udp_rcv: socket lookup, queue to the receive queue
     tcp_fast_path_ns: int = 1_000  # seed: ~1 µs (header-prediction fast path)
     tcp_slow_path_ns: int = 7_500  # seed: 5-10 µs per segment (slow path)
+    # netfilter: each rule ipt_do_table examines (issue 7: ~5-7 ns per non-matching
+    # legacy rule; benchmarks/bench_netfilter.py measured 3.2 ns on the dev machine)
+    nf_rule_ns: int = 6
+    # one ipset / nft set hash lookup (jhash + bucket probe): ~0.1-0.4 µs per packet
+    # with 10^4-10^5 members, measured by benchmarks/bench_netfilter.py
+    nf_set_lookup_ns: int = 150
 
     # -- transmit --------------------------------------------------------------------
     dev_queue_xmit_ns: int = 300  # __dev_queue_xmit + qdisc enqueue/dequeue

@@ -22,6 +22,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.core.cpu import charge, current_cpu
+from tuxnet.core.netcore import get_core
 from tuxnet.netfilter.hooks import NF_ACCEPT, NF_DROP, NF_QUEUE
 from tuxnet.netfilter.rule import dev_name
 from tuxnet.netfilter.tables import XtTable, nf_net
@@ -68,6 +70,8 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
     chains = table.chains
     stack: list[tuple[list[Any], int]] = []
     jumps = 0
+    walked = 0
+    verdict_out = NF_DROP
     rules = base.rules
     i = 0
     n = len(rules)
@@ -80,9 +84,11 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
                 continue
             base.pcnt += 1
             base.bcnt += skblen
-            return NF_DROP if base.policy == "DROP" else NF_ACCEPT
+            verdict_out = NF_DROP if base.policy == "DROP" else NF_ACCEPT
+            break
         e = rules[i]
         i += 1
+        walked += 1
         if not e.ip_match(saddr, daddr, proto, par.fragoff, inname, outname):
             continue
         matched = True
@@ -91,7 +97,8 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
                 matched = False
                 break
         if par.hotdrop:
-            return NF_DROP
+            verdict_out = NF_DROP
+            break
         if not matched:
             continue
         e.pcnt += 1
@@ -100,7 +107,8 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
         if tgt is not None:
             v = tgt.target(skb, par)
             if v != XT_CONTINUE:
-                return v
+                verdict_out = v
+                break
             data = skb.data  # the target may have mangled the packet
             if len(data) >= 20:
                 vihl, frag_off, proto, saddr, daddr = _iph(data, 0)
@@ -113,7 +121,8 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
             continue
         std = _STD.get(verdict)
         if std is not None:
-            return std
+            verdict_out = std
+            break
         if verdict == "RETURN":
             if stack:
                 rules, i = stack.pop()
@@ -121,15 +130,21 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
                 continue
             base.pcnt += 1
             base.bcnt += skblen
-            return NF_DROP if base.policy == "DROP" else NF_ACCEPT
+            verdict_out = NF_DROP if base.policy == "DROP" else NF_ACCEPT
+            break
         nxt = chains.get(verdict)
         jumps += 1
         if nxt is None or jumps > IPT_MAX_JUMPS:
-            return NF_DROP
+            verdict_out = NF_DROP
+            break
         if not e.is_goto:
             if len(stack) >= IPT_MAX_JUMP_DEPTH:
-                return NF_DROP
+                verdict_out = NF_DROP
+                break
             stack.append((rules, i))
         rules = nxt.rules
         n = len(rules)
         i = 0
+    if current_cpu() is not None:  # each rule examined costs the CPU (CpuCosts.nf_rule_ns)
+        charge(get_core(host).costs.nf_rule_ns * walked)
+    return verdict_out

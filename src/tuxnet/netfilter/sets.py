@@ -19,7 +19,13 @@ import bisect
 from typing import TYPE_CHECKING
 
 from tuxnet.netfilter.hooks import NF_ACCEPT, NF_DROP
-from tuxnet.netfilter.xt import XT_CONTINUE, XtMatch, XtParam, XtTarget
+from tuxnet.netfilter.xt import (
+    XT_CONTINUE,
+    XtMatch,
+    XtParam,
+    XtTarget,
+    nf_charge_set_lookup,
+)
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
@@ -128,6 +134,7 @@ class NftLookup(XtMatch):
     def match(self, skb: SkBuff, par: XtParam) -> bool:
         key = packet_key(self.set.fields, par)
         found = key is not None and self.set.get(key)[0]
+        nf_charge_set_lookup(par)
         return found != self.invert
 
 

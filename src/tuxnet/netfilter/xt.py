@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from tuxnet.core.cpu import charge, current_cpu
 from tuxnet.netfilter.xt_names import PROTO_NAMES, port_name, service_port
 
 if TYPE_CHECKING:
@@ -239,3 +240,11 @@ def proto_name(proto: int) -> str | None:
 
 
 Checker = Callable[[str, int, "IptEntry"], bool]
+
+
+def nf_charge_set_lookup(par: XtParam) -> None:
+    """One ipset / nft set lookup costs the running CPU CpuCosts.nf_set_lookup_ns."""
+    if current_cpu() is not None:
+        from tuxnet.core.netcore import get_core
+
+        charge(get_core(par.host).costs.nf_set_lookup_ns)

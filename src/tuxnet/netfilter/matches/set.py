@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from tuxnet.netfilter.xt import XtError, XtMatch, XtParam, register_match
+from tuxnet.netfilter.xt import (
+    XtError,
+    XtMatch,
+    XtParam,
+    nf_charge_set_lookup,
+    register_match,
+)
 
 if TYPE_CHECKING:
     from tuxnet.netfilter.rule import IptEntry
@@ -87,4 +93,5 @@ class SetMatch(XtMatch):
         s = par.nf.ipsets.get(self.setname)
         if s is None:
             return self.invert
+        nf_charge_set_lookup(par)
         return s.kadt_test(par, self.dirs) != self.invert
