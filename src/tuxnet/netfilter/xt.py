@@ -39,6 +39,7 @@ __all__ = [
     "XtParam",
     "XtTarget",
     "fmt_port",
+    "nf_charge_set_lookup",
     "parse_mark",
     "parse_port",
     "parse_port_range",
