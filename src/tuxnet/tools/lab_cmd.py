@@ -23,6 +23,8 @@ LABS: dict[str, tuple[str, str]] = {
     "rps-rfs": ("tuxnet.labs.rps_rfs",
                 "RPS and RFS: where protocol processing runs for a pinned application"),
     "xdp-ddos": ("tuxnet.labs.xdp_ddos", "a SYN/UDP flood dropped in XDP vs in the stack"),
+    "netfilter": ("tuxnet.labs.netfilter",
+                  "iptables rules: linear rule lists vs one set lookup, conntrack cost"),
 }
 
 
