@@ -89,6 +89,10 @@ def ipt_do_table(host: Host, table: XtTable | str, hook: int, skb: SkBuff, in_de
         e = rules[i]
         i += 1
         walked += 1
+        # the address part of ip_packet_match inline for rules without "!" (most of a
+        # long list), then the full check
+        if not e.invflags and ((saddr & e.smsk) != e.src or (daddr & e.dmsk) != e.dst):
+            continue
         if not e.ip_match(saddr, daddr, proto, par.fragoff, inname, outname):
             continue
         matched = True
