@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sysctl": ("tuxnet.tools.sysctl_cmd", "show sysctls with Linux names and defaults"),
     "ip": ("tuxnet.tools.ip_cmd", "show and change addresses, routes, neighbours, links"),
     "bpf": ("tuxnet.tools.bpf_cmd", "eBPF tools: conformance runner, assembler, disassembler"),
-    "lab": ("tuxnet.tools.lab_cmd", "run a lab: livelock, rss, rps-rfs, gro, xdp-ddos, netfilter"),
+    "lab": ("tuxnet.tools.lab_cmd", "run a lab: livelock, rss, rps-rfs, gro, xdp-ddos"),
     "tc": ("tuxnet.tools.tc_cmd", "show and change qdiscs (tc qdisc)"),
     "ethtool": ("tuxnet.tools.ethtool_cmd", "query and change device settings as ethtool does"),
     "cat": ("tuxnet.tools.cat_cmd", "print a /proc file of a tuxnet host"),
