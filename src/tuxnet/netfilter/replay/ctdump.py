@@ -6,12 +6,13 @@ A row: ``{"l3": "ipv4", "proto": "tcp", "timeout": 119, "state": "SYN_SENT",
 "flags": ["UNREPLIED"|"ASSURED"...], "mark": "0", "use": "1"}``; values are strings
 as conntrack prints them, except the timeout.
 
-Written against ``tuxnet.netfilter.conntrack.conntrack_dump(host)``: an iterable of
-entries with ``orig`` / ``reply`` tuples ``(src, dst, protonum, sport, dport)`` (ints;
-for ICMP sport/dport are id and type<<8|code as in the kernel's tuple, or attributes
-``type``/``code``/``id``), ``state`` (the l4 state name, e.g. "ESTABLISHED", or None),
-``status`` (IPS_* bits), ``timeout`` (seconds left) and ``mark``. Until conntrack
-exists the section is empty. This file is the one place to adjust to its API.
+Written against ``tuxnet.netfilter.conntrack.conntrack_dump(host)``: a list of
+entries, dicts (or objects) with ``orig_tuple`` / ``reply_tuple`` (or ``orig`` /
+``reply``) tuples ``(src, dst, protonum, sport, dport)`` (ints; for ICMP sport is the
+id and dport type<<8|code, as the kernel's tuple) or dicts of fields, ``proto``,
+``state`` (the l4 state name, e.g. "ESTABLISHED", or None), ``status`` (IPS_* bits),
+``timeout`` (seconds left), ``mark`` and ``use``. Until conntrack exists the section
+is empty. This file is the one place to adjust to its API.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def _ip(a: Any) -> str:
     return ".".join(str(a >> s & 255) for s in (24, 16, 8, 0))
 
 
-def _tuple(t: Any, proto: int, entry: Any, reply: bool) -> dict[str, str]:
+def _tuple(t: Any, proto: int) -> dict[str, str]:
+    if isinstance(t, dict):  # already split into fields
+        keys = ("src", "dst", "sport", "dport", "type", "code", "id")
+        return {k: _ip(t[k]) if k in ("src", "dst") else str(t[k]) for k in keys if k in t}
     if not isinstance(t, tuple):  # an object with attributes
         t = (t.src, t.dst, getattr(t, "protonum", proto), getattr(t, "sport", 0),
              getattr(t, "dport", 0))
@@ -64,10 +68,18 @@ def _tuple(t: Any, proto: int, entry: Any, reply: bool) -> dict[str, str]:
     return out
 
 
+def _get(e: Any, name: str, default: Any = None) -> Any:
+    return e.get(name, default) if isinstance(e, dict) else getattr(e, name, default)
+
+
 def _row(e: Any) -> dict[str, Any]:
-    orig = e.orig
-    proto = orig[2] if isinstance(orig, tuple) else getattr(orig, "protonum", 0)
-    status = int(getattr(e, "status", 0))
+    """One entry (a dict of conntrack_dump, or an nf_conn-like object) as a row."""
+    orig = _get(e, "orig_tuple") or _get(e, "orig")
+    reply = _get(e, "reply_tuple") or _get(e, "reply")
+    proto = _get(e, "proto")
+    if not isinstance(proto, int):
+        proto = orig[2] if isinstance(orig, tuple) else getattr(orig, "protonum", 0)
+    status = int(_get(e, "status", 0))
     flags = []
     if not status & IPS_SEEN_REPLY:
         flags.append("UNREPLIED")
@@ -76,14 +88,14 @@ def _row(e: Any) -> dict[str, Any]:
     if status & IPS_OFFLOAD:
         flags.append("HW_OFFLOAD" if status & IPS_HW_OFFLOAD else "OFFLOAD")
     row: dict[str, Any] = {"l3": "ipv4", "proto": _PROTO.get(proto, str(proto)),
-                           "timeout": int(getattr(e, "timeout", 0)),
-                           "orig": _tuple(orig, proto, e, False),
-                           "reply": _tuple(e.reply, proto, e, True), "flags": flags}
-    state = getattr(e, "state", None)
+                           "timeout": int(_get(e, "timeout", 0)),
+                           "orig": _tuple(orig, proto), "reply": _tuple(reply, proto),
+                           "flags": flags}
+    state = _get(e, "state")
     if state:
         row["state"] = str(state)
-    row["mark"] = str(int(getattr(e, "mark", 0)))
-    row["use"] = "1"
+    row["mark"] = str(int(_get(e, "mark", 0)))
+    row["use"] = str(int(_get(e, "use", 1) or 1))
     return row
 
 

@@ -94,9 +94,10 @@ def _conntrack_flush(host: Host) -> int:
     except ImportError:
         return 0  # no conntrack: nothing to flush
     flush = getattr(mod, "conntrack_flush", None)
-    if flush is None:
-        raise ReplayInputError("conntrack -F: tuxnet's conntrack has no conntrack_flush")
-    flush(host)
+    if flush is not None:
+        flush(host)
+    elif host.__dict__.get("conntrack") is not None and hasattr(mod, "ct_net"):
+        mod.ct_net(host).flush()  # CtNet.flush: nf_conntrack_flush
     return 0
 
 
