@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ipset": ("tuxnet.tools.ipset_cmd", "manage the IP sets iptables -m set matches"),
     "live": ("tuxnet.tools.live_cmd", "run the stack on a TAP device, talking to the real kernel"),
     "xdp": ("tuxnet.tools.xdp_cmd", "run XDP programs over captures"),
+    "conntrack": ("tuxnet.tools.conntrack_cmd", "list connection tracking entries (conntrack -L)"),
 }
 
 

@@ -108,7 +108,7 @@ class CtNet:
         self.nat_bysource: dict[tuple[int, int, int], list[NfConn]] = {}
         self._gc_heap: list[tuple[int, int, NfConn]] = []
         self._gc_timer: Any = None
-        self._gc_when = 0
+        self._gc_when = 1 << 62  # when the gc timer fires (far future: not armed)
         self._next_id = 0
         self._warn_start = -_WARN_INTERVAL_NS
         self._warn_printed = 0
@@ -259,6 +259,7 @@ class CtNet:
     def gc_worker(self) -> None:
         """gc_worker: delete the entries whose timeout ran out; re-file the refreshed."""
         self._gc_timer = None
+        self._gc_when = 1 << 62
         now = self.host.now_ns()
         heap = self._gc_heap
         while heap and heap[0][0] <= now:
@@ -359,6 +360,8 @@ def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
             return -ret
         if direction and not ct.status & IPS_SEEN_REPLY:
             ct.status |= IPS_SEEN_REPLY
+        if ct.timeout < cn._gc_when and ct.status & IPS_CONFIRMED:
+            cn.gc_add(ct)  # the timeout got shorter than the next gc run
         return NF_ACCEPT
 
 

@@ -28,7 +28,7 @@ __all__ = ["CONNTRACK_VERSION", "ct_cpu_seq_show", "ct_line", "ct_seq_show", "l4
 
 CONNTRACK_VERSION = "conntrack v1.4.7 (conntrack-tools)"
 _L4_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 132: "sctp", 33: "dccp", 136: "udplite",
-             47: "gre", 58: "icmpv6"}
+             58: "icmpv6"}
 _PORTS = (6, 17, 132, 33, 136)
 
 
