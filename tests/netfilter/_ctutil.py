@@ -10,7 +10,7 @@ from _nfutil import skb_of
 
 from tuxnet.host import Host
 from tuxnet.loop import SimLoop
-from tuxnet.netfilter.conntrack import CtNet, NfConn, ct_net, nf_ct_netns_get
+from tuxnet.netfilter.conntrack import CtNet, NfConn, nf_ct_netns_get
 from tuxnet.netfilter.conntrack.core import nf_confirm, nf_conntrack_in
 from tuxnet.netfilter.conntrack.show import ct_line
 from tuxnet.netfilter.hooks import NF_INET_PRE_ROUTING

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import struct
 
-from _ctutil import A, B, SEC, advance, ct_host, find, line, walk
+from _ctutil import SEC, A, B, advance, ct_host, find, line, walk
 from _nfutil import icmp, ipt, new_host, nf, skb_of, tcp, udp
 
 from tuxnet.dropreason import SkbDropReason
@@ -53,7 +53,7 @@ def test_udp_expires_in_virtual_time() -> None:
 
 
 def test_icmp_echo_by_id_and_unsolicited_reply() -> None:
-    host, cn = ct_host()
+    _host, cn = ct_host()
     ct, info, _ = walk(cn, icmp(A, B, 8, 0, (7 << 16) | 1))
     assert info == IP_CT_NEW
     assert line(cn, ct) == ("icmp     1 30 src=10.1.0.2 dst=10.9.9.9 type=8 code=0 id=7 "
@@ -66,7 +66,7 @@ def test_icmp_echo_by_id_and_unsolicited_reply() -> None:
 
 
 def test_icmp_error_quoting_a_flow_is_related() -> None:
-    host, cn = ct_host()
+    _host, cn = ct_host()
     ct, _, _ = walk(cn, udp(A, B, 5353, 53, b"q"))
     quoted = udp(A, B, 5353, 53, b"q")[:28]
     got, info, _ = walk(cn, icmp(B, A, 3, 3, 0, quoted))
@@ -78,7 +78,7 @@ def test_icmp_error_quoting_a_flow_is_related() -> None:
 
 
 def test_generic_protocol_600s() -> None:
-    host, cn = ct_host()
+    _host, cn = ct_host()
     gre = bytearray(udp(A, B, 1, 2))
     gre[9] = 50  # ESP: no tracker of its own
     gre[10:12] = b"\x00\x00"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from _ctutil import A, B, SEC, advance, ct_host, find, line, walk
+from _ctutil import SEC, A, B, advance, ct_host, find, line, walk
 from _nfutil import tcp
 
 from tuxnet.netfilter.ctseam import (
@@ -27,14 +27,14 @@ def _state(ct: object) -> str:
 
 
 def _handshake(cn: object) -> object:
-    ct, info, _ = walk(cn, tcp(A, B, 40000, 80, SYN, ISN_C))  # type: ignore[arg-type]
+    ct, _info, _ = walk(cn, tcp(A, B, 40000, 80, SYN, ISN_C))  # type: ignore[arg-type]
     walk(cn, tcp(B, A, 80, 40000, SYN | ACK, ISN_S, ISN_C + 1))  # type: ignore[arg-type]
     walk(cn, tcp(A, B, 40000, 80, ACK, ISN_C + 1, ISN_S + 1))  # type: ignore[arg-type]
     return ct
 
 
 def test_full_walk_states_and_timeouts() -> None:
-    host, cn = ct_host()
+    _host, cn = ct_host()
     ct, info, v = walk(cn, tcp(A, B, 40000, 80, SYN, ISN_C))
     assert v == 1 and info == IP_CT_NEW
     assert line(cn, ct) == (
@@ -79,7 +79,7 @@ def test_rst_after_syn_recv_closes_with_10s() -> None:
 
 
 def test_rst_as_only_reply_deletes_the_entry() -> None:
-    host, cn = ct_host()
+    _host, cn = ct_host()
     walk(cn, tcp(A, B, 40002, 80, SYN, ISN_C))
     assert cn.count == 1
     walk(cn, tcp(B, A, 80, 40002, RST | ACK, 0, ISN_C + 1))
@@ -96,8 +96,8 @@ def test_syn_retransmission_stays_new_and_does_not_refresh() -> None:
 
 
 def test_synack_first_is_invalid_and_leaves_no_entry() -> None:
-    host, cn = ct_host()
-    ct, info, v = walk(cn, tcp(A, B, 40004, 80, SYN | ACK, ISN_S, ISN_C))
+    _host, cn = ct_host()
+    ct, _info, v = walk(cn, tcp(A, B, 40004, 80, SYN | ACK, ISN_S, ISN_C))
     assert ct is None and v == 1 and cn.count == 0 and cn.stats[0].invalid == 1
 
 
@@ -129,7 +129,7 @@ def test_out_of_window_data_is_invalid_unless_liberal() -> None:
 
 
 def test_window_scale_learned_from_syn_options() -> None:
-    host, cn = ct_host()
+    _host, cn = ct_host()
     wscale7 = bytes([1, 3, 3, 7])  # NOP, window scale 7
     ct, _, _ = walk(cn, tcp(A, B, 40007, 80, SYN, ISN_C, options=wscale7))
     walk(cn, tcp(B, A, 80, 40007, SYN | ACK, ISN_S, ISN_C + 1, options=wscale7, window=1000))

@@ -16,6 +16,8 @@ from tuxnet.host import Host
 from tuxnet.ipv4.ip_output import MAX_IP_HEADROOM, ip_send_skb
 from tuxnet.scenarios.routers import RouterChain, build_chain
 from tuxnet.skb import alloc_skb
+from tuxnet.socket.dgram import DgramSocket
+from tuxnet.socket.stream import StreamSocket
 from tuxnet.wire.addr import ip_int
 from tuxnet.wire.checksum import internet_checksum
 from tuxnet.wire.ipv4 import IPPROTO_ICMP
@@ -64,32 +66,48 @@ def send_echo(host: Host, dst: str, ident: int, seq: int = 1, data: bytes = b"tu
     return ip_send_skb(host, skb, 0, ip_int(dst), IPPROTO_ICMP)
 
 
+def _stream(host: Host) -> StreamSocket:
+    from tuxnet.socket import AF_INET, SOCK_STREAM, socket
+
+    s = socket(AF_INET, SOCK_STREAM, host=host)
+    assert isinstance(s, StreamSocket)
+    return s
+
+
+def _dgram(host: Host) -> DgramSocket:
+    from tuxnet.socket import AF_INET, SOCK_DGRAM, socket
+
+    s = socket(AF_INET, SOCK_DGRAM, host=host)
+    assert isinstance(s, DgramSocket)
+    return s
+
+
 class NatDemo:
     """The demonstration's traffic: a TCP connection (left open), a UDP exchange and
     an ICMP echo from the sender to the destination through r1."""
 
     def __init__(self, chain: RouterChain) -> None:
-        from tuxnet.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
-
         self.chain = chain
         dest, sender = chain.dest, chain.sender
-        self.listener = socket(AF_INET, SOCK_STREAM, host=dest)
+        self.listener = _stream(dest)
         self.listener.bind(("10.0.1.2", 80))
         self.listener.listen(4)
-        self.client = socket(AF_INET, SOCK_STREAM, host=sender)
+        self.client = _stream(sender)
         self.client.connect(("10.0.1.2", 80))
         self.server, self.peer = self.listener.accept()
         self.client.sendall(b"GET / HTTP/1.0\r\n\r\n")
         self.request = self.server.recv(100)
         self.server.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
         self.response = self.client.recv(100)
-        self.udp_srv = socket(AF_INET, SOCK_DGRAM, host=dest)
+        self.udp_srv = _dgram(dest)
         self.udp_srv.bind(("10.0.1.2", 53))
-        self.udp_cli = socket(AF_INET, SOCK_DGRAM, host=sender)
+        self.udp_cli = _dgram(sender)
         self.udp_cli.bind(("10.0.0.2", 5353))
         self.udp_cli.sendto(b"query", ("10.0.1.2", 53))
-        _q, self.udp_peer = self.udp_srv.recvfrom(100)
-        self.udp_srv.sendto(b"answer", self.udp_peer)
+        _q, peer = self.udp_srv.recvfrom(100)
+        assert peer is not None
+        self.udp_peer = peer
+        self.udp_srv.sendto(b"answer", peer)
         self.udp_answer = self.udp_cli.recvfrom(100)
         send_echo(sender, "10.0.1.2", 0x1234)
         chain.run(10_000_000)

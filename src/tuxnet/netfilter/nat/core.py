@@ -392,7 +392,7 @@ def _route_me_harder(host: Host, skb: SkBuff) -> int:
     """ip_route_me_harder: route a locally generated packet again after DNAT."""
     from tuxnet.ipv4.ip_output import ip_route_output
 
-    _v, _f, _p, saddr, daddr = _IPH.unpack_from(skb.data, 0)
+    _v, _f, _p, _saddr, daddr = _IPH.unpack_from(skb.data, 0)
     rt = ip_route_output(host, daddr)
     if rt.error:
         return nf_drop_err(rt.error)
@@ -409,6 +409,8 @@ def nf_nat_ipv4_fn(cn: CtNet, host: Host, table: XtTable, hooknum: int, skb: SkB
     ct = skb.nfct
     if ct is None:
         return NF_ACCEPT
+    if ct.__class__ is not NfConn:  # not conntrack's entry (a stub): just the rules
+        return ipt_do_table(host, table, hooknum, skb, in_dev, out_dev)
     ctinfo = skb.nfctinfo
     data = skb.data
     daddr = _IPH.unpack_from(data, 0)[4]
