@@ -28,6 +28,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.netfilter.conntrack.config import CtConfig
 from tuxnet.netfilter.conntrack.defs import (
     IPS_DYING,
     IPS_SRC_NAT_DONE,
@@ -101,7 +102,8 @@ class CtNet:
         self.host = host
         self.sysctl = host.sysctl
         self.hash: dict[Tuple, tuple[NfConn, int]] = {}
-        self.htable_size = int(self.sysctl.get("net.netfilter.nf_conntrack_buckets"))  # type: ignore[arg-type]
+        self.cfg = CtConfig(host.sysctl)
+        self.htable_size = self.cfg.buckets
         self.buckets: dict[int, list[tuple[NfConn, int]]] = {}
         self.count = 0
         self.stats = [CtStat() for _ in range(host.ncpus)]
@@ -140,7 +142,7 @@ class CtNet:
         return self._next_id
 
     def _resize_if_needed(self) -> None:
-        size = int(self.sysctl.get("net.netfilter.nf_conntrack_buckets"))  # type: ignore[arg-type]
+        size = self.cfg.buckets
         if size != self.htable_size and size > 0:  # nf_conntrack_hash_resize
             self.htable_size = size
             self.buckets = {}
@@ -276,7 +278,7 @@ class CtNet:
     # -- packets ------------------------------------------------------------------------
     def init_conntrack(self, t: Tuple) -> NfConn | None:
         """init_conntrack: a new unconfirmed entry (None: the table is full)."""
-        ct_max = int(self.sysctl.get("net.netfilter.nf_conntrack_max"))  # type: ignore[arg-type]
+        ct_max = self.cfg.ct_max
         if ct_max and self.count + 1 > ct_max and not self.early_drop(t):
             self.table_full_warning()
             return None

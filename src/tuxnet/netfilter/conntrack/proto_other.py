@@ -44,14 +44,10 @@ def _refresh(ct: NfConn, extra_ns: int, now: int) -> None:
     ct.timeout = extra_ns + now if ct.status & IPS_CONFIRMED else extra_ns
 
 
-def _sysctl_ns(cn: CtNet, name: str) -> int:
-    return int(cn.sysctl.get(name)) * _HZ_NS  # type: ignore[arg-type]
-
-
 def _csum_bad(cn: CtNet, skb: SkBuff, data: memoryview, ihl: int, proto: int,
               pseudo: bool) -> bool:
     """nf_checksum on PRE_ROUTING when net.netfilter.nf_conntrack_checksum is on."""
-    if skb.ip_summed != 0 or not cn.sysctl.get("net.netfilter.nf_conntrack_checksum"):
+    if skb.ip_summed != 0 or not cn.cfg.checksum:
         return False
     init = 0
     if pseudo:
@@ -83,23 +79,23 @@ def udp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
     if not status & IPS_CONFIRMED:
         ct.stream_ts = now + UDP_STREAM_NS
     if status & IPS_SEEN_REPLY:
-        extra = _sysctl_ns(cn, "net.netfilter.nf_conntrack_udp_timeout")
+        extra = cn.cfg.udp_timeout
         stream = False
         if now > ct.stream_ts:  # still active after two seconds: a stream
-            extra = _sysctl_ns(cn, "net.netfilter.nf_conntrack_udp_timeout_stream")
+            extra = cn.cfg.udp_timeout_stream
             stream = not status & IPS_ASSURED
         _refresh(ct, extra, now)
         if stream:
             ct.status |= IPS_ASSURED
     else:
-        _refresh(ct, _sysctl_ns(cn, "net.netfilter.nf_conntrack_udp_timeout"), now)
+        _refresh(ct, cn.cfg.udp_timeout, now)
     return NF_ACCEPT
 
 
 def generic_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
                    direction: int, now: int) -> int:
     """generic_packet: any other protocol, keyed by addresses and protocol."""
-    _refresh(ct, _sysctl_ns(cn, "net.netfilter.nf_conntrack_generic_timeout"), now)
+    _refresh(ct, cn.cfg.generic_timeout, now)
     return NF_ACCEPT
 
 
@@ -108,7 +104,7 @@ def icmp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
     """nf_conntrack_icmp_packet: only a query may create an entry."""
     if (ct.orig[4] >> 8) not in ICMP_VALID_NEW:
         return -NF_ACCEPT
-    _refresh(ct, _sysctl_ns(cn, "net.netfilter.nf_conntrack_icmp_timeout"), now)
+    _refresh(ct, cn.cfg.icmp_timeout, now)
     return NF_ACCEPT
 
 

@@ -34,11 +34,6 @@ TCP_CONNTRACK_RETRANS = 10  # timeout slots after the states
 TCP_CONNTRACK_UNACK = 11
 TCP_CONNTRACK_NAMES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT",
                        "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2")
-# the sysctl of each timeout slot (nf_conntrack_proto_tcp.c tcp_timeouts[])
-_TIMEOUT_SYSCTLS = tuple("net.netfilter.nf_conntrack_tcp_timeout_" + s for s in (
-    "close", "syn_sent", "syn_recv", "established", "fin_wait", "close_wait", "last_ack",
-    "time_wait", "close", "syn_sent", "max_retrans", "unacknowledged"))
-# (slot 0, NONE, has no timeout; SYN_SENT2 uses syn_sent's value, as the kernel does)
 
 # enum tcp_bit_set
 TCP_SYN_SET, TCP_SYNACK_SET, TCP_FIN_SET, TCP_ACK_SET, TCP_RST_SET, TCP_NONE_SET = range(6)
@@ -80,14 +75,14 @@ _VALID_FLAGS = frozenset({_SYN, _SYN | _URG, _SYN | _ACK, _RST, _RST | _ACK, _FI
                           _FIN | _ACK | _URG, _ACK, _ACK | _URG})
 _MAXACKWINCONST = 66000  # MAXACKWINCONST
 _M32 = 0xFFFFFFFF
+_NEG = 0x80000000  # (s32)(a - b) < 0
 _TH = struct.Struct("!HHIIBBH")  # ports, seq, ack, doff, flags, window
 _th = _TH.unpack_from
-_HZ_NS = 1_000_000_000
 
 
 def _before(a: int, b: int) -> bool:
     """before(seq1, seq2): (s32)(seq1 - seq2) < 0."""
-    return ((a - b) & _M32) >= 0x80000000
+    return (a - b) & _M32 >= _NEG
 
 
 def _index(flags: int) -> int:
@@ -161,8 +156,7 @@ def tcp_error(cn: CtNet, skb: SkBuff, data: memoryview, ihl: int, hook: int) -> 
     doff = (data[ihl + 12] >> 4) << 2
     if doff < 20 or tcplen < doff:
         return "truncated packet"
-    if hook == NF_INET_PRE_ROUTING and skb.ip_summed == 0 and \
-            cn.sysctl.get("net.netfilter.nf_conntrack_checksum"):
+    if hook == NF_INET_PRE_ROUTING and skb.ip_summed == 0 and cn.cfg.checksum:
         saddr = int.from_bytes(data[12:16], "big")
         daddr = int.from_bytes(data[16:20], "big")
         if ones_sum(data[ihl:], saddr + daddr + 6 + tcplen) != 0xFFFF:
@@ -171,10 +165,6 @@ def tcp_error(cn: CtNet, skb: SkBuff, data: memoryview, ihl: int, hook: int) -> 
     if (data[ihl + 13] & ~(_ECE | _CWR | _PSH)) not in _VALID_FLAGS:
         return "invalid tcp flag combination"
     return ""
-
-
-def _timeouts(cn: CtNet, slot: int) -> int:
-    return int(cn.sysctl.get(_TIMEOUT_SYSCTLS[slot])) * _HZ_NS  # type: ignore[arg-type]
 
 
 def tcp_new(cn: CtNet, ct: NfConn, data: memoryview, ihl: int, end: int, flags: int,
@@ -192,7 +182,7 @@ def tcp_new(cn: CtNet, ct: NfConn, data: memoryview, ihl: int, end: int, flags: 
         s0.td_maxend = end
         _tcp_options(data, ihl, doff, s0)
     else:
-        if not cn.sysctl.get("net.netfilter.nf_conntrack_tcp_loose"):
+        if not cn.cfg.tcp_loose:
             return False
         s0.td_maxend = (end + s0.td_maxwin) & _M32
         s0.flags = st.seen[1].flags = IP_CT_TCP_FLAG_SACK_PERM | IP_CT_TCP_FLAG_BE_LIBERAL
@@ -231,7 +221,7 @@ def _in_window(cn: CtNet, st: TcpState, direction: int, index: int, data: memory
                 receiver.td_end = receiver.td_maxend = sack
             elif sack == ((receiver.td_end + 1) & _M32):
                 receiver.td_end = (receiver.td_end + 1) & _M32
-    elif syn and _before(sender.td_end, end) and st.state in (sSS, sSR):
+    elif syn and (sender.td_end - end) & _M32 >= _NEG and st.state in (sSS, sSR):
         # RFC 793: a reinitialized TCP may reuse the tuple with larger sequence numbers
         sender.td_end = sender.td_maxend = end
         sender.td_maxwin = win or 1
@@ -242,35 +232,35 @@ def _in_window(cn: CtNet, st: TcpState, direction: int, index: int, data: memory
         ack = sack = receiver.td_end  # broken stacks: RST with ACK and ack 0
     if seq == end and (not flags & _RST or (seq == 0 and st.state == sSS)):
         seq = end = sender.td_end  # no data: check the ack only
-    liberal = sender.flags & IP_CT_TCP_FLAG_BE_LIBERAL or \
-        cn.sysctl.get("net.netfilter.nf_conntrack_tcp_be_liberal")
+    liberal = sender.flags & IP_CT_TCP_FLAG_BE_LIBERAL or cn.cfg.tcp_be_liberal
     maxackwin = sender.td_maxwin if sender.td_maxwin > _MAXACKWINCONST else _MAXACKWINCONST
-    if _before(sender.td_maxend, seq):  # I: SEQ over the receiver's window
+    # before(a, b) is (a - b) & _M32 >= _NEG, written out on this path
+    if (sender.td_maxend - seq) & _M32 >= _NEG:  # I: SEQ over the receiver's window
         return 1 if liberal else -1
     if receiver.td_maxwin and \
-            not _before((sender.td_end - receiver.td_maxwin - 1) & _M32, end):
+            not (sender.td_end - receiver.td_maxwin - 1 - end) & _M32 >= _NEG:
         return 1 if liberal else -1  # II: already ACKed data retransmitted
-    if not _before((receiver.td_end - maxackwin - 1) & _M32, sack):
+    if not (receiver.td_end - maxackwin - 1 - sack) & _M32 >= _NEG:
         return 1 if liberal else 0  # IV: ACK under the lower bound: ignored
-    if _before(receiver.td_end, sack):
+    if (receiver.td_end - sack) & _M32 >= _NEG:
         return 1 if liberal else -1  # III: ACKed data not seen yet
     if not syn:
         win <<= sender.td_scale
     swin = win + ((sack - ack) & _M32)
     if sender.td_maxwin < swin:
         sender.td_maxwin = swin
-    if _before(sender.td_end, end):
+    if (sender.td_end - end) & _M32 >= _NEG:
         sender.td_end = end
         sender.flags |= IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED
     if flags & _ACK:
         if not sender.flags & IP_CT_TCP_FLAG_MAXACK_SET:
             sender.td_maxack = ack
             sender.flags |= IP_CT_TCP_FLAG_MAXACK_SET
-        elif _before(sender.td_maxack, ack):
+        elif (sender.td_maxack - ack) & _M32 >= _NEG:
             sender.td_maxack = ack
-    if receiver.td_maxwin != 0 and _before(sender.td_maxend, end):
+    if receiver.td_maxwin != 0 and (sender.td_maxend - end) & _M32 >= _NEG:
         receiver.td_maxwin += (end - sender.td_maxend) & _M32
-    if _before((receiver.td_maxend - 1) & _M32, (sack + win) & _M32):
+    if (receiver.td_maxend - 1 - sack - win) & _M32 >= _NEG:
         receiver.td_maxend = (sack + win) & _M32
         if win == 0:
             receiver.td_maxend = (receiver.td_maxend + 1) & _M32
@@ -365,7 +355,7 @@ def tcp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
             peer = st.seen[other]
             if peer.flags & IP_CT_TCP_FLAG_MAXACK_SET and st.last_index != TCP_SYN_SET:
                 if _before(seq, peer.td_maxack) and \
-                        not cn.sysctl.get("net.netfilter.nf_conntrack_tcp_ignore_invalid_rst"):
+                        not cn.cfg.tcp_ignore_invalid_rst:
                     return -NF_ACCEPT  # invalid RST
                 if old_state == sES and seq != peer.td_maxack and not (
                         st.last_index == TCP_ACK_SET and st.last_dir == direction
@@ -390,17 +380,17 @@ def tcp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
     st.state = new_state
     if old_state != new_state and new_state == sFW:
         st.seen[direction].flags |= IP_CT_TCP_FLAG_CLOSE_INIT
-    state_to = _timeouts(cn, new_state)
-    if st.retrans >= cn.sysctl.get_int("net.netfilter.nf_conntrack_tcp_max_retrans") \
-            and state_to > _timeouts(cn, TCP_CONNTRACK_RETRANS):
-        timeout = _timeouts(cn, TCP_CONNTRACK_RETRANS)
+    timeouts = cn.cfg.tcp_timeouts
+    state_to = timeouts[new_state]
+    if st.retrans >= cn.cfg.tcp_max_retrans and state_to > timeouts[TCP_CONNTRACK_RETRANS]:
+        timeout = timeouts[TCP_CONNTRACK_RETRANS]
     elif index == TCP_RST_SET:
-        timeout = _timeouts(cn, sCL)
+        timeout = timeouts[sCL]
     elif (st.seen[0].flags | st.seen[1].flags) & IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED and \
-            state_to > _timeouts(cn, TCP_CONNTRACK_UNACK):
-        timeout = _timeouts(cn, TCP_CONNTRACK_UNACK)
-    elif st.last_win == 0 and state_to > _timeouts(cn, TCP_CONNTRACK_RETRANS):
-        timeout = _timeouts(cn, TCP_CONNTRACK_RETRANS)
+            state_to > timeouts[TCP_CONNTRACK_UNACK]:
+        timeout = timeouts[TCP_CONNTRACK_UNACK]
+    elif st.last_win == 0 and state_to > timeouts[TCP_CONNTRACK_RETRANS]:
+        timeout = timeouts[TCP_CONNTRACK_RETRANS]
     else:
         timeout = state_to
     if not status & IPS_SEEN_REPLY:
@@ -410,7 +400,7 @@ def tcp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
         if index == TCP_SYN_SET and old_state == sSS and status & IPS_CONFIRMED:
             return NF_ACCEPT  # a SYN retransmission does not renew the timeout
         if new_state == sES:
-            unack = _timeouts(cn, TCP_CONNTRACK_UNACK)
+            unack = timeouts[TCP_CONNTRACK_UNACK]
             if timeout > unack:
                 timeout = unack  # mid-stream pickup: no five days for an unreplied flow
     elif not status & IPS_ASSURED and old_state in (sSR, sES) and new_state == sES:
