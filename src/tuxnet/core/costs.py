@@ -89,6 +89,9 @@ class CpuCosts:
     udp_rcv_ns: int = 500  # udp_rcv: socket lookup, queue to the receive queue
     tcp_fast_path_ns: int = 1_000  # seed: ~1 µs (header-prediction fast path)
     tcp_slow_path_ns: int = 7_500  # seed: 5-10 µs per segment (slow path)
+    # nf_conntrack_in + confirm: lookup, L4 state, insert (≈1-1.5 µs per packet measured
+    # on a 2-vCPU VM, reference netfilter-and-formats.md 4.1)
+    nf_conntrack_ns: int = 1_400
 
     # -- transmit --------------------------------------------------------------------
     dev_queue_xmit_ns: int = 300  # __dev_queue_xmit + qdisc enqueue/dequeue

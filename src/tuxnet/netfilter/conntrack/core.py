@@ -28,6 +28,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.core.cpu import charge
 from tuxnet.netfilter.conntrack.config import CtConfig
 from tuxnet.netfilter.conntrack.defs import (
     IPS_DYING,
@@ -117,6 +118,7 @@ class CtNet:
         self._warn_start = -_WARN_INTERVAL_NS
         self._warn_printed = 0
         self._warn_missed = 0
+        self.core: Any = None  # the host's NetCore (cost table), found on first packet
         host.sysctl.set_provider("net.netfilter.nf_conntrack_count", lambda: self.count)
 
     # -- table ------------------------------------------------------------------------
@@ -403,7 +405,14 @@ def nf_confirm(cn: CtNet, skb: SkBuff) -> int:
 
 
 def ipv4_conntrack_in(cn: CtNet, skb: SkBuff, state: NfHookState) -> int:
-    """ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c)."""
+    """ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c); the simulated
+    CPU is charged the cost table's nf_conntrack_ns."""
+    core = cn.core
+    if core is None:
+        from tuxnet.core.netcore import get_core
+
+        core = cn.core = get_core(cn.host)
+    charge(core.costs.nf_conntrack_ns)
     return nf_conntrack_in(cn, skb, state.hook)
 
 
