@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.netfilter.conntrack.core import CtNet, ipv4_confirm, ipv4_conntrack_in
+from tuxnet.netfilter.conntrack.defrag import ipv4_conntrack_defrag
 from tuxnet.netfilter.conntrack.defs import NfConn
 from tuxnet.netfilter.ctseam import IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY
 from tuxnet.netfilter.hooks import (
@@ -26,6 +27,7 @@ from tuxnet.netfilter.hooks import (
     NF_INET_PRE_ROUTING,
     NF_IP_PRI_CONNTRACK,
     NF_IP_PRI_CONNTRACK_CONFIRM,
+    NF_IP_PRI_CONNTRACK_DEFRAG,
     NfHookOps,
     nf_register_net_hook,
     nf_unregister_net_hook,
@@ -63,11 +65,15 @@ def ct_net(host: Host) -> CtNet:
 
 
 def _enable(host: Host, cn: CtNet) -> None:
-    """nf_ct_netns_do_get: register the conntrack hooks (and NAT's seams)."""
+    """nf_ct_netns_do_get: register the defrag and conntrack hooks (and NAT's seams)."""
     from tuxnet.netfilter.nat import nf_nat_init
     from tuxnet.netfilter.tables import nf_net
 
-    for hooknum, prio, fn in ((NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, ipv4_conntrack_in),
+    for hooknum, prio, fn in ((NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK_DEFRAG,
+                               ipv4_conntrack_defrag),
+                              (NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK_DEFRAG,
+                               ipv4_conntrack_defrag),
+                              (NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, ipv4_conntrack_in),
                               (NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK, ipv4_conntrack_in),
                               (NF_INET_LOCAL_IN, NF_IP_PRI_CONNTRACK_CONFIRM, ipv4_confirm),
                               (NF_INET_POST_ROUTING, NF_IP_PRI_CONNTRACK_CONFIRM,

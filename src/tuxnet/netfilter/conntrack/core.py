@@ -292,6 +292,8 @@ def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
     """nf_conntrack_in: attach the packet's entry and ctinfo (or none: INVALID)."""
     if skb.nfct is not None or skb.nfctinfo == IP_CT_UNTRACKED:
         return NF_ACCEPT  # seen before (loopback) or NOTRACK
+    if skb.data_len:
+        skb.linearize()  # the trackers read headers and checksums from linear data
     data = skb.data
     if len(data) < 20:
         cn.stat().invalid += 1
