@@ -207,3 +207,18 @@ def test_fragments_are_gathered_before_conntrack_and_nat() -> None:
     assert r.mib.ip.ReasmOKs == 1  # gathered by the router's conntrack defrag
     assert r.mib.ip.FragCreates >= 3 and chain.dest.mib.ip.ReasmOKs == 1
     assert ct_net(r).stats[0].invalid == 0
+
+
+def test_reject_rst_is_related_and_leaves_no_entry() -> None:
+    chain = build_nat_router(rules=(
+        "-t nat -A POSTROUTING -o eth1 -j MASQUERADE",
+        "-A FORWARD -p tcp --dport 23 -j REJECT --reject-with tcp-reset"))
+    r = chain.routers[0]
+    cli = socket(AF_INET, SOCK_STREAM, host=chain.sender)
+    with pytest.raises(ConnectionRefusedError):
+        cli.connect(("10.0.1.2", 23))
+    # the RST carries the rejected SYN's entry as RELATED_REPLY (nf_ct_attach): it is
+    # seen by nat POSTROUTING (SRC manip not set up), and no entry is confirmed
+    post = nf_net(r).tables["nat"].chains["POSTROUTING"]
+    assert post.pcnt == 1 and post.rules[0].pcnt == 0
+    assert ct_net(r).count == 0
