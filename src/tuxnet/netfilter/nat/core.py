@@ -25,6 +25,8 @@ from tuxnet.netfilter.conntrack.defs import (
     invert_tuple,
 )
 from tuxnet.netfilter.ctseam import (
+    IP_CT_ESTABLISHED,
+    IP_CT_ESTABLISHED_REPLY,
     IP_CT_IS_REPLY,
     IP_CT_NEW,
     IP_CT_RELATED,
@@ -33,6 +35,7 @@ from tuxnet.netfilter.ctseam import (
     IPS_DST_NAT,
     IPS_SRC_NAT,
 )
+from tuxnet.netfilter.engine import ipt_do_table
 from tuxnet.netfilter.hooks import (
     NF_ACCEPT,
     NF_DROP,
@@ -84,6 +87,7 @@ _FLAG_BITS = {"--random": NF_NAT_RANGE_PROTO_RANDOM,
               "--random-fully": NF_NAT_RANGE_PROTO_RANDOM_FULLY,
               "--persistent": NF_NAT_RANGE_PERSISTENT}
 _IPH = struct.Struct("!BxxxxxHxBxxII")
+_daddr = struct.Struct("!I").unpack_from
 
 
 class NatRange2:
@@ -404,21 +408,31 @@ def nf_nat_ipv4_fn(cn: CtNet, host: Host, table: XtTable, hooknum: int, skb: SkB
                    in_dev: Any, out_dev: Any) -> int:
     """nf_nat_ipv4_{pre_routing,out,local_fn,local_in} around nf_nat_inet_fn: the nat
     table for a connection's first packet, then nf_nat_packet."""
-    from tuxnet.netfilter.engine import ipt_do_table
-
     ct = skb.nfct
     if ct is None:
         return NF_ACCEPT
     if ct.__class__ is not NfConn:  # not conntrack's entry (a stub): just the rules
         return ipt_do_table(host, table, hooknum, skb, in_dev, out_dev)
     ctinfo = skb.nfctinfo
+    manip = NF_NAT_MANIP_SRC if hooknum in (NF_INET_POST_ROUTING, NF_INET_LOCAL_IN) else NF_NAT_MANIP_DST
+    if ctinfo in (IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY):
+        # the fast path: an established packet, rewritten from the entry
+        if ct.masq_index and hooknum == NF_INET_POST_ROUTING and \
+                ctinfo == IP_CT_ESTABLISHED and out_dev is not None and \
+                getattr(out_dev, "ifindex", 0) != ct.masq_index:
+            cn.nf_ct_kill(ct)  # nf_nat_oif_changed
+            return NF_DROP
+        bit = IPS_SRC_NAT if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT
+        if ctinfo == IP_CT_ESTABLISHED_REPLY:
+            bit ^= IPS_NAT_MASK
+        if not ct.status & bit:
+            return NF_ACCEPT
     data = skb.data
-    daddr = _IPH.unpack_from(data, 0)[4]
-    if ctinfo in (IP_CT_RELATED, IP_CT_RELATED_REPLY) and data[9] == 1:
+    if (ctinfo in (IP_CT_RELATED, IP_CT_RELATED_REPLY)) and data[9] == 1:
         return NF_ACCEPT if nf_nat_icmp_reply_translation(skb, ct, ctinfo, hooknum) \
             else NF_DROP
-    manip = hook2manip(hooknum)
-    if ctinfo in (IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY) and \
+    daddr = _daddr(data, 16)[0]
+    if ctinfo != IP_CT_ESTABLISHED and ctinfo != IP_CT_ESTABLISHED_REPLY and \
             not nf_nat_initialized(ct, manip):
         ret = ipt_do_table(host, table, hooknum, skb, in_dev, out_dev)
         if ret != NF_ACCEPT:
@@ -427,15 +441,10 @@ def nf_nat_ipv4_fn(cn: CtNet, host: Host, table: XtTable, hooknum: int, skb: SkB
             ret = nf_nat_alloc_null_binding(cn, ct, hooknum)
             if ret != NF_ACCEPT:
                 return ret
-    elif ct.masq_index and hooknum == NF_INET_POST_ROUTING and ctinfo < IP_CT_IS_REPLY \
-            and out_dev is not None and getattr(out_dev, "ifindex", 0) != ct.masq_index:
-        cn.nf_ct_kill(ct)  # nf_nat_oif_changed
-        return NF_DROP
     ret = nf_nat_packet(ct, ctinfo, hooknum, skb)
     if ret != NF_ACCEPT:
         return ret
-    newdaddr = _IPH.unpack_from(skb.data, 0)[4]
-    if newdaddr != daddr:
+    if _daddr(skb.data, 16)[0] != daddr:
         if hooknum == NF_INET_LOCAL_OUT:
             return _route_me_harder(host, skb)
         if hooknum == NF_INET_PRE_ROUTING:
