@@ -414,7 +414,8 @@ def nf_nat_ipv4_fn(cn: CtNet, host: Host, table: XtTable, hooknum: int, skb: SkB
     if ct.__class__ is not NfConn:  # not conntrack's entry (a stub): just the rules
         return ipt_do_table(host, table, hooknum, skb, in_dev, out_dev)
     ctinfo = skb.nfctinfo
-    manip = NF_NAT_MANIP_SRC if hooknum in (NF_INET_POST_ROUTING, NF_INET_LOCAL_IN) else NF_NAT_MANIP_DST
+    manip = NF_NAT_MANIP_SRC if hooknum in (NF_INET_POST_ROUTING, NF_INET_LOCAL_IN) \
+        else NF_NAT_MANIP_DST
     if ctinfo in (IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY):
         # the fast path: an established packet, rewritten from the entry
         if ct.masq_index and hooknum == NF_INET_POST_ROUTING and \
