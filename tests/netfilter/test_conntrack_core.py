@@ -171,3 +171,18 @@ def test_dump_cli_and_proc_formats() -> None:
     assert d[1]["state"] == "SYN_RECV" and d[1]["timeout"] == 58 and not d[1]["unreplied"]
     assert d[1]["orig"] == {"src": A, "dst": B, "sport": 41000, "dport": 22}
     assert d[0]["reply"] == {"src": B, "dst": A, "type": 0, "code": 0, "id": 8}
+
+
+def test_cli_scenario_and_cat(capsys: object) -> None:
+    from tuxnet.tools import cat_cmd
+
+    assert conntrack_cmd.main(["-L", "--scenario", "masquerade", "-p", "udp"]) == 0
+    out, err = capsys.readouterr()  # type: ignore[attr-defined]
+    assert out == ("udp      17 29 src=10.0.0.2 dst=10.0.1.2 sport=5353 dport=53 "
+                   "src=10.0.1.2 dst=10.0.1.1 sport=53 dport=5353 mark=0 use=1\n")
+    assert err == "conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.\n"
+    host, cn = ct_host()
+    walk(cn, udp(A, B, 1, 2))
+    buf = io.StringIO()
+    assert cat_cmd.run(host, ["/proc/net/nf_conntrack"], buf) == 0
+    assert buf.getvalue().startswith("ipv4     2 udp      17 30 src=10.1.0.2")

@@ -222,3 +222,33 @@ def test_reject_rst_is_related_and_leaves_no_entry() -> None:
     post = nf_net(r).tables["nat"].chains["POSTROUTING"]
     assert post.pcnt == 1 and post.rules[0].pcnt == 0
     assert ct_net(r).count == 0
+
+
+def test_bulk_transfer_stays_in_window() -> None:
+    """A real TCP transfer (window scaling, SACK, timestamps) through MASQUERADE with
+    INVALID dropped: window tracking must accept every segment."""
+    chain = build_nat_router(rules=(
+        "-t nat -A POSTROUTING -o eth1 -j MASQUERADE",
+        "-A FORWARD -m conntrack --ctstate INVALID -j DROP"))
+    r = chain.routers[0]
+    lst = socket(AF_INET, SOCK_STREAM, host=chain.dest)
+    lst.bind(("10.0.1.2", 5001))
+    lst.listen(2)
+    cli = socket(AF_INET, SOCK_STREAM, host=chain.sender)
+    cli.connect(("10.0.1.2", 5001))
+    srv, _peer = lst.accept()
+    blob = bytes(i * 7 & 0xFF for i in range(64 * 1024))
+    got = b""
+    for _ in range(4):
+        cli.sendall(blob)
+        want = len(got) + len(blob)
+        while len(got) < want:
+            got += srv.recv(65536)
+    assert got == blob * 4
+    cli.close()
+    srv.close()
+    chain.run(SEC)
+    assert _rule_pcnt(r, "filter", "FORWARD") == [0]
+    assert ct_net(r).stats[0].invalid == 0
+    e = conntrack_dump(r)[0]
+    assert e["state"] == "TIME_WAIT" and e["assured"]
