@@ -160,7 +160,7 @@ def _tuple_dict(t: tuple[int, int, int, int, int]) -> dict[str, Any]:
     d: dict[str, Any] = {"src": int_to_ip(src), "dst": int_to_ip(dst)}
     if proto == 1:
         d.update(type=dport >> 8, code=dport & 0xFF, id=sport)
-    elif proto in (6, 17, 132, 33, 136):
+    elif proto in (6, 17):
         d.update(sport=sport, dport=dport)
     return d
 

@@ -116,7 +116,7 @@ def inner_tuple(data: memoryview, off: int) -> Tuple | None:
     if frag_off & 0x1FFF:
         return None
     l4 = off + ((vihl & 15) << 2)
-    if proto in (6, 17, 132, 33, 136):
+    if proto in (6, 17):  # the trackers with ports (others are generic)
         if len(data) < l4 + 4:
             return None
         sport, dport = _PORTS.unpack_from(data, l4)

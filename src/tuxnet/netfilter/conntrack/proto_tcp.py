@@ -86,7 +86,7 @@ def _before(a: int, b: int) -> bool:
 
 
 def _index(flags: int) -> int:
-    """get_conntrack_index."""
+    """get_conntrack_index (tcp_packet reads the precomputed _INDEX)."""
     if flags & _RST:
         return TCP_RST_SET
     if flags & _SYN:
@@ -96,6 +96,9 @@ def _index(flags: int) -> int:
     if flags & _ACK:
         return TCP_ACK_SET
     return TCP_NONE_SET
+
+
+_INDEX = tuple(_index(f) for f in range(32))  # by flags & (FIN|SYN|RST|PSH|ACK)
 
 
 def _tcp_options(data: memoryview, off: int, doff: int, seen: TcpSeen) -> None:
@@ -232,18 +235,23 @@ def _in_window(cn: CtNet, st: TcpState, direction: int, index: int, data: memory
         ack = sack = receiver.td_end  # broken stacks: RST with ACK and ack 0
     if seq == end and (not flags & _RST or (seq == 0 and st.state == sSS)):
         seq = end = sender.td_end  # no data: check the ack only
-    liberal = sender.flags & IP_CT_TCP_FLAG_BE_LIBERAL or cn.cfg.tcp_be_liberal
-    maxackwin = sender.td_maxwin if sender.td_maxwin > _MAXACKWINCONST else _MAXACKWINCONST
     # before(a, b) is (a - b) & _M32 >= _NEG, written out on this path
+    td_maxwin = sender.td_maxwin
+    r_end = receiver.td_end
     if (sender.td_maxend - seq) & _M32 >= _NEG:  # I: SEQ over the receiver's window
-        return 1 if liberal else -1
-    if receiver.td_maxwin and \
+        bad = -1
+    elif receiver.td_maxwin and \
             not (sender.td_end - receiver.td_maxwin - 1 - end) & _M32 >= _NEG:
-        return 1 if liberal else -1  # II: already ACKed data retransmitted
-    if not (receiver.td_end - maxackwin - 1 - sack) & _M32 >= _NEG:
-        return 1 if liberal else 0  # IV: ACK under the lower bound: ignored
-    if (receiver.td_end - sack) & _M32 >= _NEG:
-        return 1 if liberal else -1  # III: ACKed data not seen yet
+        bad = -1  # II: already ACKed data retransmitted
+    elif not (r_end - (td_maxwin if td_maxwin > _MAXACKWINCONST else _MAXACKWINCONST)
+              - 1 - sack) & _M32 >= _NEG:
+        bad = 0  # IV: ACK under the lower bound: ignored
+    elif (r_end - sack) & _M32 >= _NEG:
+        bad = -1  # III: ACKed data not seen yet
+    else:
+        bad = 1
+    if bad < 1:
+        return 1 if sender.flags & IP_CT_TCP_FLAG_BE_LIBERAL or cn.cfg.tcp_be_liberal else bad
     if not syn:
         win <<= sender.td_scale
     swin = win + ((sack - ack) & _M32)
@@ -300,7 +308,7 @@ def tcp_packet(cn: CtNet, ct: NfConn, skb: SkBuff, data: memoryview, ihl: int,
     st = ct.tcp
     assert st is not None
     old_state = st.state
-    index = _index(flags)
+    index = _INDEX[flags & 0x1F]
     new_state = TCP_CONNTRACKS[direction][index][old_state]
     other = 1 - direction
     if new_state == sSS and old_state >= sTW:

@@ -27,9 +27,9 @@ __all__ = ["CONNTRACK_VERSION", "ct_cpu_seq_show", "ct_line", "ct_seq_show", "l4
            "state_name", "stats_lines", "summary_line"]
 
 CONNTRACK_VERSION = "conntrack v1.4.7 (conntrack-tools)"
-_L4_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 132: "sctp", 33: "dccp", 136: "udplite",
-             58: "icmpv6"}
-_PORTS = (6, 17, 132, 33, 136)
+# the protocols with a tracker of their own; the rest go to the generic tracker
+_L4_NAMES = {6: "tcp", 17: "udp", 1: "icmp"}
+_PORTS = (6, 17)
 
 
 def l4_name(proto: int) -> str:

@@ -82,7 +82,7 @@ NF_NAT_RANGE_PROTO_OFFSET = 1 << 5
 NF_NAT_RANGE_PROTO_RANDOM_ALL = NF_NAT_RANGE_PROTO_RANDOM | NF_NAT_RANGE_PROTO_RANDOM_FULLY
 NF_NAT_MAX_ATTEMPTS = 128  # nf_nat_core.c
 INADDR_LOOPBACK = 0x7F000001
-_PORT_PROTOS = (6, 17, 132, 33, 136)
+_PORT_PROTOS = (6, 17)  # tracked with ports (the others are generic: address only)
 _FLAG_BITS = {"--random": NF_NAT_RANGE_PROTO_RANDOM,
               "--random-fully": NF_NAT_RANGE_PROTO_RANDOM_FULLY,
               "--persistent": NF_NAT_RANGE_PERSISTENT}

@@ -63,7 +63,7 @@ def _l4_manip(skb: SkBuff, data: memoryview, iphoff: int, hdroff: int, target: T
     else:
         old_ip = _U32.unpack_from(data, iphoff + 16)[0]
         new_ip, new_port, portoff = target[1], target[4], hdroff + 2
-    if proto == 6 or proto == 17 or proto == 136:
+    if proto in (6, 17):
         if avail < 8:
             return False
         old_port = _U16.unpack_from(data, portoff)[0]
