@@ -186,3 +186,15 @@ def test_cli_scenario_and_cat(capsys: object) -> None:
     buf = io.StringIO()
     assert cat_cmd.run(host, ["/proc/net/nf_conntrack"], buf) == 0
     assert buf.getvalue().startswith("ipv4     2 udp      17 30 src=10.1.0.2")
+
+
+def test_accounting_when_nf_conntrack_acct_is_on() -> None:
+    host, cn = ct_host()
+    host.sysctl.set("net.netfilter.nf_conntrack_acct", 1)
+    ct, _, _ = walk(cn, udp(A, B, 7, 53, b"q" * 10))
+    walk(cn, udp(A, B, 7, 53, b"q" * 10))
+    walk(cn, udp(B, A, 53, 7, b"answer"))
+    assert line(cn, ct) == (
+        "udp      17 30 src=10.1.0.2 dst=10.9.9.9 sport=7 dport=53 packets=2 bytes=76 "
+        "src=10.9.9.9 dst=10.1.0.2 sport=53 dport=7 packets=1 bytes=34 mark=0 use=1")
+    assert conntrack_dump(host)[0]["counters"]["reply"] == {"packets": 1, "bytes": 34}

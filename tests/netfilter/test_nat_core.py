@@ -121,3 +121,15 @@ def test_udp_without_checksum_stays_without() -> None:
                                  NF_NAT_MANIP_SRC)
     out = bytes(skb.data)
     assert out[26:28] == b"\x00\x00" and internet_checksum(out[:20]) == 0
+
+
+def test_icmp_id_remapped_on_clash() -> None:
+    _host, cn = ct_host()
+    ct, _, _ = walk(cn, icmp(A, B, 8, 0, (7 << 16) | 1))
+    rng = NatRange2(NF_NAT_RANGE_MAP_IPS, NATIP, NATIP)
+    orig = (ip_int(A), ip_int(B), 1, 7, 8 << 8)
+    assert get_unique_tuple(cn, orig, rng, ct, NF_NAT_MANIP_SRC) == (NATIP, ip_int(B), 1, 7,
+                                                                      8 << 8)
+    _occupy(cn, (NATIP, ip_int(B), 1, 7, 8 << 8))  # another host's ping with id 7
+    t = get_unique_tuple(cn, orig, rng, ct, NF_NAT_MANIP_SRC)
+    assert t[0] == NATIP and t[3] != 7 and 0 <= t[3] <= 0xFFFF and t[4] == 8 << 8

@@ -171,7 +171,9 @@ def conntrack_dump(host: Host) -> list[dict[str, Any]]:
     with ``src``/``dst`` dotted quads and ``sport``/``dport`` or ICMP
     ``type``/``code``/``id``), ``orig_tuple`` / ``reply_tuple`` (the raw int tuples),
     ``status`` (IPS_* bits) and ``status_names``, ``timeout`` (seconds left, as
-    conntrack -L shows), ``mark``, ``use``, ``zone``, ``unreplied``, ``assured``."""
+    conntrack -L shows), ``mark``, ``use``, ``zone``, ``unreplied``, ``assured``,
+    ``confirmed``, ``counters`` (per direction packets/bytes with nf_conntrack_acct,
+    else None)."""
     from tuxnet.netfilter.conntrack.show import l4_name, state_name
 
     cn: CtNet | None = host.__dict__.get("conntrack")
@@ -187,6 +189,9 @@ def conntrack_dump(host: Host) -> list[dict[str, Any]]:
             "status_names": [n for b, n in _STATUS_NAMES if ct.status & b],
             "timeout": max(0, (ct.timeout - now) // 1_000_000_000), "mark": ct.mark,
             "use": ct.use, "zone": ct.zone,
+            "counters": None if ct.acct is None else {
+                "orig": {"packets": ct.acct[0], "bytes": ct.acct[1]},
+                "reply": {"packets": ct.acct[2], "bytes": ct.acct[3]}},
             "unreplied": not ct.status & IPS_SEEN_REPLY,
             "assured": bool(ct.status & IPS_ASSURED),
             "confirmed": bool(ct.status & IPS_CONFIRMED),

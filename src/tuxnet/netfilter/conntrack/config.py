@@ -22,7 +22,7 @@ _TCP_SLOTS = ("close", "syn_sent", "syn_recv", "established", "fin_wait", "close
 class CtConfig:
     """Snapshot of the conntrack sysctls of one host."""
 
-    __slots__ = ("buckets", "checksum", "ct_max", "generic_timeout", "icmp_timeout",
+    __slots__ = ("acct", "buckets", "checksum", "ct_max", "generic_timeout", "icmp_timeout",
                  "sysctl", "tcp_be_liberal", "tcp_ignore_invalid_rst", "tcp_loose",
                  "tcp_max_retrans", "tcp_timeouts", "udp_timeout", "udp_timeout_stream")
 
@@ -40,6 +40,7 @@ class CtConfig:
     def reload(self) -> None:
         """Read every value again."""
         self.checksum = self._int("checksum")
+        self.acct = self._int("acct")
         self.tcp_loose = self._int("tcp_loose")
         self.tcp_be_liberal = self._int("tcp_be_liberal")
         self.tcp_ignore_invalid_rst = self._int("tcp_ignore_invalid_rst")

@@ -285,7 +285,10 @@ class CtNet:
             self.table_full_warning()
             return None
         self.stat().new += 1
-        return NfConn(self, t, invert_tuple(t), self.new_id())
+        ct = NfConn(self, t, invert_tuple(t), self.new_id())
+        if self.cfg.acct:
+            ct.acct = [0, 0, 0, 0]
+        return ct
 
 
 def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
@@ -366,6 +369,10 @@ def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
             return -ret
         if direction and not ct.status & IPS_SEEN_REPLY:
             ct.status |= IPS_SEEN_REPLY
+        acct = ct.acct
+        if acct is not None:  # nf_ct_acct_update
+            acct[2 * direction] += 1
+            acct[2 * direction + 1] += skb.len
         if ct.timeout < cn._gc_when and ct.status & IPS_CONFIRMED:
             cn.gc_add(ct)  # the timeout got shorter than the next gc run
         return NF_ACCEPT

@@ -102,6 +102,7 @@ class NfConn:
     """
 
     __slots__ = (
+        "acct",
         "ct_id",
         "mark",
         "masq_index",
@@ -131,6 +132,9 @@ class NfConn:
         self.use = 1
         self.zone = 0
         self.ct_id = ct_id
+        # nf_conn_acct: [packets, bytes] of each direction when nf_conntrack_acct was on
+        # at creation (nf_ct_acct_ext_add), else None
+        self.acct: list[int] | None = None
 
     def __repr__(self) -> str:
         return f"<NfConn {self.orig} -> {self.reply} status={self.status:#x}>"

@@ -4,8 +4,9 @@
 (nf_conntrack_standalone.c ct_seq_show / ct_cpu_seq_show).
 
 Line layout: ``"%-8s %u "`` for the L3 protocol (extended and /proc only) and the L4
-protocol, the seconds left, the TCP state, the original tuple, ``[UNREPLIED]`` when
-no reply was seen, the reply tuple, ``[ASSURED]``, ``mark=``, (/proc: ``zone=``)
+protocol, the seconds left, the TCP state, the original tuple (then ``packets= bytes=``
+with net.netfilter.nf_conntrack_acct), ``[UNREPLIED]`` when no reply was seen, the
+reply tuple (and its counters), ``[ASSURED]``, ``mark=``, (/proc: ``zone=``)
 ``use=``. conntrack-tools prints the count line on stderr:
 ``conntrack v1.4.7 (conntrack-tools): N flow entries have been shown.``
 """
@@ -61,10 +62,15 @@ def ct_line(ct: NfConn, now: int, *, extended: bool = False, proc: bool = False)
     state = state_name(ct)
     if state is not None:
         s += state + " "
+    acct = ct.acct
     s += _tuple(ct.orig)
+    if acct is not None:  # seq_print_acct
+        s += f"packets={acct[0]} bytes={acct[1]} "
     if not ct.status & IPS_SEEN_REPLY:
         s += "[UNREPLIED] "
     s += _tuple(ct.reply)
+    if acct is not None:
+        s += f"packets={acct[2]} bytes={acct[3]} "
     if ct.status & IPS_ASSURED:
         s += "[ASSURED] "
     s += f"mark={ct.mark} "
