@@ -252,3 +252,14 @@ def test_bulk_transfer_stays_in_window() -> None:
     assert ct_net(r).stats[0].invalid == 0
     e = conntrack_dump(r)[0]
     assert e["state"] == "TIME_WAIT" and e["assured"]
+
+
+def test_masquerade_entries_flushed_when_the_device_goes_down() -> None:
+    from tuxnet.core.dev import dev_close
+
+    chain = build_nat_router()
+    NatDemo(chain)
+    r = chain.routers[0]
+    assert ct_net(r).count == 3
+    dev_close(chain.nics["r1"]["eth1"])
+    assert ct_net(r).count == 0

@@ -119,6 +119,7 @@ class CtNet:
         self._warn_printed = 0
         self._warn_missed = 0
         self.core: Any = None  # the host's NetCore (cost table), found on first packet
+        self.masq_notifier = False  # NAT's masq_device_event is on the notifier chain
         host.sysctl.set_provider("net.netfilter.nf_conntrack_count", lambda: self.count)
 
     # -- table ------------------------------------------------------------------------

@@ -31,3 +31,17 @@ def nf_nat_init(nf: NfNet, cn: CtNet) -> None:
 
     nf.nat_setup = nat_setup
     nf.table_hook["nat"] = nat_table_hook
+    if not getattr(cn, "masq_notifier", False):
+        from tuxnet.core.netcore import register_netdevice_notifier
+
+        def masq_device_event(event: str, dev: Any) -> None:
+            """masq_device_event: a device went down: forget the connections
+            masqueraded to its address (nf_nat_masq_schedule with device_cmp)."""
+            if event == "NETDEV_DOWN":
+                ifindex = getattr(dev, "ifindex", 0)
+                for ct in cn.entries():
+                    if ct.masq_index == ifindex:
+                        cn.nf_ct_delete(ct)
+
+        register_netdevice_notifier(nf.host, masq_device_event)
+        cn.masq_notifier = True
