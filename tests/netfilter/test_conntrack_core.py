@@ -198,3 +198,18 @@ def test_accounting_when_nf_conntrack_acct_is_on() -> None:
         "udp      17 30 src=10.1.0.2 dst=10.9.9.9 sport=7 dport=53 packets=2 bytes=76 "
         "src=10.9.9.9 dst=10.1.0.2 sport=53 dport=7 packets=1 bytes=34 mark=0 use=1")
     assert conntrack_dump(host)[0]["counters"]["reply"] == {"packets": 1, "bytes": 34}
+
+
+def test_connmark_on_real_entries() -> None:
+    host = new_host()
+    ipt(host, "-t mangle -A PREROUTING -m conntrack --ctstate NEW -j CONNMARK --set-mark 5")
+    ipt(host, "-t mangle -A PREROUTING -m connmark --mark 5 -j MARK --set-mark 9")
+    cn = ct_net(host)
+    marks = []
+    for pkt in (udp(A, B, 1, 2), udp(B, A, 2, 1)):
+        skb = skb_of(pkt)
+        nf_hook(host, NF_INET_PRE_ROUTING, skb, None, None, lambda s: 0)
+        marks.append(skb.mark)
+        nf_hook(host, NF_INET_POST_ROUTING, skb, None, None, lambda s: 0)
+    assert marks == [9, 9]  # the reply carries the connection's mark too
+    assert cn.count == 1 and line(cn, cn.entries()[0]).endswith("mark=5 use=1")
