@@ -213,3 +213,25 @@ def test_connmark_on_real_entries() -> None:
         nf_hook(host, NF_INET_POST_ROUTING, skb, None, None, lambda s: 0)
     assert marks == [9, 9]  # the reply carries the connection's mark too
     assert cn.count == 1 and line(cn, cn.entries()[0]).endswith("mark=5 use=1")
+
+
+def test_events_new_update_destroy() -> None:
+    from tuxnet.netfilter.conntrack.show import event_line
+
+    host, cn = ct_host()
+    seen: list[str] = []
+    cn.listeners.append(lambda what, ct: seen.append(event_line(what, ct, host.now_ns())))
+    walk(cn, tcp(A, B, 1001, 22, 0x02, 1))
+    walk(cn, tcp(B, A, 22, 1001, 0x12, 9, 2))
+    walk(cn, tcp(B, A, 22, 1001, 0x12, 9, 2))  # a retransmitted SYN/ACK changes nothing
+    walk(cn, tcp(A, B, 1001, 22, 0x04, 2))
+    advance(host, 11 * SEC)
+    assert seen == [
+        "    [NEW] tcp      6 120 SYN_SENT src=10.1.0.2 dst=10.9.9.9 sport=1001 dport=22 "
+        "[UNREPLIED] src=10.9.9.9 dst=10.1.0.2 sport=22 dport=1001",
+        " [UPDATE] tcp      6 60 SYN_RECV src=10.1.0.2 dst=10.9.9.9 sport=1001 dport=22 "
+        "src=10.9.9.9 dst=10.1.0.2 sport=22 dport=1001",
+        " [UPDATE] tcp      6 10 CLOSE src=10.1.0.2 dst=10.9.9.9 sport=1001 dport=22 "
+        "src=10.9.9.9 dst=10.1.0.2 sport=22 dport=1001",
+        "[DESTROY] tcp      6 src=10.1.0.2 dst=10.9.9.9 sport=1001 dport=22 "
+        "src=10.9.9.9 dst=10.1.0.2 sport=22 dport=1001"]

@@ -4,7 +4,8 @@
 ``-s``, ``-d``, ``--sport``, ``--dport``, ``-n`` (--src-nat), ``-g`` (--dst-nat),
 ``-u``/``--status`` ASSURED|SEEN_REPLY|UNREPLIED filter), the count line going to
 stderr as conntrack prints it; ``-C`` prints the count, ``-S`` the per-CPU
-statistics, ``-F`` flushes. Each invocation runs on a fresh host (as iptables does):
+statistics, ``-F`` flushes, ``-E`` shows the events (NEW, UPDATE, DESTROY) of the
+scenario. Each invocation runs on a fresh host (as iptables does):
 the demonstration host has no flows, and ``--scenario masquerade`` first runs
 tuxnet.scenarios.nat (a TCP connection, a UDP exchange and a ping across a
 MASQUERADE router in virtual time) and shows the router's table.
@@ -22,6 +23,7 @@ from tuxnet.netfilter.conntrack.show import (
     ct_cpu_seq_show,
     ct_line,
     ct_seq_show,
+    event_line,
     stats_lines,
     summary_line,
 )
@@ -54,6 +56,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     cmd.add_argument("-C", "--count", dest="cmd", action="store_const", const="C")
     cmd.add_argument("-S", "--stats", dest="cmd", action="store_const", const="S")
     cmd.add_argument("-F", "--flush", dest="cmd", action="store_const", const="F")
+    cmd.add_argument("-E", "--event", dest="cmd", action="store_const", const="E")
     p.add_argument("-o", "--output", default="")
     p.add_argument("-p", "--proto")
     p.add_argument("-s", "--src", "--orig-src")
@@ -104,8 +107,10 @@ def _keep(ct: NfConn, ns: argparse.Namespace) -> bool:
 
 
 def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
-        prog: str = "conntrack") -> int:
-    """One conntrack command line against ``host``; returns the exit status."""
+        prog: str = "conntrack", events: list[tuple[str, NfConn, int]] | None = None) -> int:
+    """One conntrack command line against ``host``; returns the exit status. ``-E``
+    prints ``events`` (what a listener collected while the host ran), filtered like
+    ``-L``."""
     from tuxnet.netfilter.conntrack import ct_net
 
     err = err if err is not None else out
@@ -127,6 +132,12 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
     if ns.cmd == "S":
         out.write(stats_lines(host))
         return 0
+    if ns.cmd == "E":
+        shown_ev = [(w, ct, t) for w, ct, t in events or [] if _keep(ct, ns)]
+        for what, ct, t in shown_ev:
+            out.write(event_line(what, ct, t) + "\n")
+        err.write(summary_line(len(shown_ev), "flow events have been shown"))
+        return 0
     if ns.cmd == "F":
         cn.flush()
         err.write("conntrack v1.4.7 (conntrack-tools): connection tracking table has "
@@ -140,15 +151,34 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
     return 0
 
 
+def _snapshot(ct: NfConn) -> NfConn:
+    """A copy of the entry's printed fields at the time of an event."""
+    import copy
+
+    snap = copy.copy(ct)
+    if ct.tcp is not None:
+        snap.tcp = copy.copy(ct.tcp)
+    return snap
+
+
 def main(argv: list[str], prog: str = "tuxnet conntrack") -> int:
     """Entry point of ``tuxnet conntrack`` (the demonstration host, or the router of
     ``--scenario masquerade``)."""
     if "--scenario" in argv or any(a.startswith("--scenario=") for a in argv):
+        from tuxnet.netfilter.conntrack import ct_net
         from tuxnet.scenarios.nat import NatDemo, build_nat_router
 
         chain = build_nat_router()
+        router = chain.routers[0]
+        events: list[tuple[str, NfConn, int]] = []
+        if "-E" in argv or "--event" in argv:
+            # each event is formatted as the entry was then: keep a snapshot
+            def listen(what: str, ct: NfConn) -> None:
+                events.append((what, _snapshot(ct), router.now_ns()))
+
+            ct_net(router).listeners.append(listen)
         NatDemo(chain)
-        return run(chain.routers[0], argv, sys.stdout, sys.stderr, prog)
+        return run(router, argv, sys.stdout, sys.stderr, prog, events)
     from tuxnet.tools.demo import demo_host
 
     return run(demo_host(), argv, sys.stdout, sys.stderr, prog)

@@ -120,6 +120,10 @@ class CtNet:
         self._warn_missed = 0
         self.core: Any = None  # the host's NetCore (cost table), found on first packet
         self.masq_notifier = False  # NAT's masq_device_event is on the notifier chain
+        # ctnetlink event listeners (conntrack -E): fn(event, ct), event "NEW" /
+        # "UPDATE" / "DESTROY"; empty: no event is built (net.netfilter.nf_conntrack_events
+        # 2 = only when someone listens)
+        self.listeners: list[Callable[[str, NfConn], None]] = []
         host.sysctl.set_provider("net.netfilter.nf_conntrack_count", lambda: self.count)
 
     # -- table ------------------------------------------------------------------------
@@ -172,6 +176,8 @@ class CtNet:
         ct.status |= IPS_DYING
         if not ct.status & IPS_CONFIRMED:
             return True
+        if self.listeners:
+            self.event("DESTROY", ct)
         for d, t in ((0, ct.orig), (1, ct.reply)):
             h = self.hash.get(t)
             if h is not None and h[0] is ct:
@@ -211,6 +217,11 @@ class CtNet:
                 self.nf_ct_delete(ct)
         return sorted((h[0] for h in self.hash.values() if h[1] == 0),
                       key=lambda c: c.ct_id)
+
+    def event(self, what: str, ct: NfConn) -> None:
+        """nf_conntrack_eventmask_report: tell the listeners."""
+        for fn in list(self.listeners):
+            fn(what, ct)
 
     # -- table full ---------------------------------------------------------------------
     def early_drop(self, t: Tuple) -> bool:
@@ -356,6 +367,8 @@ def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
                 ctinfo = IP_CT_NEW
         skb.nfct = ct
         skb.nfctinfo = ctinfo
+        before = (ct.status, ct.tcp.state if ct.tcp is not None else -1) \
+            if cn.listeners else None
         ret = packet(cn, ct, skb, data, ihl, direction, now)
         if ret <= 0:
             skb.nfct = None
@@ -376,6 +389,10 @@ def nf_conntrack_in(cn: CtNet, skb: SkBuff, hook: int) -> int:
             acct[2 * direction + 1] += skb.len
         if ct.timeout < cn._gc_when and ct.status & IPS_CONFIRMED:
             cn.gc_add(ct)  # the timeout got shorter than the next gc run
+        if before is not None and ct.status & IPS_CONFIRMED and \
+                not ct.status & IPS_DYING and \
+                before != (ct.status, ct.tcp.state if ct.tcp is not None else -1):
+            cn.event("UPDATE", ct)  # IPCT_REPLY / IPCT_ASSURED / IPCT_PROTOINFO
         return NF_ACCEPT
 
 
@@ -411,6 +428,8 @@ def nf_confirm(cn: CtNet, skb: SkBuff) -> int:
     cn.insert(ct)
     st.insert += 1
     cn.gc_add(ct)
+    if cn.listeners:
+        cn.event("NEW", ct)  # IPCT_NEW, delivered at confirm
     return NF_ACCEPT
 
 

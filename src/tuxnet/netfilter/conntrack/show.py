@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from tuxnet.netfilter.conntrack.core import CtNet
     from tuxnet.netfilter.conntrack.defs import NfConn, Tuple
 
-__all__ = ["CONNTRACK_VERSION", "ct_cpu_seq_show", "ct_line", "ct_seq_show", "l4_name",
+__all__ = ["CONNTRACK_VERSION", "ct_cpu_seq_show", "ct_line", "ct_seq_show", "event_line",
+           "l4_name",
            "state_name", "stats_lines", "summary_line"]
 
 CONNTRACK_VERSION = "conntrack v1.4.7 (conntrack-tools)"
@@ -81,6 +82,24 @@ def ct_line(ct: NfConn, now: int, *, extended: bool = False, proc: bool = False)
             s += f"zone={ct.zone} "
         s += f"use={ct.use}"
     return s
+
+
+def event_line(what: str, ct: NfConn, now: int) -> str:
+    """One ``conntrack -E`` line: the event type right-aligned in 9 columns, then the
+    entry as -L shows it without mark and use (and without the timeout on DESTROY)."""
+    s = f"{'[' + what + ']':>9} {l4_name(ct.proto):<8} {ct.proto} "
+    if what != "DESTROY":
+        s += f"{max(0, (ct.timeout - now) // 1_000_000_000)} "
+    state = state_name(ct)
+    if state is not None and what != "DESTROY":
+        s += state + " "
+    s += _tuple(ct.orig)
+    if not ct.status & IPS_SEEN_REPLY:
+        s += "[UNREPLIED] "
+    s += _tuple(ct.reply)
+    if ct.status & IPS_ASSURED:
+        s += "[ASSURED] "
+    return s.rstrip()
 
 
 def ct_seq_show(host: Host) -> str:
