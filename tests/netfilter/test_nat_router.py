@@ -263,3 +263,26 @@ def test_masquerade_entries_flushed_when_the_device_goes_down() -> None:
     assert ct_net(r).count == 3
     dev_close(chain.nics["r1"]["eth1"])
     assert ct_net(r).count == 0
+
+
+def test_host_firewall_established_only() -> None:
+    chain = build_nat_router(rules=())
+    s = chain.sender
+    iptables(s, "-P INPUT DROP")
+    iptables(s, "-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT")
+    lst = socket(AF_INET, SOCK_STREAM, host=chain.dest)
+    lst.bind(("10.0.1.2", 80))
+    lst.listen(2)
+    cli = socket(AF_INET, SOCK_STREAM, host=s)
+    cli.connect(("10.0.1.2", 80))  # outbound: the replies are ESTABLISHED
+    srv, _ = lst.accept()
+    srv.sendall(b"reply")
+    assert cli.recv(10) == b"reply"
+    lst2 = socket(AF_INET, SOCK_STREAM, host=s)
+    lst2.bind(("10.0.0.2", 2222))
+    lst2.listen(2)
+    inbound = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, host=chain.dest)
+    inbound.connect_ex(("10.0.0.2", 2222))
+    chain.run(2 * SEC)
+    assert nf_net(s).tables["filter"].chains["INPUT"].pcnt >= 2  # SYNs hit the policy
+    assert ct_net(s).count == 1  # only the outbound connection
