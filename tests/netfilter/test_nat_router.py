@@ -286,3 +286,21 @@ def test_host_firewall_established_only() -> None:
     chain.run(2 * SEC)
     assert nf_net(s).tables["filter"].chains["INPUT"].pcnt >= 2  # SYNs hit the policy
     assert ct_net(s).count == 1  # only the outbound connection
+
+
+def test_icmp_error_for_a_dnat_flow_is_translated_back() -> None:
+    chain = build_nat_router(rules=(
+        "-t nat -A PREROUTING -i eth0 -p udp --dport 5353 -j DNAT --to-destination "
+        "10.0.1.2:9",))
+    icmp_seen = _icmp_tap(chain.sender)
+    c = socket(AF_INET, SOCK_DGRAM, host=chain.sender)
+    c.connect(("10.0.0.1", 5353))
+    c.send(b"probe")
+    chain.run(SEC // 10)
+    with pytest.raises(ConnectionRefusedError):  # the quoted datagram matches the socket
+        c.recv(100)
+    pkt = next(p for p in icmp_seen if p[20] == 3)
+    assert pkt[12:16] == bytes([10, 0, 0, 1])  # from the address the client used
+    inner = pkt[28:]
+    assert inner[16:20] == bytes([10, 0, 0, 1]) and struct.unpack("!H", inner[22:24])[0] == 5353
+    assert internet_checksum(pkt[:20]) == 0 and ones_sum(pkt[20:]) == 0xFFFF
