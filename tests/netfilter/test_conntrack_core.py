@@ -235,3 +235,18 @@ def test_events_new_update_destroy() -> None:
         "src=10.9.9.9 dst=10.1.0.2 sport=22 dport=1001",
         "[DESTROY] tcp      6 src=10.1.0.2 dst=10.9.9.9 sport=1001 dport=22 "
         "src=10.9.9.9 dst=10.1.0.2 sport=22 dport=1001"]
+
+
+def test_cli_json() -> None:
+    import json
+
+    host, cn = ct_host()
+    walk(cn, udp(A, B, 1, 2))
+    out = io.StringIO()
+    assert conntrack_cmd.run(host, ["-L", "--json"], out) == 0
+    rows = json.loads(out.getvalue())
+    assert rows[0]["orig"] == {"src": A, "dst": B, "sport": 1, "dport": 2}
+    assert rows[0]["timeout"] == 30 and rows[0]["unreplied"]
+    out = io.StringIO()
+    conntrack_cmd.run(host, ["-C", "--json"], out)
+    assert json.loads(out.getvalue()) == {"count": 1}

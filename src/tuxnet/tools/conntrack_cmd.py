@@ -4,11 +4,11 @@
 ``-s``, ``-d``, ``--sport``, ``--dport``, ``-n`` (--src-nat), ``-g`` (--dst-nat),
 ``-u``/``--status`` ASSURED|SEEN_REPLY|UNREPLIED filter), the count line going to
 stderr as conntrack prints it; ``-C`` prints the count, ``-S`` the per-CPU
-statistics, ``-F`` flushes, ``-E`` shows the events (NEW, UPDATE, DESTROY) of the
-scenario. Each invocation runs on a fresh host (as iptables does):
-the demonstration host has no flows, and ``--scenario masquerade`` first runs
-tuxnet.scenarios.nat (a TCP connection, a UDP exchange and a ping across a
-MASQUERADE router in virtual time) and shows the router's table.
+statistics (``--json``: one JSON document instead), ``-F`` flushes, ``-E`` shows
+the events (NEW, UPDATE, DESTROY) of the scenario. Each invocation runs on a fresh
+host (as iptables does): the demonstration host has no flows, and ``--scenario
+masquerade`` first runs tuxnet.scenarios.nat (a TCP connection, a UDP exchange and
+a ping across a MASQUERADE router in virtual time) and shows the router's table.
 ``run(host, argv, out, err)`` is the library entry; /proc/net/nf_conntrack and
 /proc/net/stat/nf_conntrack are registered for ``tuxnet cat`` here.
 """
@@ -16,6 +16,7 @@ MASQUERADE router in virtual time) and shows the router's table.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -68,6 +69,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("-u", "--status")
     p.add_argument("-m", "--mark", type=int)
     p.add_argument("--scenario", choices=SCENARIOS)
+    p.add_argument("--json", action="store_true")
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("table", nargs="?", default="conntrack")
     return p
@@ -127,10 +129,14 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
         return 0
     cn = ct_net(host)
     if ns.cmd == "C":
-        out.write(f"{cn.count}\n")
+        out.write(json.dumps({"count": cn.count}) + "\n" if ns.json else f"{cn.count}\n")
         return 0
     if ns.cmd == "S":
-        out.write(stats_lines(host))
+        if ns.json:
+            out.write(json.dumps([{k: getattr(st, k) for k in st.__slots__}
+                                  for st in cn.stats], indent=2) + "\n")
+        else:
+            out.write(stats_lines(host))
         return 0
     if ns.cmd == "E":
         shown_ev = [(w, ct, t) for w, ct, t in events or [] if _keep(ct, ns)]
@@ -145,6 +151,17 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
         return 0
     now = host.now_ns()
     shown = [ct for ct in cn.entries() if _keep(ct, ns)]
+    if ns.json:
+        from tuxnet.netfilter.conntrack import conntrack_dump
+
+        keep = {id(ct) for ct in shown}
+        rows = [dict(d) for d, ct in zip(conntrack_dump(host), cn.entries(), strict=True)
+                if id(ct) in keep]
+        for d in rows:
+            d.pop("orig_tuple")
+            d.pop("reply_tuple")
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return 0
     for ct in shown:
         out.write(ct_line(ct, now, extended=ns.output == "extended") + "\n")
     err.write(summary_line(len(shown)))
