@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "live": ("tuxnet.tools.live_cmd", "run the stack on a TAP device, talking to the real kernel"),
     "xdp": ("tuxnet.tools.xdp_cmd", "run XDP programs over captures"),
     "nf": ("tuxnet.tools.nf_cmd", "netfilter tools: replay a ruleset and packets (nf replay)"),
+    "conntrack": ("tuxnet.tools.conntrack_cmd", "list connection tracking entries (conntrack -L)"),
 }
 
 

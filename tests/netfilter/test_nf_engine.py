@@ -60,8 +60,11 @@ def test_tables_register_on_their_hooks_with_linux_priorities() -> None:
     ops = nf_hook_ops(host, NF_INET_FORWARD)
     assert [(o.priv, o.priority) for o in ops] == [("filter", 0)]
     restore(host, "*raw\nCOMMIT\n*mangle\nCOMMIT\n*nat\nCOMMIT\n*security\nCOMMIT\n")
-    pre = [(o.priv, o.priority) for o in nf_hook_ops(host, NF_INET_PRE_ROUTING)]
-    assert pre == [("raw", -300), ("mangle", -150), ("nat", -100)]
+    pre = [(o.priv if isinstance(o.priv, str) else o.hook.__name__, o.priority)
+           for o in nf_hook_ops(host, NF_INET_PRE_ROUTING)]
+    # the nat table needs conntrack (nf_ct_netns_get): defrag at -400, conntrack at -200
+    assert pre == [("ipv4_conntrack_defrag", -400), ("raw", -300),
+                   ("ipv4_conntrack_in", -200), ("mangle", -150), ("nat", -100)]
     fwd = [(o.priv, o.priority) for o in nf_hook_ops(host, NF_INET_FORWARD)]
     assert fwd == [("mangle", -150), ("filter", 0), ("security", 50)]
     assert TABLE_DEFS["nat"].priorities == {0: -100, 1: 100, 3: -100, 4: 100}

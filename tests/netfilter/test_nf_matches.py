@@ -149,8 +149,10 @@ def test_conntrack_states(rule: str, ctinfo: int, status: int, want: bool) -> No
 
 
 def test_conntrack_without_entry() -> None:
-    # until conntrack runs, an untouched packet is UNTRACKED
-    assert matches("-m conntrack --ctstate UNTRACKED", skb_of(T))
+    # a -m conntrack rule switches conntrack on (nf_ct_netns_get): a packet that
+    # reaches it with no entry is INVALID, as in Linux
+    assert matches("-m conntrack --ctstate INVALID", skb_of(T))
+    assert not matches("-m conntrack --ctstate UNTRACKED", skb_of(T))
     assert not matches("-m conntrack --ctorigsrc 10.0.0.0/8", skb_of(T))
     host = new_host()
     nf(host).ct_enabled = True  # conntrack on: no entry means INVALID

@@ -95,6 +95,9 @@ class CpuCosts:
     # one ipset / nft set hash lookup (jhash + bucket probe): ~0.1-0.4 µs per packet
     # with 10^4-10^5 members, measured by benchmarks/bench_netfilter.py
     nf_set_lookup_ns: int = 150
+    # nf_conntrack_in + confirm: lookup, L4 state, insert (≈1-1.5 µs per packet measured
+    # on a 2-vCPU VM, reference netfilter-and-formats.md 4.1)
+    nf_conntrack_ns: int = 1_400
 
     # -- transmit --------------------------------------------------------------------
     dev_queue_xmit_ns: int = 300  # __dev_queue_xmit + qdisc enqueue/dequeue

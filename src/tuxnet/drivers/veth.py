@@ -111,6 +111,8 @@ class VethDevice(NetDevice):
         # skb_scrub_packet: the packet enters another namespace
         skb.orphan()
         skb.dst = None
+        skb.nfct = None  # nf_reset_ct: the peer's conntrack tracks it afresh
+        skb.nfctinfo = 0
         skb.mark = 0
         skb.pkt_type = PACKET_HOST
         skb.skb_iif = 0

@@ -126,7 +126,16 @@ def check_jumps(t: XtTable) -> None:
 
 def do_command(nf: NfNet, cmd: Command, table: XtTable | None = None) -> str:
     """Run a parsed command on ``table`` (default: the host's live table); returns the
-    text it prints."""
+    text it prints. A change to the live ruleset may switch conntrack on or off
+    (NfNet.rules_changed)."""
+    try:
+        return _do_command(nf, cmd, table)
+    finally:
+        if table is None and cmd.cmd not in "LSC":
+            nf.rules_changed()
+
+
+def _do_command(nf: NfNet, cmd: Command, table: XtTable | None = None) -> str:
     write = cmd.cmd not in "LSC"
     t = table if table is not None else _table(nf, cmd.table, write)
     op = cmd.cmd

@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from tuxnet.netfilter.ctseam import IP_CT_IS_REPLY, IP_CT_RELATED, IP_CT_RELATED_REPLY
 from tuxnet.wire.checksum import internet_checksum, ones_sum
 
 if TYPE_CHECKING:
@@ -120,8 +121,9 @@ def _default_ttl(nf: NfNet) -> int:
         return 64
 
 
-def _local_out(nf: NfNet, datagram: bytes) -> None:
-    """Hand a locally built datagram to the ip_local_out seam (or IPv4's)."""
+def _local_out(nf: NfNet, datagram: bytes, attach: SkBuff | None = None) -> None:
+    """Hand a locally built datagram to the ip_local_out seam (or IPv4's); with
+    ``attach`` it carries that packet's conntrack entry (nf_ct_attach)."""
     from tuxnet.skb import alloc_skb
 
     skb = alloc_skb(128 + len(datagram))
@@ -129,6 +131,11 @@ def _local_out(nf: NfNet, datagram: bytes) -> None:
     skb.put_data(datagram)
     skb.reset_network_header()
     skb.protocol = 0x0800
+    if attach is not None and attach.nfct is not None:
+        # nf_conntrack_attach: the reply to a packet is RELATED in the other direction
+        skb.nfct = attach.nfct
+        skb.nfctinfo = IP_CT_RELATED_REPLY if attach.nfctinfo < IP_CT_IS_REPLY \
+            else IP_CT_RELATED
     if nf.ip_local_out is not None:
         nf.ip_local_out(skb)
         return
@@ -147,6 +154,8 @@ def _local_out(nf: NfNet, datagram: bytes) -> None:
         # routes with FLOWI_FLAG_ANYSRC (the source is not checked against our addresses)
         src = 0
     rt = ip_route_output(nf.host, dst, src)
+    if rt.error:  # a forwarded packet's reply leaves from a foreign source (ANYSRC)
+        rt = ip_route_output(nf.host, dst)
     if rt.error:
         nf.host.kfree_skb(skb, location="ip_route_me_harder")
         return
@@ -160,7 +169,7 @@ def nf_send_reset(nf: NfNet, skb: SkBuff, hook: int) -> None:
     data = bytes(skb.data)
     rst = nf_reject_tcp_reset_build(data, _default_ttl(nf), check_csum=skb.ip_summed != 1)
     if rst is not None:
-        _local_out(nf, rst)
+        _local_out(nf, rst, skb)
 
 
 def nf_send_unreach(nf: NfNet, skb: SkBuff, code: int, hook: int) -> None:

@@ -232,6 +232,14 @@ class NfNet:
         self.tables[table.name] = table
         if old is None:
             self._register(table.name)
+        self.rules_changed()
+
+    def rules_changed(self) -> None:
+        """The ruleset changed: conntrack follows what the rules need (nf_ct_netns_get /
+        nf_ct_netns_put of the extensions' checkentry and of the nat table)."""
+        from tuxnet.netfilter.conntrack import nf_ct_netns_sync
+
+        nf_ct_netns_sync(self)
 
     def _register(self, name: str) -> None:
         from tuxnet.netfilter.engine import ipt_do_table

@@ -40,11 +40,6 @@ def scenarios() -> list[str]:
     return sorted(p.name for p in HERE.iterdir() if (p / "rules.txt").is_file())
 
 
-def needs_conntrack() -> set[str]:
-    lines = (HERE / "needs_conntrack.txt").read_text().splitlines()
-    return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
-
-
 def load_expected(name: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((HERE / name / "expected.json").read_text())
     return doc

@@ -2,8 +2,7 @@
 recordings (``expected.json``, made by record.py with the nf-kernel-diff harness),
 field by field, masking only what the harness calls random (see _diffutil).
 
-Scenarios that need conntrack or NAT (needs_conntrack.txt) are skipped while
-``tuxnet.netfilter.conntrack`` is not importable. A root-marked test re-runs the
+Every scenario runs, the conntrack/NAT ones included. A root-marked test re-runs the
 kernel harness live on a few scenarios.
 """
 
@@ -18,22 +17,18 @@ from _diffutil import (
     HERE,
     compare,
     load_expected,
-    needs_conntrack,
     run_kernel,
     run_tuxnet,
     scenarios,
 )
 from conftest import need
 
-HAVE_CONNTRACK = importlib.util.find_spec("tuxnet.netfilter.conntrack") is not None
-NEEDS_CT = needs_conntrack()
 LIVE = ["addr_masks", "reject_tcp_reset", "goto", "ipset_hash"]
 
 
 def test_suite_shape() -> None:
     names = scenarios()
     assert len(names) >= 30
-    assert set(names) >= NEEDS_CT, NEEDS_CT - set(names)
     for name in names:
         assert (HERE / name / "packets.json").is_file()
         assert (HERE / name / "expected.json").is_file(), f"{name}: run record.py"
@@ -41,8 +36,6 @@ def test_suite_shape() -> None:
 
 @pytest.mark.parametrize("name", scenarios())
 def test_replay_matches_kernel(name: str) -> None:
-    if name in NEEDS_CT and not HAVE_CONNTRACK:
-        pytest.skip("needs tuxnet.netfilter.conntrack")
     kernel = load_expected(name)
     rules = (HERE / name / "rules.txt").read_text()
     diffs = compare(kernel, run_tuxnet(name), rules)
