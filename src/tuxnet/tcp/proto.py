@@ -69,6 +69,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Open,
 )
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window_raw
+from tuxnet.tcp.rcvbuf import tcp_rcv_space_adjust
 from tuxnet.tcp.sock import TcpSock, inet_sk_set_state, tcp_cb, tcp_set_state
 from tuxnet.tcp.sockopt import (
     tcp_get_info,
@@ -649,6 +650,9 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
                 used = min(skb.len - offset, size - len(out))
                 out += skb.data[offset:offset + used]
                 seq = (seq + used) & _M32
+                if not peek:
+                    sk.copied_seq = seq
+                    tcp_rcv_space_adjust(sk)
                 if offset + used < skb.len:
                     break
             if cb.tcp_flags & TCPHDR_FIN:

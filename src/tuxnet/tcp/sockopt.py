@@ -218,6 +218,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_rttvar": sk.mdev_us >> 2, "tcpi_snd_ssthresh": sk.snd_ssthresh,
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_advmss": sk.advmss,
         "tcpi_reordering": sk.reordering, "tcpi_total_retrans": sk.total_retrans,
+        "tcpi_rcv_rtt": sk.rcv_rtt_est_rtt_us >> 3, "tcpi_rcv_space": sk.rcvq_space_space,
         "tcpi_bytes_acked": sk.bytes_acked, "tcpi_bytes_received": sk.bytes_received,
         "tcpi_segs_out": sk.segs_out, "tcpi_segs_in": sk.segs_in,
         "tcpi_notsent_bytes": (sk.write_seq - sk.snd_nxt) & _M32,
