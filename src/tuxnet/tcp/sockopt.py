@@ -44,6 +44,7 @@ __all__ = ["tcp_get_info", "tcp_getsockopt", "tcp_poll", "tcp_set_keepalive",
            "tcp_setsockopt"]
 
 _M32 = 0xFFFFFFFF
+_U64_MAX = (1 << 64) - 1
 EPOLLIN = 0x1
 EPOLLPRI = 0x2
 EPOLLOUT = 0x4
@@ -219,6 +220,10 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_advmss": sk.advmss,
         "tcpi_reordering": sk.reordering, "tcpi_total_retrans": sk.total_retrans,
         "tcpi_rcv_rtt": sk.rcv_rtt_est_rtt_us >> 3, "tcpi_rcv_space": sk.rcvq_space_space,
+        # sk_pacing_rate stays ~0 (unset) until pacing is modelled (#8); tcp_get_info
+        # reports ~0ULL then, which ss does not print
+        "tcpi_pacing_rate": getattr(sk, "sk_pacing_rate", _U64_MAX),
+        "tcpi_max_pacing_rate": getattr(sk, "sk_max_pacing_rate", _U64_MAX),
         "tcpi_bytes_acked": sk.bytes_acked, "tcpi_bytes_received": sk.bytes_received,
         "tcpi_segs_out": sk.segs_out, "tcpi_segs_in": sk.segs_in,
         "tcpi_notsent_bytes": (sk.write_seq - sk.snd_nxt) & _M32,
