@@ -27,6 +27,7 @@ from tuxnet.socket.core import sk_wait_event, sock_errno
 from tuxnet.tcp import control as _ctl
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import (
     tcp_assign_congestion_control,
     tcp_cleanup_congestion_control,
@@ -168,6 +169,7 @@ def tcp_write_queue_purge(sk: TcpSock) -> None:
             sk.sk_wmem_queued -= skb.truesize
             skb.free()
     sk.tsorted_sent_queue.clear()
+    tcp_chrono_stop(sk, TCP_CHRONO_BUSY)
     sk.packets_out = sk.retrans_out = sk.sacked_out = sk.lost_out = 0
     sk.retransmit_skb_hint = None
 

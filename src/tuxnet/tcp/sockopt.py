@@ -9,6 +9,7 @@ import errno
 from tuxnet.socket.core import sock_errno
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import tcp_chrono_stats
 from tuxnet.tcp.cong import tcp_set_congestion_control
 from tuxnet.tcp.defs import (
     HZ,
@@ -201,6 +202,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
     (rtt/rttvar/rto/ato in µs, cwnd/ssthresh in packets, last_* in ms)."""
     now = sk.jiffies()
     rx = sk.rx_opt
+    busy, rwnd_limited, sndbuf_limited = tcp_chrono_stats(sk)
     options = (1 if rx.tstamp_ok else 0) | (2 if rx.sack_ok else 0) | \
         (4 if rx.wscale_ok else 0)
     return {
@@ -224,6 +226,8 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         # reports ~0ULL then, which ss does not print
         "tcpi_pacing_rate": getattr(sk, "sk_pacing_rate", _U64_MAX),
         "tcpi_max_pacing_rate": getattr(sk, "sk_max_pacing_rate", _U64_MAX),
+        "tcpi_busy_time": busy, "tcpi_rwnd_limited": rwnd_limited,
+        "tcpi_sndbuf_limited": sndbuf_limited,
         "tcpi_bytes_acked": sk.bytes_acked, "tcpi_bytes_received": sk.bytes_received,
         "tcpi_segs_out": sk.segs_out, "tcpi_segs_in": sk.segs_in,
         "tcpi_notsent_bytes": (sk.write_seq - sk.snd_nxt) & _M32,
