@@ -148,3 +148,16 @@ def test_passive_open_rcv_space_is_ten_real_segments() -> None:
         assert sk.advmss == 1448
         assert proto.tcp_get_info(sk)["tcpi_rcv_space"] == 14480
         assert sk.rcv_ssthresh == 64088  # tcp_init_buffer_space reserves one segment
+
+
+def test_tcp_adv_win_scale_no_longer_matters() -> None:
+    # Linux 6.7+: tcp_win_from_space uses the measured scaling_ratio; the sysctl is
+    # still there (default 1) but the windows do not depend on it
+    runs = []
+    for scale in (1, -2, 4):
+        w = Wire(delay_ns=10 * MS, rate_bps=50_000_000)
+        w.b.sysctl.set("net.ipv4.tcp_adv_win_scale", scale)
+        c, s, _ = pair(w)
+        _bulk(w, c, s, 500_000)
+        runs.append([seg.data[14:16] for seg in w.sent("b")])
+    assert runs[0] == runs[1] == runs[2]
