@@ -176,7 +176,7 @@ def ss_line(sk: TcpSock, *, numeric: bool = False, show_options: bool = False) -
     rq, wq = ss_queues(sk)
     state = SS_STATE_NAMES.get(sk.sk_state, "UNKNOWN")
     local = f"{int_to_ip(sk.inet_rcv_saddr)}:{sk.inet_num}"
-    peer = f"{int_to_ip(sk.inet_daddr)}:{sk.inet_dport}" if sk.inet_dport else "*:*"
+    peer = f"{int_to_ip(sk.inet_daddr)}:{sk.inet_dport or '*'}"  # a listener: 0.0.0.0:*
     cong = sk.icsk_ca_ops.name if sk.icsk_ca_ops is not None else ""
     head = f"{state} {rq:<6} {wq:<6} {local} {peer}"
     info = tcp_info_text(tcp_get_info(sk), cong, numeric=numeric, show_options=show_options,
