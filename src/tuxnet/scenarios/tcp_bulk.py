@@ -238,7 +238,7 @@ def run_tcp_bulk(params: TcpBulkParams, pcap_path: str | None = None) -> dict[st
             "sha256_ok": ok,
             "sha256": hashlib.sha256(got).hexdigest(),
             "seconds": round(elapsed / _SEC, 6),
-            "goodput_mbps": round(len(got) * 8 / (elapsed / _SEC) / 1e6, 3) if elapsed else 0.0,
+            "goodput_mbps": round(len(got) * 8 / (elapsed / _SEC) / 1e6, 6) if elapsed else 0.0,
             "retrans_segs": host_a.mib.tcp.RetransSegs,
             "total_retrans": client.total_retrans,
             "data_segs_in": data_segs_in,
@@ -274,7 +274,7 @@ def format_tcp_bulk(report: dict[str, Any]) -> str:
         "close",
         "",
         f"transfer   {t['bytes']} bytes in {t['seconds']:.3f} s, goodput "
-        f"{t['goodput_mbps']:g} Mbit/s, sha256 {'ok' if t['sha256_ok'] else 'MISMATCH'}",
+        f"{t['goodput_mbps']:.4g} Mbit/s, sha256 {'ok' if t['sha256_ok'] else 'MISMATCH'}",
         f"retrans    {t['retrans_segs']} segments (TcpRetransSegs on a)",
         f"fast path  {t['hp_hits']} of {t['data_segs_in']} data segments "
         f"({t['fast_path_pct']:g}%, TcpExtTCPHPHits on b)",
