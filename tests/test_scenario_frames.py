@@ -1,4 +1,5 @@
-"""``tuxnet sim``'s default scenario: deterministic, counted, captured."""
+"""``tuxnet sim --scenario frames`` (the UDP frame exchange, the default before TCP) and
+``--scenario traceroute``: deterministic, counted, captured."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def _run(*args: str) -> str:
 
 
 def test_same_seed_same_output_byte_for_byte() -> None:
-    assert _run("--seed", "3", "--duration", "300ms") == _run("--seed", "3", "--duration", "300ms")
-    assert _run("--seed", "3", "--duration", "300ms") != _run("--seed", "4", "--duration", "300ms")
+    args = ("--scenario", "frames", "--duration", "300ms")
+    assert _run(*args, "--seed", "3") == _run(*args, "--seed", "3")
+    assert _run(*args, "--seed", "3") != _run(*args, "--seed", "4")
 
 
 def test_counters_are_consistent() -> None:
@@ -57,7 +59,8 @@ def test_corruption_is_caught_by_checksums() -> None:
 
 def test_json_and_pcap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pcap = tmp_path / "sim.pcap"
-    assert main(["--json", "--duration", "100ms", "--pcap", str(pcap)]) == 0
+    assert main(["--scenario", "frames", "--json", "--duration", "100ms", "--pcap",
+                 str(pcap)]) == 0
     report = json.loads(capsys.readouterr().out)
     records = list(read_pcap(pcap))
     on_wire = report["links"]["a->b"]["tx_packets"] + report["links"]["b->a"]["tx_packets"]
@@ -75,7 +78,7 @@ def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> N
         main(["--rate", "fast"])
     for bad in (["--rate", "0"], ["--offered", "0"], ["--duration", "0"], ["--delay=-1ms"]):
         with pytest.raises(SystemExit) as exc:
-            main(bad)
+            main(["--scenario", "frames", *bad])
         assert exc.value.code == 2, bad
 
 

@@ -66,6 +66,10 @@ def test_both_ways_without_an_option(sysctl: str, seed: int) -> None:
 
 def test_in_order_stream_takes_the_fast_path() -> None:
     w = Wire(rate_bps=1_000_000_000)
+    # a fixed receive buffer: ACKs that open the window (autotuning) carry a new window
+    # field and so take the slow path, on Linux as here (the window still opens a little
+    # while rcv_ssthresh grows to the clamp the measured scaling_ratio gives)
+    w.b.sysctl.set("net.ipv4.tcp_moderate_rcvbuf", 0)
     c, s, _ = pair(w)
     data = random.Random(5).randbytes(2_000_000)
     got, _ = _transfer(w, c, s, data)
@@ -74,7 +78,7 @@ def test_in_order_stream_takes_the_fast_path() -> None:
     data_segs = s.data_segs_in
     assert data_segs >= len(data) // 1448
     assert rx.tcpext.TCPHPHits >= 0.95 * data_segs  # header prediction
-    assert tx.tcpext.TCPHPAcks >= 0.8 * tx.tcp.InSegs  # ACKs on the fast path
+    assert tx.tcpext.TCPHPAcks >= 0.7 * tx.tcp.InSegs  # ACKs on the fast path
     assert tx.tcpext.TCPHPAcks + tx.tcpext.TCPPureAcks >= tx.tcp.InSegs - 2
     assert tx.tcp.RetransSegs == 0 and not w.a.drop_counts and not w.b.drop_counts
 

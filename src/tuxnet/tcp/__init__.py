@@ -6,7 +6,9 @@ Modules, as Linux splits them: :mod:`.seq` (sequence arithmetic), :mod:`.defs`
 :mod:`.options`, :mod:`.mss` (MSS and windows), :mod:`.output`, :mod:`.control`
 (ACK/FIN/RST/SYN, probes, sndbuf), :mod:`.retrans`, :mod:`.timer`, :mod:`.input`
 (tcp_rcv_established, header prediction, PAWS, RFC 5961, delayed ACK),
-:mod:`.rcv_queue` (receive and out-of-order queues, SACK blocks), :mod:`.ack` (tcp_ack,
+:mod:`.rcv_queue` (receive and out-of-order queues, SACK blocks), :mod:`.rcvbuf`
+(receive-buffer autotuning, receiver RTT, scaling_ratio), :mod:`.chrono` (busy /
+rwnd-limited / sndbuf-limited time), :mod:`.ack` (tcp_ack,
 RTT), :mod:`.recovery` (SACK scoreboard, PRR, undo, NewReno), :mod:`.rack` (RACK-TLP),
 :mod:`.rcv_state` (tcp_rcv_state_process), :mod:`.minisocks` (request and TIME_WAIT
 sockets), :mod:`.syncookies`, :mod:`.icmp_err` (tcp_v4_err, PMTU), :mod:`.ipv4`
@@ -22,11 +24,11 @@ sendmsg/recvmsg with Nagle, TCP_NODELAY, TCP_CORK, MSG_MORE, PSH marking; header
 prediction; out-of-order queue with SACK and D-SACK; delayed ACKs, quick-ACK mode, SACK
 compression; RTT/RTO (RFC 6298, Linux fixed point); RTO backoff, zero-window probes,
 keepalive; SACK scoreboard, RACK loss detection and TLP, NewReno, PRR, undo on D-SACK or
-timestamps; ICMP errors and PMTU; the congestion-control interface with Reno.
+timestamps; ICMP errors and PMTU; the congestion-control interface with Reno;
+receive-buffer autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio).
 
 Not yet (#5): CUBIC and BBR (sockets fall back to Reno), F-RTO, ECN, pacing and TSQ
-(and so autocorking), TSO/GSO-sized segments, receive-buffer autotuning
-(tcp_rcv_space_adjust, scaling_ratio measurement), urgent data, Fast Open, MD5/AO,
+(and so autocorking), TSO/GSO-sized segments, urgent data, Fast Open, MD5/AO,
 tcp_metrics, TIME_WAIT reuse, splitting partly SACKed segments, IPv6.
 """
 

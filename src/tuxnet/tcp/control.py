@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tuxnet.skb.defs import SKB_SHINFO_SIZE, SKB_SKBUFF_SIZE
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import TCP_CHRONO_SNDBUF_LIMITED, tcp_chrono_stop
 from tuxnet.tcp.defs import (
     HZ,
     ICSK_ACK_PUSHED,
@@ -309,4 +310,6 @@ def tcp_check_space(sk: TcpSock) -> None:
     """tcp_check_space(): a writer waits for space (SOCK_NOSPACE): see if there is."""
     if sk.sock_nospace:
         tcp_new_space(sk)
+        if not sk.sock_nospace:
+            tcp_chrono_stop(sk, TCP_CHRONO_SNDBUF_LIMITED)
 

@@ -54,6 +54,7 @@ from tuxnet.tcp.defs import (
 )
 from tuxnet.tcp.mss import tcp_grow_window, tcp_measure_rcv_mss, tcp_select_window_raw
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_aligned_timestamp, tcp_parse_options
+from tuxnet.tcp.rcvbuf import tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import ktime_get_seconds, tcp_cb, tcp_clock_ms
 
@@ -366,6 +367,7 @@ def tcp_event_data_recv(sk: TcpSock, skb: SkBuff) -> None:
     ack = sk.icsk_ack
     ack.pending |= ICSK_ACK_SCHED
     tcp_measure_rcv_mss(sk, skb, tcp_cb(skb).tcp_flags, tcp_cb(skb).hdr_len)
+    tcp_rcv_rtt_measure(sk)
     now = sk.jiffies()
     if not ack.ato:
         tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)
@@ -482,6 +484,7 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
                 charge(core.costs.tcp_fast_path_ns)
                 if hl == 32 and sk.rcv_nxt == sk.rcv_wup:
                     tcp_store_ts_recent(sk)
+                tcp_rcv_rtt_measure_ts(sk, skb)
                 sk.host.mib.tcpext.TCPHPHits += 1
                 skb.pull(hl)
                 _q.tcp_queue_rcv(sk, skb)
@@ -518,6 +521,7 @@ def _step5(sk: TcpSock, skb: SkBuff) -> None:
     if reason < 0:
         tcp_drop(sk, skb, R(-reason), "tcp_ack")
         return
+    tcp_rcv_rtt_measure_ts(sk, skb)
     _q.tcp_data_queue(sk, skb)
     tcp_data_snd_check(sk)
     tcp_ack_snd_check(sk)

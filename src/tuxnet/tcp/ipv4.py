@@ -530,7 +530,7 @@ def _lookup_and_deliver(tn: TcpNet, skb: SkBuff, sport: int, dport: int) -> int:
             host.kfree_skb(skb, reason, "tcp_child_process", nsk)
         return 0
     sk.segs_in += 1
-    if cb.end_seq != cb.seq:
+    if skb.len > cb.hdr_len:  # tcp_segs_in: payload, not SYN/FIN sequence space
         sk.data_segs_in += 1
     tcp_v4_do_rcv(sk, skb)
     return 0

@@ -8,8 +8,8 @@ Receive memory turns into window through the socket's ``scaling_ratio`` (Linux 6
 TCP_DEFAULT_SCALING_RATIO = 50 % until measured): the default tcp_rmem[1] of 128 KiB
 offers 64 KiB, which a SYN rounds down to MSS multiples: 64240 = 44 x 1460 (65160 =
 45 x 1448 when timestamps take 12 bytes), the windows Linux hosts are seen to send.
-Deviation: the ratio stays at its default (the kernel re-measures it from skb
-truesize in tcp_measure_rcv_mss); receive-buffer autotuning is not modelled yet (#5).
+tcp_measure_rcv_mss re-measures the ratio from received skbs' truesize and
+:mod:`tuxnet.tcp.rcvbuf` grows the buffer (autotuning).
 """
 
 from __future__ import annotations
@@ -250,6 +250,10 @@ def tcp_measure_rcv_mss(sk: TcpSock, skb: SkBuff, tcp_flags: int, hdr_len: int) 
     icsk_ack.last_seg_size = 0
     length = skb.gso_size or skb.len
     if length >= icsk_ack.rcv_mss:
+        if length != icsk_ack.rcv_mss:  # 6.7+: re-measure the window/memory ratio
+            from tuxnet.tcp.rcvbuf import tcp_scaling_ratio_update
+
+            tcp_scaling_ratio_update(sk, skb)
         icsk_ack.rcv_mss = min(length, sk.advmss)
         if tcp_flags & TCPHDR_PSH:
             icsk_ack.pending |= ICSK_ACK_PUSHED

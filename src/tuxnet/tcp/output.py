@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING
 
 from tuxnet.skb import alloc_skb
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import (
+    TCP_CHRONO_BUSY,
+    TCP_CHRONO_RWND_LIMITED,
+    TCP_CHRONO_SNDBUF_LIMITED,
+    tcp_chrono_start,
+    tcp_chrono_stop,
+)
 from tuxnet.tcp.cong import tcp_ca_event
 from tuxnet.tcp.defs import (
     CA_EVENT_TX_START,
@@ -208,6 +215,8 @@ def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     cb = tcp_cb(skb)
     cb.seq = cb.end_seq = sk.write_seq
     cb.tcp_flags = TCPHDR_ACK
+    if not sk.sk_write_queue:  # tcp_add_write_queue_tail: sending starts
+        tcp_chrono_start(sk, TCP_CHRONO_BUSY)
     sk.sk_write_queue.append(skb)
     sk.sk_wmem_queued += skb.truesize
     if sk.nonagle & TCP_NAGLE_PUSH:
@@ -337,6 +346,10 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         if push_one:
             break
     sk.rwnd_limited = is_rwnd_limited
+    if is_rwnd_limited:
+        tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED)
+    else:
+        tcp_chrono_stop(sk, TCP_CHRONO_RWND_LIMITED)
     is_cwnd_limited = is_cwnd_limited or sk.tcp_packets_in_flight() >= sk.snd_cwnd
     if sent_pkts or is_cwnd_limited:
         tcp_cwnd_validate(sk, is_cwnd_limited)
@@ -377,6 +390,9 @@ def tcp_cwnd_validate(sk: TcpSock, is_cwnd_limited: bool) -> None:
     else:
         if sk.packets_out > sk.snd_cwnd_used:
             sk.snd_cwnd_used = sk.packets_out
+        # the application, not cwnd, is the limit: it hit its send buffer
+        if not sk.sk_write_queue and sk.sock_nospace and sk.sk_state in (1, 8):
+            tcp_chrono_start(sk, TCP_CHRONO_SNDBUF_LIMITED)
 
 
 def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: int) -> int:

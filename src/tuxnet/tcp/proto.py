@@ -27,6 +27,7 @@ from tuxnet.socket.core import sk_wait_event, sock_errno
 from tuxnet.tcp import control as _ctl
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import (
     tcp_assign_congestion_control,
     tcp_cleanup_congestion_control,
@@ -69,6 +70,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Open,
 )
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window_raw
+from tuxnet.tcp.rcvbuf import tcp_rcv_space_adjust
 from tuxnet.tcp.sock import TcpSock, inet_sk_set_state, tcp_cb, tcp_set_state
 from tuxnet.tcp.sockopt import (
     tcp_get_info,
@@ -167,6 +169,7 @@ def tcp_write_queue_purge(sk: TcpSock) -> None:
             sk.sk_wmem_queued -= skb.truesize
             skb.free()
     sk.tsorted_sent_queue.clear()
+    tcp_chrono_stop(sk, TCP_CHRONO_BUSY)
     sk.packets_out = sk.retrans_out = sk.sacked_out = sk.lost_out = 0
     sk.retransmit_skb_hint = None
 
@@ -649,6 +652,9 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
                 used = min(skb.len - offset, size - len(out))
                 out += skb.data[offset:offset + used]
                 seq = (seq + used) & _M32
+                if not peek:
+                    sk.copied_seq = seq
+                    tcp_rcv_space_adjust(sk)
                 if offset + used < skb.len:
                     break
             if cb.tcp_flags & TCPHDR_FIN:

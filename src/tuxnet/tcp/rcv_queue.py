@@ -32,6 +32,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_FIN,
 )
 from tuxnet.tcp.mss import tcp_grow_window
+from tuxnet.tcp.rcvbuf import tcp_prune_queue, tcp_rcvbuf_grow
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb, tcp_set_state
 
@@ -156,12 +157,13 @@ def tcp_fast_path_on(sk: TcpSock) -> None:
 
 
 def _tcp_try_rmem_schedule(sk: TcpSock, skb: SkBuff) -> bool:
-    """tcp_try_rmem_schedule(): room for ``skb``, pruning the out-of-order queue if
-    that is what it takes. True when there is room."""
-    while sk.sk_rmem_alloc + skb.truesize > sk.sk_rcvbuf:
-        if not tcp_prune_ofo_queue(sk):
-            return False
-    return True
+    """tcp_try_rmem_schedule() (6.16+): tcp_can_ingest (allocated memory plus the
+    payload, not its truesize, within sk_rcvbuf), else tcp_prune_queue (which may grow
+    the buffer through tcp_clamp_window, then drops out-of-order data). True when
+    there is room."""
+    if sk.sk_rmem_alloc + skb.len <= sk.sk_rcvbuf:
+        return True
+    return tcp_prune_queue(sk, skb) >= 0
 
 
 def tcp_prune_ofo_queue(sk: TcpSock) -> bool:
@@ -349,6 +351,7 @@ def tcp_data_queue_ofo(sk: TcpSock, skb: SkBuff) -> None:
             tcp_sack_new_ofo_skb(sk, seq, end_seq)
     if stored is not None and sk.tcp_is_sack():
         tcp_grow_window(sk, skb)
+    tcp_rcvbuf_grow(sk)  # 6.16+: provision for what waits beyond the hole
 
 
 def tcp_fin(sk: TcpSock) -> None:

@@ -321,6 +321,9 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         if not sk.srtt_us:
             tcp_synack_rtt_meas(sk)
         sk.retrans_stamp = 0
+        if sk.rx_opt.tstamp_ok:
+            # 6.16+: before tcp_init_transfer, so rcvq_space is 10 x the real advmss
+            sk.advmss -= 12
         tcp_init_transfer(sk)
         sk.copied_seq = sk.rcv_nxt
         tcp_set_state(sk, TCP_ESTABLISHED)
@@ -328,8 +331,6 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         sk.snd_una = cb.ack_seq
         sk.snd_wnd = cb.window << sk.rx_opt.snd_wscale
         sk.snd_wl1 = cb.seq
-        if sk.rx_opt.tstamp_ok:
-            sk.advmss -= 12
         sk.lsndtime = sk.jiffies()
         tcp_initialize_rcv_mss(sk)
         _q.tcp_fast_path_on(sk)

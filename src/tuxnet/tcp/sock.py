@@ -372,6 +372,9 @@ class TcpSock(Sock):
         self.first_tx_mstamp = 0
         self.delivered_mstamp = 0
         self.rwnd_limited = False
+        self.chrono_type = 0  # tcp_chrono (see tuxnet.tcp.chrono)
+        self.chrono_start = 0  # jiffies
+        self.chrono_stat = [0, 0, 0]  # jiffies busy / rwnd-limited / sndbuf-limited
         self.sock_nospace = False
         self.icsk_probes_tstamp = 0
         # -- receive side -----------------------------------------------------------

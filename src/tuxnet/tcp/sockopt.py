@@ -9,6 +9,7 @@ import errno
 from tuxnet.socket.core import sock_errno
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import tcp_chrono_stats
 from tuxnet.tcp.cong import tcp_set_congestion_control
 from tuxnet.tcp.defs import (
     HZ,
@@ -44,6 +45,7 @@ __all__ = ["tcp_get_info", "tcp_getsockopt", "tcp_poll", "tcp_set_keepalive",
            "tcp_setsockopt"]
 
 _M32 = 0xFFFFFFFF
+_U64_MAX = (1 << 64) - 1
 EPOLLIN = 0x1
 EPOLLPRI = 0x2
 EPOLLOUT = 0x4
@@ -200,6 +202,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
     (rtt/rttvar/rto/ato in µs, cwnd/ssthresh in packets, last_* in ms)."""
     now = sk.jiffies()
     rx = sk.rx_opt
+    busy, rwnd_limited, sndbuf_limited = tcp_chrono_stats(sk)
     options = (1 if rx.tstamp_ok else 0) | (2 if rx.sack_ok else 0) | \
         (4 if rx.wscale_ok else 0)
     return {
@@ -218,6 +221,13 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_rttvar": sk.mdev_us >> 2, "tcpi_snd_ssthresh": sk.snd_ssthresh,
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_advmss": sk.advmss,
         "tcpi_reordering": sk.reordering, "tcpi_total_retrans": sk.total_retrans,
+        "tcpi_rcv_rtt": sk.rcv_rtt_est_rtt_us >> 3, "tcpi_rcv_space": sk.rcvq_space_space,
+        # sk_pacing_rate stays ~0 (unset) until pacing is modelled (#8); tcp_get_info
+        # reports ~0ULL then, which ss does not print
+        "tcpi_pacing_rate": getattr(sk, "sk_pacing_rate", _U64_MAX),
+        "tcpi_max_pacing_rate": getattr(sk, "sk_max_pacing_rate", _U64_MAX),
+        "tcpi_busy_time": busy, "tcpi_rwnd_limited": rwnd_limited,
+        "tcpi_sndbuf_limited": sndbuf_limited,
         "tcpi_bytes_acked": sk.bytes_acked, "tcpi_bytes_received": sk.bytes_received,
         "tcpi_segs_out": sk.segs_out, "tcpi_segs_in": sk.segs_in,
         "tcpi_notsent_bytes": (sk.write_seq - sk.snd_nxt) & _M32,
