@@ -35,6 +35,7 @@ class TsoWire(Wire):
         super().__post_init__()
         self.gso_sent: list[tuple[int, int]] = []  # (len, gso_size) of each super-segment
         self.partial = 0
+        self.nonlinear = 0
         inner = self._xmit
         for h in (self.a, self.b):
             tn = tcp_net(h)
@@ -52,6 +53,9 @@ class TsoWire(Wire):
                  ttl: int | None, ident: int | None) -> int:
             if skb.ip_summed == CHECKSUM_PARTIAL:
                 self.partial += 1
+            if skb.is_nonlinear():  # the payload rides as a frag of the queued skb
+                self.nonlinear += 1
+                skb.linearize()
             if not skb.gso_size:
                 data = bytearray(skb.data)
                 TcpView(data).fill_checksum(saddr, daddr)
@@ -95,7 +99,7 @@ def test_tso_super_segments_on_a_clean_link() -> None:
     assert w.gso_sent, "no super-segment was sent"
     assert max(n for n, _ in w.gso_sent) > 10 * c.mss_cache  # many MSS per skb
     assert all(mss == c.mss_cache for _, mss in w.gso_sent)
-    assert w.partial > 0
+    assert w.partial > 0 and w.nonlinear > 0
     mib = w.a.mib
     # OutSegs / TCPOrigDataSent count MSS segments, not skbs
     assert mib.tcpext.TCPOrigDataSent >= len(data) // c.mss_cache

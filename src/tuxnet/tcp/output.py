@@ -201,6 +201,24 @@ def _syn_options(sk: TcpSock, tsval: int) -> bytes:
     return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
 
 
+def _tso_clone(oskb: SkBuff) -> SkBuff:
+    """The copy __tcp_transmit_skb sends when the device does SG and checksum offload:
+    a private header skb whose payload is a page fragment over the queued skb's bytes,
+    not copied. Linux gets the same from skb_clone, its payload being in frags and the
+    header area released to the clone (skb_header_release, nohdr); here the queued
+    skb's data is linear, so a clone would make IPv4's skb_cow_head copy all of it."""
+    skb = alloc_skb(MAX_TCP_HEADER)
+    skb.reserve(MAX_TCP_HEADER)
+    skb.add_frag(oskb.data, 0, oskb.len, 0)
+    skb.truesize = oskb.truesize
+    skb.gso_size = oskb.gso_size
+    skb.gso_segs = oskb.gso_segs
+    skb.gso_type = oskb.gso_type
+    skb.priority = oskb.priority
+    skb.mark = oskb.mark
+    return skb
+
+
 def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
                      rcv_nxt: int | None = None) -> int:
     """__tcp_transmit_skb(): build the header on (a clone of) ``skb`` and hand it to IP.
@@ -209,14 +227,18 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         rcv_nxt = sk.rcv_nxt
     oskb = skb
     now_us = tcp_clock_us(sk.host)
+    partial = oskb.gso_size > 0 or (sk.net.tso and tcp_sk_can_gso(sk))
     if clone_it:
         ocb = tcp_cb(oskb)
         ocb.tx_mstamp = now_us
-        skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
+        if partial and not oskb.data_len:
+            skb = _tso_clone(oskb)
+        else:
+            skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
         skb.cb = ocb.copy()
     cb: TcpSkbCb = skb.cb
     payload = skb.len
-    _header(sk, skb, cb, rcv_nxt, skb.gso_size > 0 or (sk.net.tso and tcp_sk_can_gso(sk)))
+    _header(sk, skb, cb, rcv_nxt, partial)
     flags = cb.tcp_flags
     if flags & TCPHDR_ACK:
         tcp_event_ack_sent(sk, rcv_nxt)
