@@ -51,10 +51,12 @@ def parse_url(url: str) -> tuple[str, int, str]:
         raise FetchError(f"{url!r}: the host must be an IPv4 address (tuxnet has no "
                          "resolver)")
     try:
-        port = parts.port or 80
+        port = parts.port
     except ValueError:
         raise FetchError(f"{url!r}: bad port") from None
-    if port == 0:
+    if port is None:
+        port = 80
+    elif port == 0:
         raise FetchError(f"{url!r}: bad port 0")
     target = parts.path or "/"
     if parts.query:
