@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -239,3 +240,18 @@ def test_fetch_connection_refused(ns: str, tmp_path: Path) -> None:
     r = _fetch(ns, f"http://{FKERNEL}:8001/x", tmp_path / "x", "--timeout", "5")
     assert r.returncode == 1
     assert "connection refused" in r.stderr, r.stderr
+
+
+def test_bench_tcp_tap_quick() -> None:
+    """benchmarks/bench_tcp_tap.py --quick runs and ends with its ratio lines."""
+    require_live()
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_tcp_tap.py"),
+                          "--quick"], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(root / "src")))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    ratios = [ln for ln in lines if ln.startswith("ratio:")]
+    assert len(ratios) == 4 and lines[-4:] == ratios
+    for ln in ratios:
+        assert re.fullmatch(r"ratio: [a-z_]+ tuxnet/kernel_veth = \d+\.\d+", ln), ln
