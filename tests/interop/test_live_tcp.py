@@ -190,6 +190,19 @@ def test_1000_connections_http_semantics_concurrency(ns: str) -> None:
     assert report["snmp"]["TcpPassiveOpens"] == http["accepted"]
 
 
+def test_no_offload_mss_frames(ns: str) -> None:
+    """--no-offload: the kernel hands tuxnet 1514-byte frames (GRO merges them into
+    skbs whose truesize exceeds the receive buffer: still taken, no PROTO_MEM stall)."""
+    with live(ns, *ARGS, "--no-offload") as tux:
+        r = ns_run(ns, "sh", "-c", f"head -c 20000000 /dev/zero | nc -N -w 30 {TUX} 9",
+                   timeout=60)
+        assert r.returncode == 0, r.stderr
+        report = tux.stop_json()
+    assert report["services"]["discard:9"]["bytes_in"] == 20_000_000
+    assert report["interface"]["ethtool"]["tap_rx_gso_packets"] == 0
+    assert report["drops"].get("PROTO_MEM", 0) < 10
+
+
 def _fetch(ns: str, url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "tuxnet", "live",

@@ -154,3 +154,20 @@ def test_tso_off_keeps_mss_skbs() -> None:
     got, _ = _transfer(w, c, s, data)
     assert got == data
     assert max(seg.payload_len for seg in w.sent("a")) <= c.mss_cache
+
+
+def test_rmem_schedule_checks_the_queue_not_the_new_skb() -> None:
+    # tcp_try_rmem_schedule asks whether the queues are already over sk_rcvbuf, not
+    # whether this skb fits: 64 KiB GRO'd from 1514-byte frames has ~145 KB of
+    # truesize against a 128 KiB buffer and must not be dropped on every retransmit
+    from tuxnet.tcp.rcv_queue import _tcp_try_rmem_schedule
+
+    w = Wire(seed=5)
+    _, s, _ = pair(w)
+    skb = SimpleNamespace(truesize=145_456)
+    s.sk_rcvbuf = 131_072
+    s.sk_rmem_alloc = 101_658
+    assert _tcp_try_rmem_schedule(s, skb)  # type: ignore[arg-type]
+    s.sk_rmem_alloc = 131_073
+    assert not _tcp_try_rmem_schedule(s, skb)  # type: ignore[arg-type]
+    s.sk_rmem_alloc = 0

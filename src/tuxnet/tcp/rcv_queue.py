@@ -157,8 +157,11 @@ def tcp_fast_path_on(sk: TcpSock) -> None:
 
 def _tcp_try_rmem_schedule(sk: TcpSock, skb: SkBuff) -> bool:
     """tcp_try_rmem_schedule(): room for ``skb``, pruning the out-of-order queue if
-    that is what it takes. True when there is room."""
-    while sk.sk_rmem_alloc + skb.truesize > sk.sk_rcvbuf:
+    that is what it takes. True when there is room. As in Linux the test is whether
+    the queues are already over sk_rcvbuf, not whether this skb would fit: a GRO
+    super-skb whose truesize exceeds the whole buffer is still taken into an empty
+    queue (sk_rmem_schedule, the tcp_mem pressure check, always succeeds here)."""
+    while sk.sk_rmem_alloc > sk.sk_rcvbuf:
         if not tcp_prune_ofo_queue(sk):
             return False
     return True
