@@ -31,16 +31,17 @@ def require_live(*tools: str) -> None:
     need(os.geteuid() == 0, "live TAP tests need root")
     need(os.path.exists("/dev/net/tun"), "no /dev/net/tun (modprobe tun)")
     need(shutil.which("ip") is not None, "iproute2 missing (apt-get install iproute2)")
-    pkgs = {"ping": "iputils-ping", "nc": "netcat-openbsd", "tcpdump": "tcpdump"}
+    pkgs = {"ping": "iputils-ping", "nc": "netcat-openbsd", "tcpdump": "tcpdump",
+            "curl": "curl"}
     for tool in tools:
         need(shutil.which(tool) is not None,
              f"{tool} missing (apt-get install -y {pkgs.get(tool, tool)})")
 
 
 @contextmanager
-def netns(tag: str) -> Iterator[str]:
-    """A fresh network namespace ``tnx<tag><pid><rand>`` with lo up, deleted after."""
-    name = f"tnx{tag}{os.getpid()}{secrets.token_hex(2)}"
+def netns(tag: str, prefix: str = "tnx") -> Iterator[str]:
+    """A fresh network namespace ``<prefix><tag><pid><rand>`` with lo up, deleted after."""
+    name = f"{prefix}{tag}{os.getpid()}{secrets.token_hex(2)}"
     made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
     need(made.returncode == 0, f"cannot create a network namespace: {made.stderr.strip()}")
     try:

@@ -33,6 +33,7 @@ from tuxnet.drivers.loopback import loopback_init
 from tuxnet.drivers.tap import NAPI_POLL_WEIGHT, TUN_PATH, TapDevice
 from tuxnet.drivers.tapdev import TapNetDevice, tapdev_init
 from tuxnet.host import Host
+from tuxnet.live.http_fetch import FetchError, HttpFetch
 from tuxnet.live.services import Service, ServiceContext, ServiceError, start_service
 from tuxnet.loop.real import RealLoop
 from tuxnet.mib import NSTAT_USELESS
@@ -46,7 +47,7 @@ __all__ = ["LiveConfig", "LiveError", "LiveStack", "format_report", "run_live"]
 PROG = "tuxnet live"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # the groups of /proc/net/snmp the report shows (nstat names start with them)
-_SNMP_GROUPS = ("Ip", "IpExt", "Icmp", "IcmpMsg", "Udp")
+_SNMP_GROUPS = ("Ip", "IpExt", "Icmp", "IcmpMsg", "Tcp", "TcpExt", "Udp")
 
 
 class LiveError(Exception):
@@ -66,6 +67,9 @@ class LiveConfig:
     duration: float | None = None
     mac: bytes | None = None
     offload: bool = True
+    fetch: str | None = None  # an http:// URL to GET once started
+    output: str = "-"  # where the fetched body goes ("-": stdout)
+    fetch_timeout: float = 30.0  # seconds without progress before the fetch fails
 
 
 def split_prefix(text: str, what: str) -> tuple[str, int]:
@@ -104,6 +108,7 @@ class LiveStack:
         self.dev: TapNetDevice | None = None
         self.lo: LoopbackDevice | None = None
         self.services: list[Service] = []
+        self.fetch: HttpFetch | None = None
         self.stop_reason = ""
         self.started_ns = 0
         self.stopped_ns = 0
@@ -163,6 +168,7 @@ class LiveStack:
         """Build the host and its device; raise LiveError on failure (call close())."""
         from tuxnet.ipv4.devinet import NETDEV_UP, inet_netdev_event
         from tuxnet.ipv4.inet import inet_init
+        from tuxnet.tcp.netns import tcp_net
 
         cfg = self.cfg
         host = self.host
@@ -185,6 +191,9 @@ class LiveStack:
         self.dev = dev = tapdev_init(host, tap, mac=cfg.mac, mtu=cfg.mtu)
         dev.on_fatal = self._device_failed
         inet_init(host)
+        # TCP builds 64 KiB TSO super-segments for the TAP (it has NETIF_F_TSO): what
+        # Linux does on any GSO-capable device; simulations keep it off
+        tcp_net(host).tso = True
         inet_netdev_event(host, self.lo, NETDEV_UP)
         inet_netdev_event(host, dev, NETDEV_UP)
         self._ip("addr", "add", f"{self.addr}/{self.prefixlen}", "dev", dev.name)
@@ -196,6 +205,17 @@ class LiveStack:
                 self.services.append(start_service(ctx, spec))
             except ServiceError as exc:
                 raise LiveError(f"--serve {spec}: {exc}") from None
+        if cfg.fetch is not None:
+            try:
+                self.fetch = HttpFetch(host, self.loop, cfg.fetch, cfg.output,
+                                       timeout=cfg.fetch_timeout, done=self._fetch_done)
+            except FetchError as exc:
+                raise LiveError(f"--fetch: {exc}") from None
+
+    def _fetch_done(self, ok: bool) -> None:
+        if not self.stop_reason:
+            self.stop_reason = "fetched" if ok else "fetch failed"
+        self.loop.stop()
 
     def _device_failed(self, exc: OSError) -> None:
         if not self.stop_reason:
@@ -264,6 +284,9 @@ class LiveStack:
         except (LiveError, ValueError):
             out["neigh"] = []
         out["services"] = {s.name: s.counters() for s in self.services}
+        if self.fetch is not None:
+            out["fetch"] = {"url": self.fetch.url, "error": self.fetch.error,
+                            **self.fetch.counters()}
         return out
 
     # -- teardown -------------------------------------------------------------------
@@ -274,6 +297,11 @@ class LiveStack:
             return
         self._closed = True
         errors: list[BaseException] = []
+        if self.fetch is not None:
+            try:
+                self.fetch.close()
+            except OSError as exc:
+                errors.append(exc)
         for svc in reversed(self.services):
             try:
                 svc.close()
@@ -334,7 +362,7 @@ def format_report(rep: dict[str, Any]) -> str:
     for name, value in rep["snmp"].items():
         if not value:
             continue
-        group = next(g for g in ("IcmpMsg", "Icmp", "IpExt", "Ip", "Udp")
+        group = next(g for g in ("IcmpMsg", "Icmp", "IpExt", "Ip", "TcpExt", "Tcp", "Udp")
                      if name.startswith(g))
         groups.setdefault(group, []).append(f"{name[len(group):]} {value}")
     for group in _SNMP_GROUPS:
@@ -358,7 +386,8 @@ def format_report(rep: dict[str, Any]) -> str:
 def run_live(cfg: LiveConfig, *, as_json: bool = False, out: TextIO | None = None,
              err: TextIO | None = None) -> int:
     """Run ``tuxnet live``: 0 after a clean stop, 1 on an error (one line on stderr)."""
-    out = out if out is not None else sys.stdout
+    if out is None:  # the fetched body may own stdout: the report goes to stderr then
+        out = sys.stderr if cfg.fetch is not None and cfg.output == "-" else sys.stdout
     err = err if err is not None else sys.stderr
 
     def warn(msg: str) -> None:
@@ -379,6 +408,15 @@ def run_live(cfg: LiveConfig, *, as_json: bool = False, out: TextIO | None = Non
             print(stack.ready_line(), file=err if as_json else out, flush=True)
             ran = True
             stack.run()
+        fetch = stack.fetch
+        if fetch is not None:
+            if fetch.error:
+                raise LiveError(f"fetch {fetch.url}: {fetch.error}")
+            if fetch.finished:
+                warn(fetch.summary())
+            else:
+                raise LiveError(f"fetch {fetch.url}: interrupted ({stack.stop_reason}) "
+                                f"after {fetch.bytes} bytes")
     except LiveError as exc:
         warn(str(exc))
         rc = 1

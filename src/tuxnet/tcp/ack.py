@@ -18,6 +18,7 @@ from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.tcp import input as _in
 from tuxnet.tcp import rcv_queue as _q
 from tuxnet.tcp import recovery as _rec
+from tuxnet.tcp import retrans as _retrans
 from tuxnet.tcp import timer as _timer
 from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import AckSample, RateSample, tcp_cong_avoid
@@ -228,10 +229,20 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
     while rtx:
         skb = rtx[0]
         cb = tcp_cb(skb)
+        fully_acked = True
         if after(cb.end_seq, snd_una):
-            break
+            # tcp_tso_acked(): a TSO skb acknowledged in part loses its acked MSS
+            if cb.pcount == 1 or not after(snd_una, cb.seq):
+                break
+            before_pcount = cb.pcount
+            _retrans.tcp_trim_head(sk, skb, (snd_una - cb.seq) & _M32)
+            acked_pcount = before_pcount - cb.pcount
+            if not acked_pcount:
+                break
+            fully_acked = False
+        else:
+            acked_pcount = cb.pcount
         sacked = cb.sacked
-        acked_pcount = cb.pcount
         if sacked & TCPCB_RETRANS:
             if sacked & TCPCB_SACKED_RETRANS:
                 sk.retrans_out -= acked_pcount
@@ -259,6 +270,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
             sk.retrans_stamp = 0
         else:
             flag |= FLAG_DATA_ACKED
+        if not fully_acked:
+            break
         rtx.popleft()
         _unlink(sk, skb)
     if not rtx:

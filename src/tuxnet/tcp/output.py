@@ -3,9 +3,13 @@ __tcp_push_pending_frames, tcp_push_one, tcp_fragment, tcp_event_new_data_sent,
 tcp_cwnd_validate, tcp_nagle_test, tcp_cwnd_test, tcp_snd_wnd_test; net/ipv4/tcp.c:
 tcp_push, tcp_mark_push, forced_push, tcp_skb_entail).
 
-Unsent data sits in ``sk_write_queue`` as skbs of at most one MSS (size_goal = MSS:
-tuxnet does not build TSO/GSO super-segments from TCP yet, as with ``ethtool -K gso
-off``); a segment that no longer fits the current MSS is split by tcp_fragment. Sent
+Unsent data sits in ``sk_write_queue`` as skbs of at most size_goal bytes: one MSS,
+or with TSO (``TcpNet.tso`` and a route device with NETIF_F_TSO, sk_can_gso) up to
+64 KiB (tcp_xmit_size_goal), carrying tcp_skb_pcount segments of gso_size = MSS; such
+a skb goes out as one GSO super-segment with a partial checksum (tcp_v4_send_check),
+cut to what cwnd and the window allow (tcp_mss_split_point, tso_fragment). Simulations
+keep TSO off (as ``ethtool -K gso off``); a segment that no longer fits the current MSS
+is split by tcp_fragment. Sent
 segments move to ``tcp_rtx_queue`` (the kernel's rbtree, in sequence order) and to
 ``tsorted_sent_queue`` (ordered by transmit time, for RACK). tcp_transmit_skb sends a
 clone, so the original stays queued for retransmission.
@@ -16,7 +20,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from tuxnet.skb import alloc_skb
+from tuxnet.core.netdevice import NETIF_F_CSUM_MASK, NETIF_F_SG, NETIF_F_TSO
+from tuxnet.skb import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb
 from tuxnet.tcp import timer as _timer
 from tuxnet.tcp.chrono import (
     TCP_CHRONO_BUSY,
@@ -33,6 +38,7 @@ from tuxnet.tcp.defs import (
     MAX_TCP_HEADER,
     TCP_ATO_MIN,
     TCP_CLOSE,
+    TCP_MSS_DEFAULT,
     TCP_NAGLE_CORK,
     TCP_NAGLE_PUSH,
     TCP_RTO_MAX,
@@ -65,6 +71,75 @@ _U16 = struct.Struct("!H")
 
 
 _HEAD_TRUESIZE = alloc_skb(MAX_TCP_HEADER).truesize  # alloc_skb_fclone(MAX_TCP_HEADER)
+_TSO_FEATURES = NETIF_F_TSO | NETIF_F_SG
+GSO_MAX_SEGS = 65535  # include/linux/netdevice.h: GSO_MAX_SEGS (sk_gso_max_segs)
+GSO_LEGACY_MAX_SIZE = 65536  # include/linux/netdevice.h: the IPv4 sk_gso_max_size
+
+
+# -- TSO -----------------------------------------------------------------------------
+
+def tcp_sk_can_gso(sk: TcpSock) -> bool:
+    """sk_can_gso(): TSO is on for this netns and the route's device takes TCPv4 GSO
+    super-segments with checksum offload (sk_setup_caps: sk_route_caps from dev)."""
+    if not sk.net.tso:
+        return False
+    dst = sk.dst
+    dev = getattr(dst.rt, "dev", None) if dst is not None else None
+    if dev is None:
+        return False
+    feats: int = dev.features
+    return feats & _TSO_FEATURES == _TSO_FEATURES and bool(feats & NETIF_F_CSUM_MASK)
+
+
+def tcp_xmit_size_goal(sk: TcpSock, mss_now: int) -> int:
+    """tcp_xmit_size_goal(): the skb size tcp_sendmsg fills: one MSS without GSO, else
+    the most whole MSS that fit gso_max_size less headers, bounded to half the peer's
+    largest window (tcp_bound_to_half_wnd)."""
+    if not tcp_sk_can_gso(sk):
+        return mss_now
+    new_size_goal = GSO_LEGACY_MAX_SIZE - 1 - MAX_TCP_HEADER
+    cutoff = sk.max_window >> 1 if sk.max_window > TCP_MSS_DEFAULT else sk.max_window
+    if cutoff and new_size_goal > cutoff:
+        new_size_goal = max(cutoff, 68 - sk.tcp_header_len)
+    segs = min(new_size_goal // mss_now, GSO_MAX_SEGS)
+    return max(segs * mss_now, mss_now)
+
+
+def tcp_set_skb_tso_segs(skb: SkBuff, mss_now: int) -> int:
+    """tcp_set_skb_tso_segs(): pcount (gso_segs) and gso_size of a queued skb."""
+    cb = tcp_cb(skb)
+    if skb.len <= mss_now:
+        cb.pcount = 1
+        skb.gso_size = 0
+        skb.gso_segs = 0
+        skb.gso_type = 0
+        return 1
+    segs = -(-skb.len // mss_now)
+    cb.pcount = segs
+    skb.gso_size = mss_now
+    skb.gso_segs = segs
+    skb.gso_type = SKB_GSO_TCPV4
+    return segs
+
+
+def tcp_mss_split_point(sk: TcpSock, skb: SkBuff, mss_now: int, max_segs: int,
+                        nonagle: int) -> int:
+    """tcp_mss_split_point(): how much of a TSO skb may go now: max_segs MSS within the
+    window; a trailing partial segment waits if Nagle says so."""
+    window = (sk.tcp_wnd_end() - tcp_cb(skb).seq) & _M32
+    max_len = mss_now * max_segs
+    wq = sk.sk_write_queue
+    if max_len <= window and skb is not wq[-1]:
+        return max_len
+    needed = min(skb.len, window)
+    if max_len <= needed:
+        return max_len
+    partial = needed % mss_now
+    # tcp_nagle_check(partial != 0, tp, nonagle)
+    if partial and (nonagle & TCP_NAGLE_CORK or (
+            not nonagle and sk.packets_out and tcp_minshall_check(sk))):
+        return needed - partial
+    return needed
 
 
 def tcp_stream_alloc_skb(sk: TcpSock, size: int) -> SkBuff:
@@ -93,8 +168,11 @@ def tcp_init_nondata_skb(skb: SkBuff, seq: int, flags: int) -> None:
     cb.pcount = 1
 
 
-def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int) -> None:
-    """Push and fill the TCP header and checksum (the middle of __tcp_transmit_skb)."""
+def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
+            partial: bool = False) -> None:
+    """Push and fill the TCP header and checksum (the middle of __tcp_transmit_skb);
+    ``partial``: leave the sum to the device (tcp_v4_send_check: the pseudo-header sum
+    in th->check, CHECKSUM_PARTIAL at csum_start/csum_offset)."""
     flags = cb.tcp_flags
     tsval = sk.tcp_time_stamp_ts()
     if flags & TCPHDR_SYN:
@@ -109,6 +187,13 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int) -> None:
                    rcv_nxt if flags & TCPHDR_ACK else 0, (hl >> 2) << 12 | flags, window, 0, 0)
     if opts:
         th[20:hl] = opts
+    if partial:
+        _U16.pack_into(th, 16, ones_sum(b"", sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP
+                                        + skb.len))
+        skb.ip_summed = CHECKSUM_PARTIAL
+        skb.csum_start = skb.data_off
+        skb.csum_offset = 16  # offsetof(struct tcphdr, check)
+        return
     check = ~ones_sum(skb.data, sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP + skb.len) & 0xFFFF
     _U16.pack_into(th, 16, check)
 
@@ -123,6 +208,24 @@ def _syn_options(sk: TcpSock, tsval: int) -> bytes:
     return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
 
 
+def _tso_clone(oskb: SkBuff) -> SkBuff:
+    """The copy __tcp_transmit_skb sends when the device does SG and checksum offload:
+    a private header skb whose payload is a page fragment over the queued skb's bytes,
+    not copied. Linux gets the same from skb_clone, its payload being in frags and the
+    header area released to the clone (skb_header_release, nohdr); here the queued
+    skb's data is linear, so a clone would make IPv4's skb_cow_head copy all of it."""
+    skb = alloc_skb(MAX_TCP_HEADER)
+    skb.reserve(MAX_TCP_HEADER)
+    skb.add_frag(oskb.data, 0, oskb.len, 0)
+    skb.truesize = oskb.truesize
+    skb.gso_size = oskb.gso_size
+    skb.gso_segs = oskb.gso_segs
+    skb.gso_type = oskb.gso_type
+    skb.priority = oskb.priority
+    skb.mark = oskb.mark
+    return skb
+
+
 def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
                      rcv_nxt: int | None = None) -> int:
     """__tcp_transmit_skb(): build the header on (a clone of) ``skb`` and hand it to IP.
@@ -131,14 +234,18 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         rcv_nxt = sk.rcv_nxt
     oskb = skb
     now_us = tcp_clock_us(sk.host)
+    partial = oskb.gso_size > 0 or (sk.net.tso and tcp_sk_can_gso(sk))
     if clone_it:
         ocb = tcp_cb(oskb)
         ocb.tx_mstamp = now_us
-        skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
+        if partial and not oskb.data_len:
+            skb = _tso_clone(oskb)
+        else:
+            skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
         skb.cb = ocb.copy()
     cb: TcpSkbCb = skb.cb
     payload = skb.len
-    _header(sk, skb, cb, rcv_nxt)
+    _header(sk, skb, cb, rcv_nxt, partial)
     flags = cb.tcp_flags
     if flags & TCPHDR_ACK:
         tcp_event_ack_sent(sk, rcv_nxt)
@@ -310,15 +417,19 @@ def tcp_nagle_test(sk: TcpSock, skb: SkBuff, cur_mss: int, nonagle: int) -> bool
 
 def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bool:
     """tcp_write_xmit(): send the write queue head while cwnd (tcp_cwnd_test), the
-    receive window (tcp_snd_wnd_test) and Nagle allow. Returns True when nothing is in
-    flight yet data remains (the caller arms the persist timer)."""
+    receive window (tcp_snd_wnd_test) and Nagle allow; with TSO a skb goes as one
+    super-segment of what cwnd and the window allow (tcp_mss_split_point, tso_fragment;
+    tcp_tso_should_defer is not modelled: nothing is deferred). Returns True when
+    nothing is in flight yet data remains (the caller arms the persist timer)."""
     sent_pkts = 0
     sk.tcp_mstamp_refresh()
     is_cwnd_limited = False
     is_rwnd_limited = False
     wq = sk.sk_write_queue
+    gso = tcp_sk_can_gso(sk)
     while wq:
         skb = wq[0]
+        tso_segs = tcp_set_skb_tso_segs(skb, mss_now) if gso else 1
         cwnd_quota = tcp_cwnd_test(sk, skb)
         if not cwnd_quota:
             if push_one == 2:
@@ -330,17 +441,25 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
             is_rwnd_limited = True
             break
         last = len(wq) == 1
-        if not tcp_nagle_test(sk, skb, mss_now, nonagle if last else TCP_NAGLE_PUSH):
-            break
-        if skb.len > mss_now and tcp_fragment(sk, wq, skb, mss_now, mss_now):
-            break
+        if tso_segs == 1:
+            if not tcp_nagle_test(sk, skb, mss_now, nonagle if last else TCP_NAGLE_PUSH):
+                break
+            if skb.len > mss_now and tcp_fragment(sk, wq, skb, mss_now, mss_now):
+                break
+        else:
+            limit = tcp_mss_split_point(sk, skb, mss_now, min(cwnd_quota, GSO_MAX_SEGS),
+                                        nonagle if last else TCP_NAGLE_PUSH)
+            if limit < mss_now:
+                break
+            if skb.len > limit:  # tso_fragment
+                tcp_fragment(sk, wq, skb, limit, mss_now)
         cb = tcp_cb(skb)
         if cb.end_seq == cb.seq:
             break  # an empty skb a sleeping sendmsg left
         if tcp_transmit_skb(sk, skb, True):
             break
         tcp_event_new_data_sent(sk, skb)
-        if skb.len < mss_now:  # tcp_minshall_update
+        if skb.len < cb.pcount * mss_now:  # tcp_minshall_update
             sk.snd_sml = cb.end_seq
         sent_pkts += cb.pcount
         if push_one:
@@ -421,10 +540,14 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     bcb.tx_delivered = cb.tx_delivered
     bcb.tx_app_limited = cb.tx_app_limited
     old_factor = cb.pcount
-    cb.pcount = 1
-    bcb.pcount = 1
+    if old_factor > 1 or skb.gso_size or tcp_sk_can_gso(sk):
+        tcp_set_skb_tso_segs(skb, mss_now)
+        tcp_set_skb_tso_segs(buff, mss_now)
+    else:
+        cb.pcount = 1
+        bcb.pcount = 1
     if queue is sk.tcp_rtx_queue:
-        diff = old_factor - 2
+        diff = old_factor - cb.pcount - bcb.pcount
         if diff:
             tcp_adjust_pcount(sk, skb, diff)
         rtx = sk.tcp_rtx_queue

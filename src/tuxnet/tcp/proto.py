@@ -546,7 +546,7 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
     copied = 0
     total = len(view)
     mss_now = tcp_current_mss(sk)
-    size_goal = mss_now
+    size_goal = _out.tcp_xmit_size_goal(sk, mss_now)
     while True:
         if sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN:
             if copied:
@@ -573,7 +573,7 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 sk_wait_event(sk, lambda: sk.sk_stream_memory_free() or bool(sk.sk_err) or
                               bool(sk.sk_shutdown & SEND_SHUTDOWN), deadline, "send")
                 mss_now = tcp_current_mss(sk)
-                size_goal = mss_now
+                size_goal = _out.tcp_xmit_size_goal(sk, mss_now)
                 continue
             skb = _out.tcp_stream_alloc_skb(sk, size_goal)
             _out.tcp_skb_entail(sk, skb)

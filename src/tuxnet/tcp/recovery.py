@@ -281,19 +281,54 @@ def tcp_sacktag_write_queue(sk: TcpSock, ack_skb: SkBuff, prior_snd_una: int,
     used.sort(key=lambda b: (b[0] - base) & _M32)
     rtx = sk.tcp_rtx_queue
     for start, end, dup_sack in used:
-        for skb in rtx:
+        i = 0
+        while i < len(rtx):
+            skb = rtx[i]
+            i += 1
             cb = tcp_cb(skb)
             if not after(cb.end_seq, start):
                 continue
             if not before(cb.seq, end):
                 break
             if before(cb.seq, start) or after(cb.end_seq, end):
-                continue  # partly covered: the kernel would split it
+                # partly covered: a TSO skb is split at an MSS boundary
+                # (tcp_match_skb_to_sack); the next pass looks at the pieces
+                if cb.pcount > 1 and tcp_match_skb_to_sack(sk, skb, start, end):
+                    i -= 1
+                continue
             _sacktag_one(sk, state, skb, dup_sack)
     if sk.icsk_ca_state != TCP_CA_Loss or sk.undo_marker:
         tcp_check_sack_reordering(sk, state.reord, False)
     sk.delivered += state.sack_delivered
     return state.flag
+
+
+def tcp_match_skb_to_sack(sk: TcpSock, skb: SkBuff, start: int, end: int) -> bool:
+    """tcp_match_skb_to_sack(): split a TSO skb that a SACK block covers in part, at a
+    whole-MSS boundary, so the covered piece can be tagged. True if it was split."""
+    from tuxnet.tcp.output import tcp_fragment
+
+    cb = tcp_cb(skb)
+    mss = skb.gso_size
+    if not mss:
+        return False
+    in_sack = not after(start, cb.seq)
+    if not in_sack:
+        pkt_len = (start - cb.seq) & _M32
+        pkt_len = max(pkt_len, mss)
+    else:
+        pkt_len = (end - cb.seq) & _M32
+        if pkt_len < mss:
+            return False
+    if pkt_len > mss:
+        new_len = (pkt_len // mss) * mss
+        if not in_sack and new_len < pkt_len:
+            new_len += mss
+        pkt_len = new_len
+    if pkt_len >= skb.len:
+        return False
+    tcp_fragment(sk, sk.tcp_rtx_queue, skb, pkt_len, mss)
+    return True
 
 
 def tcp_check_sack_reordering(sk: TcpSock, low_seq: int, ts: bool) -> None:

@@ -45,6 +45,8 @@ def tcp_trim_head(sk: TcpSock, skb: SkBuff, length: int) -> None:
     if length > 0:
         skb.pull(length)
         cb.seq = (cb.seq + length) & _M32
+        if cb.pcount > 1:  # any change of skb->len requires recalculating the TSO factor
+            _out.tcp_set_skb_tso_segs(skb, skb.gso_size)
 
 
 def __tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:

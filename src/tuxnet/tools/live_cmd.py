@@ -5,8 +5,9 @@
 creates the TAP ``tnx0`` in the current network namespace (so ``ip netns exec NS tuxnet
 live ...`` puts it in NS), gives tuxnet 10.0.0.2/24 on it and, with ``--peer-addr``, the
 kernel's side 10.0.0.1/24 (link up). It prints one ready line, serves until SIGINT/
-SIGTERM (or ``--duration``), then prints its counters (interface, Ip/Icmp/Udp MIB,
-drops by reason, ARP table, services) and removes the device. Needs root
+SIGTERM (or ``--duration``, or the end of ``--fetch URL``), then prints its counters
+(interface, Ip/Icmp/Tcp/Udp MIB, drops by reason, ARP table, services) and removes the
+device. Needs root
 (CAP_NET_ADMIN). With ``--json`` the report is one JSON document on stdout and the
 ready line goes to stderr.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+from tuxnet.live.http_fetch import FetchError, parse_url
 from tuxnet.live.runner import LiveConfig, LiveError, run_live, split_prefix
 from tuxnet.live.services import SERVICES
 
@@ -77,6 +79,13 @@ def build_parser(prog: str = "tuxnet live") -> argparse.ArgumentParser:
                     help="no TSO/USO/checksum offload from the kernel to tuxnet")
     ap.add_argument("--duration", type=_positive_float, metavar="SECONDS",
                     help="stop after this long (default: until SIGINT/SIGTERM)")
+    ap.add_argument("--fetch", metavar="URL",
+                    help="GET http://ADDR[:PORT]/PATH from a server on the kernel's side, "
+                    "write the body to --output, then stop (exit 1 on failure)")
+    ap.add_argument("--output", "-o", default="-", metavar="FILE",
+                    help="where --fetch writes the body (default: stdout)")
+    ap.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                    help="--fetch fails after this long without progress (default 30)")
     ap.add_argument("--json", action="store_true", help="print the report as one JSON document")
     return ap
 
@@ -94,11 +103,14 @@ def main(argv: list[str], prog: str = "tuxnet live") -> int:
         split_prefix(ns.addr, "--addr")
         if ns.peer_addr is not None:
             split_prefix(ns.peer_addr, "--peer-addr")
-    except LiveError as exc:
+        if ns.fetch is not None:
+            parse_url(ns.fetch)
+    except (LiveError, FetchError) as exc:
         ap.error(str(exc))
     cfg = LiveConfig(tap=ns.tap, addr=ns.addr, peer_addr=ns.peer_addr, routes=routes,
                      serve=list(ns.serve), mtu=ns.mtu, duration=ns.duration, mac=ns.mac,
-                     offload=not ns.no_offload)
+                     offload=not ns.no_offload, fetch=ns.fetch, output=ns.output,
+                     fetch_timeout=ns.timeout)
     try:
         return run_live(cfg, as_json=ns.json)
     except KeyboardInterrupt:  # before the handlers were installed: nothing to undo yet
