@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ipset": ("tuxnet.tools.ipset_cmd", "manage the IP sets iptables -m set matches"),
     "live": ("tuxnet.tools.live_cmd", "run the stack on a TAP device, talking to the real kernel"),
     "xdp": ("tuxnet.tools.xdp_cmd", "run XDP programs over captures"),
+    "packetdrill": ("tuxnet.tools.packetdrill_cmd", "run packetdrill scripts on a fresh host"),
 }
 
 

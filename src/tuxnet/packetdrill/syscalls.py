@@ -1,0 +1,585 @@
+"""Script system calls on tuxnet sockets (packetdrill's run_system_call.c).
+
+Each call is turned into an *attempt* function the runner calls; an attempt returns
+``(result, errno)`` or raises :class:`WouldBlock` when a blocking call has to wait
+(the runner retries it when the socket is woken). Script fds map to
+:class:`tuxnet.socket.StreamSocket` objects (non-blocking underneath; O_NONBLOCK is the
+script's view). Expected results and out-parameters are checked by the caller through
+:meth:`Syscalls.run`'s return value.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tuxnet.packetdrill.ast import Expr, Syscall
+from tuxnet.packetdrill.symbols import SYMBOLS, lookup
+from tuxnet.socket import AF_INET, SOCK_STREAM, socket
+from tuxnet.socket.stream import StreamSocket
+from tuxnet.tcp.proto import tcp_get_info, tcp_poll
+
+if TYPE_CHECKING:
+    from tuxnet.host import Host
+    from tuxnet.tcp.sock import TcpSock
+
+__all__ = ["Attempt", "FdEntry", "SyscallFail", "Syscalls", "Unsupported", "WouldBlock"]
+
+O_RDWR = 2
+O_NONBLOCK = 0o4000
+SOCK_NONBLOCK = 0o4000
+_POLL_ALWAYS = SYMBOLS["POLLERR"] | SYMBOLS["POLLHUP"] | SYMBOLS["POLLNVAL"]
+
+
+class WouldBlock(Exception):
+    """A blocking call has to wait for its socket."""
+
+
+class SyscallFail(Exception):
+    """A mismatch between the script and what the call did."""
+
+
+class Unsupported(Exception):
+    """A call or argument tuxnet's interpreter does not emulate."""
+
+
+@dataclass
+class FdEntry:
+    """A script fd: a TCP socket or an epoll instance."""
+
+    sock: StreamSocket | None = None
+    nonblock: bool = False
+    inq: bool = False
+    epoll: dict[int, list[int]] | None = None  # fd -> [events, pending-edge flag]
+
+
+@dataclass
+class Attempt:
+    """A prepared call: ``fn`` tries it; ``sk`` is what a blocked call waits on;
+    ``check`` verifies out-parameters after it returned."""
+
+    fn: Callable[[], tuple[int, int]]
+    sk: Any = None
+    check: Callable[[], str] | None = None
+    blocking: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _int(e: Expr) -> int:
+    """An integer argument (numbers, symbols, ``A|B``)."""
+    if e.kind == "int" and isinstance(e.value, int):
+        return e.value
+    if e.kind == "word":
+        v = lookup(str(e.value))
+        if v is None:
+            raise Unsupported(f"unsupported: unknown symbol {e.value}")
+        return v
+    if e.kind == "or":
+        v = 0
+        for it in e.items:
+            v |= _int(it)
+        return v
+    if e.kind == "list" and len(e.items) == 1:
+        return _int(e.items[0])
+    if e.kind == "call" and e.name == "htons" and e.items:
+        return _int(e.items[0])
+    raise Unsupported(f"unsupported: argument of kind {e.kind}")
+
+
+def _fields(e: Expr) -> dict[str, Expr]:
+    out: dict[str, Expr] = {}
+    for it in e.items:
+        if it.kind == "field":
+            out[it.name] = it.items[0]
+    return out
+
+
+def _iov_len(e: Expr) -> int:
+    """Total length of an iovec list ``[{..., 40}, {..., 100}]``."""
+    total = 0
+    for it in e.items if e.kind == "list" else [e]:
+        if it.kind != "struct" or len(it.items) != 2:
+            raise Unsupported("unsupported: iovec form")
+        total += _int(it.items[1])
+    return total
+
+
+class Syscalls:
+    """The fd table of one script run and the calls on it."""
+
+    def __init__(self, host: Host, local_ip: str, remote_ip: str, bind_port: int,
+                 connect_port: int) -> None:
+        self.host = host
+        self.local_ip = local_ip
+        self.remote_ip = remote_ip
+        self.bind_port = bind_port
+        self.connect_port = connect_port
+        self.fds: dict[int, FdEntry] = {}
+        self.under_test: int | None = None  # the fd whose TCP_INFO %{ }% blocks read
+
+    # -- helpers --------------------------------------------------------------------
+    def entry(self, e: Expr) -> tuple[int, FdEntry]:
+        fd = _int(e)
+        ent = self.fds.get(fd)
+        if ent is None:
+            raise _Errno(errno.EBADF)
+        return fd, ent
+
+    def sock(self, e: Expr) -> tuple[FdEntry, StreamSocket]:
+        _, ent = self.entry(e)
+        if ent.sock is None:
+            raise _Errno(errno.ENOTSOCK)
+        return ent, ent.sock
+
+    def tcp_info(self) -> dict[str, int] | None:
+        """TCP_INFO of the socket under test (None before there is one)."""
+        if self.under_test is None:
+            return None
+        ent = self.fds.get(self.under_test)
+        if ent is None or ent.sock is None:
+            return None
+        return tcp_get_info(ent.sock._sk)
+
+    def close_all(self) -> None:
+        """Close every fd still open at the end of the script (process exit)."""
+        for ent in self.fds.values():
+            if ent.sock is not None:
+                try:
+                    ent.sock.close()
+                except OSError:
+                    pass
+        self.fds.clear()
+
+    # -- the calls ------------------------------------------------------------------
+    def prepare(self, call: Syscall) -> Attempt:
+        """The attempt function of a script call (Unsupported for unknown calls)."""
+        fn = getattr(self, "sys_" + call.name, None)
+        if fn is None:
+            raise Unsupported(f"unsupported: system call {call.name}()")
+        att: Attempt = fn(call)
+        return att
+
+    @staticmethod
+    def _wrap(ent: FdEntry, body: Callable[[], int]) -> Callable[[], tuple[int, int]]:
+        def attempt() -> tuple[int, int]:
+            try:
+                return body(), 0
+            except _Errno as e:
+                return -1, e.err
+            except BlockingIOError as e:
+                if ent.nonblock:
+                    return -1, e.errno or errno.EAGAIN
+                raise WouldBlock() from None
+            except OSError as e:
+                return -1, e.errno or errno.EIO
+        return attempt
+
+    def sys_socket(self, call: Syscall) -> Attempt:
+        a = call.args
+        if len(a) < 3:
+            raise Unsupported("unsupported: socket() form")
+        family = AF_INET if a[0].kind == "ellipsis" else _int(a[0])
+        stype = _int(a[1])
+        if family != AF_INET:
+            raise Unsupported("unsupported: socket family other than AF_INET")
+        if stype & 0xF != SOCK_STREAM:
+            raise Unsupported("unsupported: socket type other than SOCK_STREAM")
+        want = _int(call.result) if call.result.kind != "ellipsis" else -1
+
+        def body() -> int:
+            s = socket(AF_INET, SOCK_STREAM, _int(a[2]), host=self.host)
+            assert isinstance(s, StreamSocket)
+            s.settimeout(0.0)
+            fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
+            self.fds[fd] = FdEntry(s, nonblock=bool(stype & SOCK_NONBLOCK))
+            if self.under_test is None or self.fds[self.under_test].sock is None:
+                self.under_test = fd
+            return fd
+        return Attempt(self._wrap(FdEntry(), body))
+
+    def sys_bind(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return Attempt(self._wrap(ent, lambda: _ret0(s.bind((self.local_ip, self.bind_port)))))
+
+    def sys_listen(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        backlog = _int(call.args[1])
+        return Attempt(self._wrap(ent, lambda: _ret0(s.listen(backlog))))
+
+    def sys_accept(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        want = _int(call.result) if call.result.kind != "ellipsis" else -1
+
+        def body() -> int:
+            child, _ = s.accept()
+            child.settimeout(0.0)
+            fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
+            self.fds[fd] = FdEntry(child)
+            self.under_test = fd
+            return fd
+        return Attempt(self._wrap(ent, body), sk=s._sk)
+
+    sys_accept4 = sys_accept
+
+    def sys_connect(self, call: Syscall) -> Attempt:
+        fd, ent = self.entry(call.args[0])
+        s = ent.sock
+        if s is None:
+            raise _Errno(errno.ENOTSOCK)
+        self.under_test = fd
+        started = [False]
+
+        def body() -> int:
+            try:
+                s.connect((self.remote_ip, self.connect_port))
+            except BlockingIOError as e:
+                if started[0] and not ent.nonblock and e.errno == errno.EALREADY:
+                    raise
+                started[0] = True
+                raise
+            return 0
+        return Attempt(self._wrap(ent, body), sk=s._sk)
+
+    def _send(self, call: Syscall, ent: FdEntry, s: StreamSocket, n: int,
+              flags: int) -> Attempt:
+        if flags & (SYMBOLS["MSG_ZEROCOPY"]):
+            raise Unsupported("unsupported: MSG_ZEROCOPY")
+        if flags & SYMBOLS["MSG_FASTOPEN"]:
+            raise Unsupported("unsupported: TCP_FASTOPEN (MSG_FASTOPEN)")
+        data = bytes(n)
+        sent = [0]
+
+        def body() -> int:
+            if n == 0:
+                return s.send(data, flags)
+            while sent[0] < n:
+                try:
+                    sent[0] += s.send(memoryview(data)[sent[0]:], flags)
+                except BlockingIOError:
+                    if sent[0] and ent.nonblock:
+                        return sent[0]
+                    raise
+            return sent[0]
+        return Attempt(self._wrap(ent, body), sk=s._sk)
+
+    def sys_write(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._send(call, ent, s, _int(call.args[2]), 0)
+
+    def sys_send(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]))
+
+    def sys_sendto(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]))
+
+    def sys_writev(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._send(call, ent, s, _iov_len(call.args[1]), 0)
+
+    def sys_sendmsg(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        msg = _fields(call.args[1])
+        iov = msg.get("msg_iov")
+        n = _iov_len(iov) if iov is not None else 0
+        return self._send(call, ent, s, n, _int(call.args[2]))
+
+    def _recv(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
+              got: list[int] | None = None) -> Attempt:
+        def body() -> int:
+            data = s.recv(n, flags) if n else b""
+            if got is not None:
+                got.append(len(data))
+            return len(data)
+        return Attempt(self._wrap(ent, body), sk=s._sk)
+
+    def sys_read(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._recv(ent, s, _int(call.args[2]), 0)
+
+    def sys_recv(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._recv(ent, s, _int(call.args[2]), _int(call.args[3]))
+
+    sys_recvfrom = sys_recv
+
+    def sys_readv(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        return self._recv(ent, s, _iov_len(call.args[1]), 0)
+
+    def sys_recvmsg(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        msg = _fields(call.args[1])
+        iov = msg.get("msg_iov")
+        n = _iov_len(iov) if iov is not None else 0
+        att = self._recv(ent, s, n, _int(call.args[2]))
+        control = msg.get("msg_control")
+
+        def check() -> str:
+            if control is None or not control.items:
+                return ""
+            for c in control.items:
+                f = _fields(c)
+                if "cmsg_type" in f and _int(f["cmsg_type"]) == SYMBOLS["TCP_CM_INQ"]:
+                    if not ent.inq:
+                        return "recvmsg: expected a TCP_CM_INQ cmsg, none was returned"
+                    want = _int(f["cmsg_data"])
+                    have = _inq_hint(s._sk)
+                    if want != have:
+                        return f"recvmsg: TCP_CM_INQ: expected: {want} vs actual: {have}"
+                else:
+                    raise Unsupported("unsupported: recvmsg control message")
+            return ""
+        att.check = check
+        return att
+
+    def sys_close(self, call: Syscall) -> Attempt:
+        fd, ent = self.entry(call.args[0])
+
+        def body() -> int:
+            del self.fds[fd]
+            if ent.sock is not None:
+                ent.sock.close()
+            return 0
+        return Attempt(self._wrap(ent, body))
+
+    def sys_shutdown(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        how = _int(call.args[1])
+        return Attempt(self._wrap(ent, lambda: _ret0(s.shutdown(how))))
+
+    def sys_fcntl(self, call: Syscall) -> Attempt:
+        _, ent = self.entry(call.args[0])
+        cmd = _int(call.args[1])
+
+        def body() -> int:
+            if cmd == SYMBOLS["F_GETFL"]:
+                return O_RDWR | (O_NONBLOCK if ent.nonblock else 0)
+            if cmd == SYMBOLS["F_SETFL"]:
+                ent.nonblock = bool(_int(call.args[2]) & O_NONBLOCK)
+                return 0
+            raise Unsupported("unsupported: fcntl command")
+        return Attempt(self._wrap(ent, body))
+
+    def sys_ioctl(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        req = _int(call.args[1])
+        if req != SYMBOLS["SIOCINQ"]:
+            raise Unsupported("unsupported: ioctl request")
+        want = _int(call.args[2])
+        have: list[int] = []
+
+        def body() -> int:
+            if s._sk.sk_state == 10:  # TCP_LISTEN: tcp_ioctl's EINVAL
+                raise _Errno(errno.EINVAL)
+            have.append(_inq(s._sk))
+            return 0
+
+        def check() -> str:
+            if have and have[0] != want:
+                return f"ioctl SIOCINQ: expected: {want} vs actual: {have[0]}"
+            return ""
+        return Attempt(self._wrap(ent, body), check=check)
+
+    def sys_setsockopt(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        level = _int(call.args[1])
+        opt = _int(call.args[2])
+        val = call.args[3]
+        if level == SYMBOLS["SOL_SOCKET"] and opt == SYMBOLS["SO_ZEROCOPY"]:
+            raise Unsupported("unsupported: SO_ZEROCOPY")
+        if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_FASTOPEN"],
+                                                    SYMBOLS["TCP_FASTOPEN_CONNECT"],
+                                                    SYMBOLS["TCP_FASTOPEN_KEY"],
+                                                    SYMBOLS["TCP_FASTOPEN_NO_COOKIE"]):
+            raise Unsupported("unsupported: TCP_FASTOPEN")
+        if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_MD5SIG"],
+                                                    SYMBOLS["TCP_MD5SIG_EXT"]):
+            raise Unsupported("unsupported: TCP_MD5SIG")
+        if level == SYMBOLS["SOL_SOCKET"] and opt == SYMBOLS["SO_TIMESTAMPING"]:
+            raise Unsupported("unsupported: SO_TIMESTAMPING")
+        raw: int | bytes
+        if val.kind == "struct":
+            f = _fields(val)
+            if "onoff" in f:
+                raw = struct.pack("=ii", _int(f["onoff"]), _int(f.get("linger", Expr("int", 0))))
+            else:
+                raise Unsupported("unsupported: setsockopt struct")
+        elif val.kind == "string":
+            raw = str(val.value).encode() + b"\0"
+        else:
+            raw = _int(val)
+
+        def body() -> int:
+            if level == SYMBOLS["SOL_TCP"] and opt == SYMBOLS["TCP_INQ"]:
+                ent.inq = bool(raw)
+                return 0
+            s.setsockopt(level, opt, raw)
+            return 0
+        return Attempt(self._wrap(ent, body))
+
+    def sys_getsockopt(self, call: Syscall) -> Attempt:
+        ent, s = self.sock(call.args[0])
+        level = _int(call.args[1])
+        opt = _int(call.args[2])
+        want_e = call.args[3]
+        got: list[int] = []
+
+        def body() -> int:
+            if level == SYMBOLS["SOL_TCP"] and opt == SYMBOLS["TCP_INQ"]:
+                got.append(int(ent.inq))
+                return 0
+            v = s.getsockopt(level, opt)
+            got.append(v if isinstance(v, int) else 0)
+            return 0
+
+        def check() -> str:
+            if want_e.kind == "ellipsis" or not got:
+                return ""
+            want = _int(want_e)
+            if got[0] != want:
+                return f"getsockopt: expected: {want} vs actual: {got[0]}"
+            return ""
+        return Attempt(self._wrap(ent, body), check=check)
+
+    # -- poll / epoll ---------------------------------------------------------------
+    def sys_poll(self, call: Syscall) -> Attempt:
+        pfds = call.args[0]
+        timeout = _int(call.args[2])
+        items = []
+        for it in pfds.items:
+            f = _fields(it)
+            fd = _int(f["fd"])
+            ent = self.fds.get(fd)
+            items.append((fd, ent, _int(f.get("events", Expr("int", 0))),
+                          f.get("revents")))
+        got: list[int] = []
+        sks = [ent.sock._sk for _, ent, _, _ in items if ent is not None and ent.sock]
+        dummy = FdEntry(nonblock=timeout == 0)
+
+        def body() -> int:
+            got.clear()
+            for _fd, ent, events, _ in items:
+                mask = tcp_poll(ent.sock._sk) if ent is not None and ent.sock else 0x20
+                got.append(mask & (events | _POLL_ALWAYS))
+            n = sum(1 for g in got if g)
+            if n == 0 and timeout != 0:
+                raise BlockingIOError(errno.EAGAIN, "poll")
+            return n
+
+        def check() -> str:
+            for (fd, _e, _ev, rexp), g in zip(items, got):
+                if rexp is not None and _int(rexp) != g:
+                    return f"poll: fd {fd} revents: expected: {_int(rexp)} vs actual: {g}"
+            return ""
+        att = Attempt(self._wrap(dummy, body), sk=sks[0] if sks else None, check=check)
+        att.extra["timeout_ms"] = timeout
+        return att
+
+    def sys_epoll_create(self, call: Syscall) -> Attempt:
+        want = _int(call.result)
+
+        def body() -> int:
+            fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
+            self.fds[fd] = FdEntry(epoll={})
+            return fd
+        return Attempt(self._wrap(FdEntry(), body))
+
+    sys_epoll_create1 = sys_epoll_create
+
+    def sys_epoll_ctl(self, call: Syscall) -> Attempt:
+        _, ep = self.entry(call.args[0])
+        op = _int(call.args[1])
+        fd = _int(call.args[2])
+        ev = _fields(call.args[3]) if call.args[3].kind == "struct" else {}
+
+        def body() -> int:
+            if ep.epoll is None:
+                raise _Errno(errno.EINVAL)
+            target = self.fds.get(fd)
+            if target is None or target.sock is None:
+                raise _Errno(errno.EBADF)
+            if op == SYMBOLS["EPOLL_CTL_DEL"]:
+                ep.epoll.pop(fd, None)
+                return 0
+            events = _int(ev["events"]) if "events" in ev else 0
+            item = [events, 1]
+            ep.epoll[fd] = item
+            sk = target.sock._sk
+
+            def edge() -> None:
+                item[1] = 1
+            sk.wq.append(edge)
+            return 0
+        return Attempt(self._wrap(FdEntry(), body))
+
+    def sys_epoll_wait(self, call: Syscall) -> Attempt:
+        epfd, ep = self.entry(call.args[0])
+        timeout = _int(call.args[3])
+        exp = call.args[1]
+        got: list[tuple[int, int]] = []
+        dummy = FdEntry(nonblock=timeout == 0)
+        sks = [self.fds[fd].sock._sk for fd in (ep.epoll or {})  # type: ignore[union-attr]
+               if fd in self.fds and self.fds[fd].sock is not None]
+
+        def body() -> int:
+            got.clear()
+            for fd, item in (ep.epoll or {}).items():
+                ent = self.fds.get(fd)
+                if ent is None or ent.sock is None:
+                    continue
+                events = item[0]
+                mask = tcp_poll(ent.sock._sk) & (events | _POLL_ALWAYS)
+                et = events & SYMBOLS["EPOLLET"]
+                if mask and (not et or item[1]):
+                    got.append((fd, mask))
+                    if et:
+                        item[1] = 0
+            if not got and timeout != 0:
+                raise BlockingIOError(errno.EAGAIN, "epoll_wait")
+            return len(got)
+
+        def check() -> str:
+            if exp.kind != "struct" or not got:
+                return ""
+            f = _fields(exp)
+            if "events" in f and _int(f["events"]) != got[0][1]:
+                return f"epoll_wait: events: expected: {_int(f['events'])} vs actual: " \
+                       f"{got[0][1]}"
+            return ""
+        del epfd
+        att = Attempt(self._wrap(dummy, body), sk=sks[0] if sks else None, check=check)
+        att.extra["timeout_ms"] = timeout
+        return att
+
+
+class _Errno(Exception):
+    def __init__(self, err: int) -> None:
+        super().__init__(err)
+        self.err = err
+
+
+def _ret0(_: object) -> int:
+    return 0
+
+
+def _inq(sk: TcpSock) -> int:
+    """tcp_inq() (SIOCINQ): rcv_nxt - copied_seq, minus the FIN once received."""
+    if sk.sk_state in (2, 3):  # TCPF_SYN_SENT | TCPF_SYN_RECV
+        return 0
+    answ = (sk.rcv_nxt - sk.copied_seq) & 0xFFFFFFFF
+    if answ and "SOCK_DONE" in sk.sock_flags:
+        answ -= 1
+    return answ
+
+
+def _inq_hint(sk: TcpSock) -> int:
+    """tcp_inq_hint() (TCP_CM_INQ): rcv_nxt - copied_seq, 1 at end of stream."""
+    inq = (sk.rcv_nxt - sk.copied_seq) & 0xFFFFFFFF
+    if inq == 0 and "SOCK_DONE" in sk.sock_flags:
+        inq = 1
+    return inq
