@@ -8,7 +8,6 @@ a :class:`PacketSpec`, :class:`Syscall`, :class:`Command` (backquoted shell text
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 __all__ = ["ANY_TIME", "CodeBlock", "Command", "Event", "Expr", "PacketSpec", "Script",
            "Syscall", "TcpOption", "TimeSpec"]
@@ -95,7 +94,7 @@ class CodeBlock:
     code: str
 
 
-Action = Union[PacketSpec, Syscall, Command, CodeBlock]
+Action = PacketSpec | Syscall | Command | CodeBlock
 
 
 @dataclass

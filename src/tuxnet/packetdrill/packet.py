@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from tuxnet.packetdrill.ast import PacketSpec, TcpOption
+from tuxnet.packetdrill.ast import TcpOption
 from tuxnet.wire.checksum import ones_sum
 
 __all__ = ["FLAG_BITS", "LivePacket", "PacketError", "build_tcp_packet", "encode_options",

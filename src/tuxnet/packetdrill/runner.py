@@ -13,6 +13,7 @@ max(--tolerance_usecs, --tolerance_percent of the gap to the previous event).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -259,10 +260,8 @@ class _Runner:
             self.wait_pending(0)
         finally:
             if self.script.cleanup_command is not None:
-                try:
+                with contextlib.suppress(ScriptFailure):
                     self.shell(0, self.script.cleanup_command)
-                except ScriptFailure:
-                    pass
 
     def event_times(self, ts: TimeSpec, prev_script: int, prev_live: int,
                     both_inbound: bool) -> tuple[int | None, int | None]:
@@ -419,9 +418,9 @@ class _Runner:
 
     def sniff(self, deadline_us: int) -> LivePacket | None:
         while True:
-            if self.sent_idx >= len(self.tun.sent):
-                if not self.advance(deadline_us, want_packet=True):
-                    return None
+            if (self.sent_idx >= len(self.tun.sent)
+                    and not self.advance(deadline_us, want_packet=True)):
+                return None
             t_ns, raw = self.tun.sent[self.sent_idx]
             self.sent_idx += 1
             p = parse_live_packet(t_ns - self.start_ns, raw)
@@ -464,7 +463,7 @@ class _Runner:
                             payload_len=live.payload_len, options=live.options,
                             options_bad=live.options_bad)
         # TS mapping: script val -> live val (for inbound ecr), offset from the first
-        for w, g in zip(spec.options or [], live.options):
+        for w, g in zip(spec.options or [], live.options, strict=False):
             if w.name == "TS" and g.name == "TS":
                 if c.ts_offset is None:
                     c.ts_offset = (g.values[0] - w.values[0]) & 0xFFFFFFFF
@@ -530,10 +529,9 @@ def run_text(text: str, path: str = "<script>",
             r.run()
         finally:
             notes = tuple(r.notes)
-            try:
+            # the verdict is already decided; closing is best effort
+            with contextlib.suppress(Exception):
                 r.sys.close_all()
-            except Exception:  # the verdict is already decided; closing is best effort
-                pass
     except ParseError as e:
         return ScriptResult(path, False, e.line, f"parse error: {e}")
     except ScriptFailure as e:

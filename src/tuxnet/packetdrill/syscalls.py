@@ -10,6 +10,7 @@ script's view). Expected results and out-parameters are checked by the caller th
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import struct
 from collections.abc import Callable
@@ -147,10 +148,8 @@ class Syscalls:
         """Close every fd still open at the end of the script (process exit)."""
         for ent in self.fds.values():
             if ent.sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     ent.sock.close()
-                except OSError:
-                    pass
         self.fds.clear()
 
     # -- the calls ------------------------------------------------------------------
@@ -202,12 +201,12 @@ class Syscalls:
 
     def sys_bind(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return Attempt(self._wrap(ent, lambda: _ret0(s.bind((self.local_ip, self.bind_port)))))
+        return Attempt(self._wrap(ent, lambda: _call0(s.bind, (self.local_ip, self.bind_port))))
 
     def sys_listen(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
         backlog = _int(call.args[1])
-        return Attempt(self._wrap(ent, lambda: _ret0(s.listen(backlog))))
+        return Attempt(self._wrap(ent, lambda: _call0(s.listen, backlog)))
 
     def sys_accept(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
@@ -350,7 +349,7 @@ class Syscalls:
     def sys_shutdown(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
         how = _int(call.args[1])
-        return Attempt(self._wrap(ent, lambda: _ret0(s.shutdown(how))))
+        return Attempt(self._wrap(ent, lambda: _call0(s.shutdown, how)))
 
     def sys_fcntl(self, call: Syscall) -> Attempt:
         _, ent = self.entry(call.args[0])
@@ -472,7 +471,7 @@ class Syscalls:
             return n
 
         def check() -> str:
-            for (fd, _e, _ev, rexp), g in zip(items, got):
+            for (fd, _e, _ev, rexp), g in zip(items, got, strict=False):
                 if rexp is not None and _int(rexp) != g:
                     return f"poll: fd {fd} revents: expected: {_int(rexp)} vs actual: {g}"
             return ""
@@ -563,7 +562,9 @@ class _Errno(Exception):
         self.err = err
 
 
-def _ret0(_: object) -> int:
+def _call0(fn: Callable[[Any], object], arg: Any) -> int:
+    """Run a call that returns nothing on success: the syscall's 0."""
+    fn(arg)
     return 0
 
 

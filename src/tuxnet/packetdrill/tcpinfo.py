@@ -16,16 +16,19 @@ from typing import Any
 __all__ = ["TCPI_CONSTANTS", "TCPI_FIELDS", "CodeError", "run_code"]
 
 # code.c: the struct tcp_info fields emitted (uapi/linux/tcp.h)
-TCPI_FIELDS = (
-    "state ca_state retransmits probes backoff options snd_wscale rcv_wscale "
-    "delivery_rate_app_limited rto ato snd_mss rcv_mss unacked sacked lost retrans fackets "
-    "last_data_sent last_ack_sent last_data_recv last_ack_recv pmtu rcv_ssthresh rtt "
-    "rttvar snd_ssthresh snd_cwnd advmss reordering rcv_rtt rcv_space total_retrans "
-    "pacing_rate max_pacing_rate bytes_acked bytes_received segs_out segs_in "
-    "notsent_bytes min_rtt data_segs_in data_segs_out delivery_rate busy_time "
-    "rwnd_limited sndbuf_limited delivered delivered_ce bytes_sent bytes_retrans "
-    "dsack_dups reord_seen rcv_ooopack snd_wnd rcv_wnd rehash total_rto "
-    "total_rto_recoveries total_rto_time").split()
+TCPI_FIELDS = [
+    "state", "ca_state", "retransmits", "probes", "backoff", "options", "snd_wscale",
+    "rcv_wscale", "delivery_rate_app_limited", "rto", "ato", "snd_mss", "rcv_mss",
+    "unacked", "sacked", "lost", "retrans", "fackets", "last_data_sent",
+    "last_ack_sent", "last_data_recv", "last_ack_recv", "pmtu", "rcv_ssthresh", "rtt",
+    "rttvar", "snd_ssthresh", "snd_cwnd", "advmss", "reordering", "rcv_rtt",
+    "rcv_space", "total_retrans", "pacing_rate", "max_pacing_rate", "bytes_acked",
+    "bytes_received", "segs_out", "segs_in", "notsent_bytes", "min_rtt", "data_segs_in",
+    "data_segs_out", "delivery_rate", "busy_time", "rwnd_limited", "sndbuf_limited",
+    "delivered", "delivered_ce", "bytes_sent", "bytes_retrans", "dsack_dups",
+    "reord_seen", "rcv_ooopack", "snd_wnd", "rcv_wnd", "rehash", "total_rto",
+    "total_rto_recoveries", "total_rto_time",
+]
 
 # code.c: the constants a snippet may use (include/net/tcp_states.h, uapi/linux/tcp.h)
 TCPI_CONSTANTS: dict[str, int] = {
