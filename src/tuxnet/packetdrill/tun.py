@@ -12,8 +12,10 @@ tun_get_user does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from tuxnet.core.costs import CpuCosts
 from tuxnet.core.dev import NETDEV_TX_OK, dev_open, eth_type_trans, netif_carrier_on, netif_rx
 from tuxnet.core.netcore import get_core, register_netdevice
 from tuxnet.core.netdevice import IFF_NOARP, IFF_POINTOPOINT, NetDevice, NetdevQueue
@@ -98,7 +100,10 @@ def make_host(local_ip: str, remote_ip: str, *, mtu: int = 1500, seed: int = 1,
     (net/netdev.c: create tun, ip addr add, ip route add) leaves the kernel."""
     loop = SimLoop()
     host = Host(loop, "packetdrill", seed=seed)
-    get_core(host)
+    # packetdrill times events in µs with a 4 ms tolerance: the host processes each
+    # packet at once (a zero CPU cost table), so a packet injected at t is handled at t
+    zero = CpuCosts(**{f.name: 0 for f in fields(CpuCosts)})
+    get_core(host, costs=zero)
     lo = loopback_init(host)
     tun = PacketdrillTun("tun0", mtu)
     register_netdevice(host, tun)
