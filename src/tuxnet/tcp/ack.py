@@ -352,6 +352,10 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
             _rec.tcp_xmit_recovery(sk, rexmit[0])
         return 0
     if after(ack, sk.snd_nxt):
+        # RFC 5961 5.2 / RFC 9293 3.10.7.4: an ACK of data never sent is discarded and
+        # answered with a challenge ACK (Linux 6.18 tcp_ack; tcp_rfc5961 selftests)
+        if not flag & FLAG_NO_CHALLENGE_ACK:
+            _in.tcp_send_challenge_ack(sk)
         return -int(R.TCP_ACK_UNSENT_DATA)
     prior_delivered = sk.delivered
     if after(ack, prior_snd_una):
