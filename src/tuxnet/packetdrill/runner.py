@@ -30,7 +30,13 @@ from tuxnet.packetdrill.packet import (
     parse_live_packet,
 )
 from tuxnet.packetdrill.parser import ParseError, parse_script
-from tuxnet.packetdrill.shell import ShellError, ShellUnsupported, run_shell
+from tuxnet.packetdrill.shell import (
+    DEFAULTS_PROFILE,
+    ShellError,
+    ShellUnsupported,
+    run_shell,
+    set_sysctl,
+)
 from tuxnet.packetdrill.symbols import errno_value
 from tuxnet.packetdrill.syscalls import (
     Attempt,
@@ -234,7 +240,10 @@ class _Runner:
 
     # -- the script -------------------------------------------------------------------
     def run(self) -> None:
-        cong = self.host.sysctl.get("net.ipv4.tcp_congestion_control")
+        # the namespace starts from the defaults.sh profile, as the kernel-results runs
+        # did (a new netns copies init_net's tcp_rmem/tcp_wmem, tuned by defaults.sh)
+        for name, value in DEFAULTS_PROFILE:
+            self.shell_set(name, value)
         if self.script.init_command is not None:
             self.shell(0, self.script.init_command)
         cong = self.host.sysctl.get("net.ipv4.tcp_congestion_control")
@@ -293,6 +302,12 @@ class _Runner:
                 raise ScriptFailure(ev.line, str(e)) from None
         return t
 
+    def shell_set(self, name: str, value: str) -> None:
+        try:
+            set_sysctl(self.host, name, value)
+        except (ShellUnsupported, ShellError) as e:
+            raise ScriptFailure(0, str(e)) from None
+
     def shell(self, line: int, cmd: Command) -> None:
         try:
             run_shell(self.host, cmd.text, self.script_dir, self.shell_state)
@@ -319,7 +334,7 @@ class _Runner:
             if ts.block_end is None:
                 raise ScriptFailure(ev.line, f"{call.name}() blocked, but the script "
                                     "expects it to return immediately") from None
-            end = ts.block_end + (t if ts.block_rel else 0)
+            end = self.block_end(ts, t)
             p = _Pending(att, ev, t, end, woken=False)
             self.pending = p
             self._hook(p)
@@ -328,8 +343,17 @@ class _Runner:
             raise ScriptFailure(ev.line, str(e)) from None
         self.finish_syscall(ev, att, ret, err)
         if ev.time.block_end is not None:
-            end = ev.time.block_end + (t if ev.time.block_rel else 0)
+            end = self.block_end(ev.time, t)
             self.check_time(ev.line, "system call return", t, end, end, t)
+
+    @staticmethod
+    def block_end(ts: TimeSpec, t: int) -> int:
+        """The ``...END`` time: relative (to the same anchor as the start) when the start
+        is relative or END has a '+', absolute otherwise (parser.y)."""
+        assert ts.block_end is not None
+        if ts.kind == "rel" or ts.block_rel:
+            return t - (ts.usecs if ts.kind == "rel" else 0) + ts.block_end
+        return ts.block_end
 
     def finish_syscall(self, ev: Event, att: Attempt, ret: int, err: int) -> None:
         assert isinstance(ev.action, Syscall)
@@ -391,7 +415,7 @@ class _Runner:
         ts_ecr: int | None = None
         sack: list[tuple[int, int]] | None = None
         for o in spec.options or []:
-            if o.name == "TS":
+            if o.name == "TS" and flags & FLAG_BITS["."]:  # run_packet.c: ecr of ACKs
                 ts_ecr = self.live_ecr(ev.line, o.values[1], c)
             elif o.name == "sack":
                 sack = [(a + isn, b + isn) for a, b in o.blocks]

@@ -23,7 +23,7 @@ from tuxnet.sysctl import SysctlError
 if TYPE_CHECKING:
     from tuxnet.host import Host
 
-__all__ = ["DEFAULTS_PROFILE", "ShellError", "ShellUnsupported", "run_shell"]
+__all__ = ["DEFAULTS_PROFILE", "ShellError", "ShellUnsupported", "run_shell", "set_sysctl"]
 
 # gtests/net/common/defaults.sh, as the README's table lists it
 DEFAULTS_PROFILE: list[tuple[str, str]] = [
@@ -64,7 +64,8 @@ def _expand(text: str) -> str:
     return _ARITH.sub(arith, text)
 
 
-def _set_sysctl(host: Host, name: str, value: str) -> None:
+def set_sysctl(host: Host, name: str, value: str) -> None:
+    """Write one net.* sysctl as sysctl(8) would (``/`` or ``.`` separated)."""
     name = name.replace("/", ".")
     if name.startswith("net.ipv4.tcp_fastopen") and name not in host.sysctl:
         return
@@ -125,7 +126,7 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
         target = raw[i + 1] if i + 1 < len(raw) else ""
         value = " ".join(raw[1:i])
         if target.startswith("/proc/sys/"):
-            _set_sysctl(host, target[len("/proc/sys/"):], value)
+            set_sysctl(host, target[len("/proc/sys/"):], value)
             return
         m = re.fullmatch(r"/sys/module/(\w+)/parameters/(\w+)", target)
         if m:
@@ -142,7 +143,7 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
                 run_shell(host, f.read(), os.path.dirname(path), state)
         else:
             for name, value in DEFAULTS_PROFILE:
-                _set_sysctl(host, name, value)
+                set_sysctl(host, name, value)
         return
     if prog == "sysctl":
         for w in words[1:]:
@@ -151,14 +152,14 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
             name, eq, value = w.partition("=")
             if not eq:
                 raise ShellUnsupported(f"unsupported: shell command {cmd!r}")
-            _set_sysctl(host, name, value)
+            set_sysctl(host, name, value)
         return
     if prog == "set_sysctls.py":
         for w in words[1:]:
             name, eq, value = w.partition("=")
             if not eq or not name.startswith("/proc/sys/"):
                 raise ShellUnsupported(f"unsupported: shell command {cmd!r}")
-            _set_sysctl(host, name[len("/proc/sys/"):], value)
+            set_sysctl(host, name[len("/proc/sys/"):], value)
         return
     if re.fullmatch(r"sysctl_restore_.*\.sh", prog):
         return  # each script runs on a fresh host: nothing to restore

@@ -31,7 +31,7 @@ from tuxnet.tcp.defs import (
     TCP_TIME_WAIT,
     TCPHDR_FIN,
 )
-from tuxnet.tcp.mss import tcp_grow_window
+from tuxnet.tcp.mss import tcp_grow_window, tcp_measure_rcv_mss
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb, tcp_set_state
 
@@ -287,6 +287,8 @@ def tcp_data_queue_ofo(sk: TcpSock, skb: SkBuff) -> None:
     duplicate parts are dropped (TCPOFOMerge, TCP_OFOMERGE) and D-SACKed; the SACK
     block for it goes first (TCPOFOQueue)."""
     tcpext = sk.host.mib.tcpext
+    # Linux 6.18 learns rcv_mss from out-of-order segments too (tcp_ooo_rcv_mss selftest)
+    tcp_measure_rcv_mss(sk, skb, tcp_cb(skb).tcp_flags, tcp_cb(skb).hdr_len)
     if not _tcp_try_rmem_schedule(sk, skb):
         tcpext.TCPOFODrop += 1
         sk.sk_data_ready()
