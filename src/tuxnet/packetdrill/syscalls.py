@@ -54,6 +54,7 @@ class FdEntry:
     sock: StreamSocket | None = None
     nonblock: bool = False
     inq: bool = False
+    zerocopy: bool = False  # SO_ZEROCOPY (sock_flag SOCK_ZEROCOPY)
     epoll: dict[int, list[int]] | None = None  # fd -> [events, pending-edge flag]
 
 
@@ -216,7 +217,8 @@ class Syscalls:
             child, _ = s.accept()
             child.settimeout(0.0)
             fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
-            self.fds[fd] = FdEntry(child)
+            # the child inherits the listener's socket flags (sk_clone_lock)
+            self.fds[fd] = FdEntry(child, zerocopy=ent.zerocopy)
             self.under_test = fd
             return fd
         return Attempt(self._wrap(ent, body), sk=s._sk)
@@ -243,11 +245,16 @@ class Syscalls:
         return Attempt(self._wrap(ent, body), sk=s._sk)
 
     def _send(self, call: Syscall, ent: FdEntry, s: StreamSocket, n: int,
-              flags: int) -> Attempt:
-        if flags & (SYMBOLS["MSG_ZEROCOPY"]):
-            raise Unsupported("unsupported: MSG_ZEROCOPY")
+              flags: int, buf: Expr | None = None) -> Attempt:
+        if flags & SYMBOLS["MSG_ZEROCOPY"]:
+            if ent.zerocopy and n > 0:
+                # zerocopy skbs and their error-queue completions are not modelled
+                raise Unsupported("unsupported: MSG_ZEROCOPY")
+            flags &= ~SYMBOLS["MSG_ZEROCOPY"]  # tcp_sendmsg_locked: a no-op without it
         if flags & SYMBOLS["MSG_FASTOPEN"]:
             raise Unsupported("unsupported: TCP_FASTOPEN (MSG_FASTOPEN)")
+        if _is_null(buf) and n > 0:
+            return Attempt(lambda: (-1, errno.EFAULT))  # copy_from_user faults
         data = bytes(n)
         sent = [0]
 
@@ -266,15 +273,15 @@ class Syscalls:
 
     def sys_write(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _int(call.args[2]), 0)
+        return self._send(call, ent, s, _int(call.args[2]), 0, call.args[1])
 
     def sys_send(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]))
+        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]), call.args[1])
 
     def sys_sendto(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]))
+        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]), call.args[1])
 
     def sys_writev(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
@@ -288,8 +295,15 @@ class Syscalls:
         return self._send(call, ent, s, n, _int(call.args[2]))
 
     def _recv(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
-              got: list[int] | None = None) -> Attempt:
+              got: list[int] | None = None, buf: Expr | None = None) -> Attempt:
+        if flags & SYMBOLS["MSG_ERRQUEUE"]:
+            raise Unsupported("unsupported: MSG_ERRQUEUE (zerocopy/timestamping completions)")
+
         def body() -> int:
+            if _is_null(buf) and n > 0:
+                if not ent.nonblock or _inq(s._sk) or s._sk.sk_shutdown & 1:
+                    s.recv(n, flags | SYMBOLS["MSG_PEEK"])  # waits as the real read would
+                raise _Errno(errno.EFAULT)  # skb_copy_datagram_msg faults
             data = s.recv(n, flags) if n else b""
             if got is not None:
                 got.append(len(data))
@@ -298,11 +312,11 @@ class Syscalls:
 
     def sys_read(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._recv(ent, s, _int(call.args[2]), 0)
+        return self._recv(ent, s, _int(call.args[2]), 0, buf=call.args[1])
 
     def sys_recv(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._recv(ent, s, _int(call.args[2]), _int(call.args[3]))
+        return self._recv(ent, s, _int(call.args[2]), _int(call.args[3]), buf=call.args[1])
 
     sys_recvfrom = sys_recv
 
@@ -389,8 +403,6 @@ class Syscalls:
         level = _int(call.args[1])
         opt = _int(call.args[2])
         val = call.args[3]
-        if level == SYMBOLS["SOL_SOCKET"] and opt == SYMBOLS["SO_ZEROCOPY"]:
-            raise Unsupported("unsupported: SO_ZEROCOPY")
         if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_FASTOPEN"],
                                                     SYMBOLS["TCP_FASTOPEN_CONNECT"],
                                                     SYMBOLS["TCP_FASTOPEN_KEY"],
@@ -416,6 +428,9 @@ class Syscalls:
         def body() -> int:
             if level == SYMBOLS["SOL_TCP"] and opt == SYMBOLS["TCP_INQ"]:
                 ent.inq = bool(raw)
+                return 0
+            if level == SYMBOLS["SOL_SOCKET"] and opt == SYMBOLS["SO_ZEROCOPY"]:
+                ent.zerocopy = bool(raw)  # sk_setsockopt: sock_valbool_flag(SOCK_ZEROCOPY)
                 return 0
             s.setsockopt(level, opt, raw)
             return 0
@@ -554,6 +569,13 @@ class Syscalls:
         att = Attempt(self._wrap(dummy, body), sk=sks[0] if sks else None, check=check)
         att.extra["timeout_ms"] = timeout
         return att
+
+
+def _is_null(e: Expr | None) -> bool:
+    """A NULL user buffer: ``NULL`` or a literal 0 where a buffer goes."""
+    if e is None:
+        return False
+    return (e.kind == "word" and e.value == "NULL") or (e.kind == "int" and e.value == 0)
 
 
 class _Errno(Exception):
