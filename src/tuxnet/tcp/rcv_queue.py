@@ -376,8 +376,9 @@ def tcp_fin(sk: TcpSock) -> None:
         sk.sk_rmem_alloc -= skb.truesize
         _in.tcp_drop(sk, skb, R.TCP_OFO_DROP, "tcp_fin")
     sk.out_of_order_queue.clear()
-    if sk.tcp_is_sack():
+    if sk.tcp_is_sack():  # tcp_sack_reset(): the pending D-SACK goes too
         sk.selective_acks.clear()
         sk.rx_opt.num_sacks = 0
+        sk.rx_opt.dsack = False
     if "SOCK_DEAD" not in sk.sock_flags:
         sk.sk_state_change()
