@@ -164,3 +164,25 @@ def test_cli_output_and_exit(tmp_path: object, capsys: pytest.CaptureFixture[str
     assert packetdrill_cmd.main(["--json", str(good)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["passed"] == 1 and doc["scripts"][0]["result"] == "pass"
+
+
+def test_mangled_scripts_never_raise() -> None:
+    """Any damage to a script gives a FAIL with a line and a message, not a traceback."""
+    import random
+    rng = random.Random(5)
+    lines = _SERVER.splitlines()
+    for _ in range(60):
+        mangled = list(lines)
+        i = rng.randrange(len(mangled))
+        op = rng.randrange(3)
+        if op == 0:
+            del mangled[i]
+        elif op == 1:
+            words = mangled[i].split()
+            if words:
+                del words[rng.randrange(len(words))]
+            mangled[i] = " ".join(words)
+        else:
+            mangled[i] = mangled[i][: rng.randrange(len(mangled[i]) + 1)]
+        r = run_text("\n".join(mangled) + "\n", "mangled.pkt")
+        assert r.passed or r.message

@@ -118,13 +118,24 @@ class _Runner:
             raise ScriptFailure(0, f"unsupported: --ip_version={o['ip_version']}")
         self.local_ip = o["local_ip"]
         self.remote_ip = o["remote_ip"]
-        self.tol_us = int(o["tolerance_usecs"])
-        self.tol_pct = float(o["tolerance_percent"])
-        self.ts_tick = int(o["tcp_ts_tick_usecs"])
+        try:
+            self.tol_us = int(o["tolerance_usecs"])
+            self.tol_pct = float(o["tolerance_percent"])
+            self.ts_tick = int(o["tcp_ts_tick_usecs"])
+            self.gro_mss = int(o["mss"]) if o.get("mss") else 0
+        except ValueError as e:
+            raise ScriptFailure(0, f"bad option: {e}") from None
         self.strict = "strict_segments" in o
-        self.gro_mss = int(o["mss"]) if o.get("mss") else 0
-        plen = bin(int.from_bytes(ip_bytes(o["netmask_ip"]), "big")).count("1")
-        self.host, self.tun = make_host(self.local_ip, self.remote_ip, mtu=int(o["mtu"]),
+        try:
+            plen = bin(int.from_bytes(ip_bytes(o["netmask_ip"]), "big")).count("1")
+            ip_bytes(self.local_ip)
+            ip_bytes(self.remote_ip)
+            mtu = int(o["mtu"])
+            int(o["bind_port"])
+            int(o["connect_port"])
+        except ValueError as e:
+            raise ScriptFailure(0, f"bad option: {e}") from None
+        self.host, self.tun = make_host(self.local_ip, self.remote_ip, mtu=mtu,
                                         netmask_plen=plen)
         self.loop = self.host.loop
         self.start_ns = self.loop.now_ns()
@@ -319,7 +330,7 @@ class _Runner:
         self.wait_pending(ev.line)
         try:
             att = self.sys.prepare(call)
-        except Unsupported as e:
+        except (Unsupported, SyscallFail) as e:
             raise ScriptFailure(ev.line, str(e)) from None
         except Exception as e:  # bad fd etc. while preparing: as the call's errno
             err = getattr(e, "err", None)
@@ -562,8 +573,8 @@ def run_text(text: str, path: str = "<script>",
         return ScriptResult(path, False, e.line, str(e), notes)
     except SyscallFail as e:
         return ScriptResult(path, False, 0, str(e), notes)
-    except RecursionError:
-        return ScriptResult(path, False, 0, "internal error: recursion", notes)
+    except Exception as e:  # a stack or interpreter bug: a FAIL with its name, never a traceback
+        return ScriptResult(path, False, 0, f"internal error: {type(e).__name__}: {e}", notes)
     return ScriptResult(path, True, notes=notes)
 
 

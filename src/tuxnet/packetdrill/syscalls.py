@@ -35,6 +35,14 @@ SOCK_NONBLOCK = 0o4000
 _POLL_ALWAYS = SYMBOLS["POLLERR"] | SYMBOLS["POLLHUP"] | SYMBOLS["POLLNVAL"]
 
 
+# the arguments each call needs (run_system_call.c: check_arg_count)
+_ARITY = {"socket": 3, "bind": 3, "listen": 2, "accept": 3, "accept4": 3, "connect": 3,
+          "read": 3, "write": 3, "send": 4, "sendto": 4, "recv": 4, "recvfrom": 4,
+          "readv": 3, "writev": 3, "sendmsg": 3, "recvmsg": 3, "close": 1, "shutdown": 2,
+          "fcntl": 2, "ioctl": 3, "setsockopt": 4, "getsockopt": 4, "poll": 3,
+          "epoll_create": 1, "epoll_create1": 1, "epoll_ctl": 4, "epoll_wait": 4}
+
+
 class WouldBlock(Exception):
     """A blocking call has to wait for its socket."""
 
@@ -159,7 +167,14 @@ class Syscalls:
         fn = getattr(self, "sys_" + call.name, None)
         if fn is None:
             raise Unsupported(f"unsupported: system call {call.name}()")
-        att: Attempt = fn(call)
+        want = _ARITY.get(call.name, 0)
+        if len(call.args) < want:
+            raise SyscallFail(f"{call.name}() needs {want} arguments, the script gives "
+                              f"{len(call.args)}")
+        try:
+            att: Attempt = fn(call)
+        except (KeyError, IndexError) as e:
+            raise SyscallFail(f"{call.name}(): malformed argument ({e})") from None
         return att
 
     @staticmethod
