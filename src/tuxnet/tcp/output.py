@@ -41,6 +41,7 @@ from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TcpSkbCb, tcp_cb, tcp_clock_us
+from tuxnet.tcp.tso_chunk import TsoChunk
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:
@@ -308,6 +309,7 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     is_cwnd_limited = False
     is_rwnd_limited = False
     wq = sk.sk_write_queue
+    chunk = TsoChunk(sk, mss_now) if push_one != 2 else None
     while wq:
         skb = wq[0]
         cwnd_quota = tcp_cwnd_test(sk, skb)
@@ -328,13 +330,28 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         cb = tcp_cb(skb)
         if cb.end_seq == cb.seq:
             break  # an empty skb a sleeping sendmsg left
-        if tcp_transmit_skb(sk, skb, True):
+        chunk_ended, force_psh = True, False
+        if chunk is not None:  # TSO chunk boundaries and their PSH (tcp/tso_chunk.py)
+            nxt = wq[1] if len(wq) > 1 else None
+            chunk_ended, force_psh = chunk.add(
+                skb, nxt is None or cwnd_quota <= cb.pcount
+                or not tcp_snd_wnd_test(sk, nxt, mss_now)
+                or not tcp_nagle_test(sk, nxt, mss_now,
+                                      nonagle if len(wq) == 2 else TCP_NAGLE_PUSH))
+        if force_psh:
+            flags = cb.tcp_flags
+            cb.tcp_flags = flags | TCPHDR_PSH
+            err = tcp_transmit_skb(sk, skb, True)
+            cb.tcp_flags = flags
+        else:
+            err = tcp_transmit_skb(sk, skb, True)
+        if err:
             break
         tcp_event_new_data_sent(sk, skb)
         if skb.len < mss_now:  # tcp_minshall_update
             sk.snd_sml = cb.end_seq
         sent_pkts += cb.pcount
-        if push_one:
+        if push_one and chunk_ended:  # tcp_push_one sends one (TSO) packet
             break
     sk.rwnd_limited = is_rwnd_limited
     is_cwnd_limited = is_cwnd_limited or sk.tcp_packets_in_flight() >= sk.snd_cwnd

@@ -77,6 +77,7 @@ from tuxnet.tcp.sockopt import (
     tcp_set_keepalive,
     tcp_setsockopt,
 )
+from tuxnet.tcp.tso_chunk import tcp_xmit_size_goal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -544,6 +545,9 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
     total = len(view)
     mss_now = tcp_current_mss(sk)
     size_goal = mss_now
+    xmit_goal = tcp_xmit_size_goal(sk, mss_now)  # a Linux skb's bytes (tcp/tso_chunk.py)
+    fill = 0
+    run_first: Any = None
     while True:
         if sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN:
             if copied:
@@ -589,10 +593,18 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
             break
         if skb.len < size_goal or flags & MSG_OOB:
             continue
+        # Linux decides on a push once an skb of size_goal bytes is full
+        if run_first is None:
+            run_first = skb
+        fill += skb.len
+        if fill < xmit_goal:
+            continue
+        fill = 0
+        first, run_first = run_first, None
         if _out.forced_push(sk):
             _out.tcp_mark_push(sk, skb)
             _out.tcp_push_pending_frames(sk, mss_now, TCP_NAGLE_PUSH)
-        elif wq and skb is wq[0]:
+        elif wq and first is wq[0]:
             _out.tcp_push_one(sk, mss_now)
     if copied:
         _out.tcp_push(sk, flags, mss_now, sk.nonagle)
