@@ -416,6 +416,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     flags = cb.tcp_flags
     cb.tcp_flags = flags & ~(TCPHDR_FIN | TCPHDR_PSH)
     bcb.tcp_flags = flags
+    bcb.eor, cb.eor = cb.eor, False  # tcp_skb_fragment_eor
     bcb.sacked = cb.sacked
     bcb.tx_mstamp = cb.tx_mstamp
     bcb.first_tx_mstamp = cb.first_tx_mstamp

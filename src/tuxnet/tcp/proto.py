@@ -112,6 +112,7 @@ SS_DISCONNECTING = 4
 MSG_OOB = 0x1
 MSG_PEEK = 0x2
 MSG_DONTWAIT = 0x40
+MSG_EOR = 0x80
 MSG_WAITALL = 0x100
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
@@ -558,7 +559,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
         wq = sk.sk_write_queue
         skb = wq[-1] if wq else None
         copy = size_goal - skb.len if skb is not None else 0
-        if skb is not None and tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN):
+        if skb is not None and (tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN)
+                                or tcp_cb(skb).eor):  # tcp_skb_can_collapse_to
             copy = 0
         if skb is None or copy <= 0 or skb.tailroom() < 1:
             if not sk.sk_stream_memory_free():
@@ -590,6 +592,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
         cb.end_seq = (cb.end_seq + copy) & _M32
         copied += copy
         if copied >= total:
+            if flags & MSG_EOR:
+                cb.eor = True  # the record ends here: later data starts a new skb
             break
         if skb.len < size_goal or flags & MSG_OOB:
             continue

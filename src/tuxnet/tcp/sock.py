@@ -52,8 +52,8 @@ _M32 = 0xFFFFFFFF
 class TcpSkbCb:
     """struct tcp_skb_cb (TCP_SKB_CB(skb)): what TCP keeps in skb->cb."""
 
-    __slots__ = ("ack_seq", "daddr", "end_seq", "first_tx_mstamp", "hdr_len", "iif", "pcount",
-                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
+    __slots__ = ("ack_seq", "daddr", "end_seq", "eor", "first_tx_mstamp", "hdr_len", "iif",
+                 "pcount", "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
@@ -74,6 +74,7 @@ class TcpSkbCb:
         self.daddr = 0
         self.iif = 0
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
+        self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
 
     def copy(self) -> TcpSkbCb:
         """memcpy of skb->cb, as skb_clone does."""
@@ -91,6 +92,7 @@ class TcpSkbCb:
         n.saddr = self.saddr
         n.daddr = self.daddr
         n.iif = self.iif
+        n.eor = self.eor
         return n
 
     def __repr__(self) -> str:

@@ -76,13 +76,13 @@ class TsoChunk:
 
     def add(self, skb: SkBuff, ends: bool) -> tuple[bool, bool]:
         """``skb`` joins the chunk, which ends with it when ``ends`` (cwnd, the window,
-        Nagle or the queue stop after it), at the chunk limit or at a PSH-marked end of a
-        Linux skb. Returns (chunk ended, force PSH on this transmission): a chunk of
+        Nagle or the queue stop after it), at the chunk limit or at a PSH- or EOR-marked
+        end of a Linux skb. Returns (chunk ended, force PSH on this transmission): a chunk of
         several segments gets PSH on its last one. The PSH goes on the sent copy only
         (__tcp_transmit_skb sets it in the clone's cb), not on the queued skb."""
         cb = tcp_cb(skb)
         self.segs += cb.pcount
-        if not (ends or cb.tcp_flags & TCPHDR_PSH or self.segs >= self.max_segs):
+        if not (ends or cb.tcp_flags & TCPHDR_PSH or cb.eor or self.segs >= self.max_segs):
             return False, False
         force = self.segs > 1
         self.segs = 0
