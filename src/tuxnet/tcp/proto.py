@@ -563,7 +563,9 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                                 or tcp_cb(skb).eor):  # tcp_skb_can_collapse_to
             copy = 0
         if skb is None or copy <= 0 or skb.tailroom() < 1:
-            if not sk.sk_stream_memory_free():
+            # Linux checks memory when it allocates an skb of size_goal bytes, i.e.
+            # when a new run of MSS skbs starts (fill == 0), not for each MSS
+            if fill == 0 and not sk.sk_stream_memory_free():
                 # wait_for_space
                 sk.sock_nospace = True
                 if copied:

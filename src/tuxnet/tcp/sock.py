@@ -310,6 +310,7 @@ class TcpSock(Sock):
         self.snd_wl1 = 0
         self.snd_wnd = 0
         self.max_window = 0
+        self.notsent_lowat = 0  # TCP_NOTSENT_LOWAT (0: the sysctl)
         self.rcv_wnd = 0
         self.rcv_ssthresh = 0
         self.window_clamp = 0
@@ -498,9 +499,17 @@ class TcpSock(Sock):
         """tcp_rtx_and_write_queues_empty()."""
         return not self.sk_write_queue and not self.tcp_rtx_queue
 
-    def sk_stream_memory_free(self) -> bool:
-        """sk_stream_memory_free() (tcp_notsent_lowat is UINT_MAX by default)."""
-        return self.sk_wmem_queued < self.sk_sndbuf
+    def tcp_notsent_lowat(self) -> int:
+        """tcp_notsent_lowat(): TCP_NOTSENT_LOWAT, else net.ipv4.tcp_notsent_lowat."""
+        return self.notsent_lowat or self.net.sysctl("tcp_notsent_lowat")
+
+    def sk_stream_memory_free(self, wake: int = 0) -> bool:
+        """__sk_stream_memory_free() with tcp_stream_memory_free(): send buffer room and
+        fewer unsent bytes than the notsent low-water mark (doubled for a wakeup)."""
+        if self.sk_wmem_queued >= self.sk_sndbuf:
+            return False
+        notsent = (self.write_seq - self.snd_nxt) & 0xFFFFFFFF
+        return (notsent << wake) < self.tcp_notsent_lowat()
 
     def sk_stream_is_writeable(self) -> bool:
         """sk_stream_is_writeable(): free space at least a third of what is queued."""
