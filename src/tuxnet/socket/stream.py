@@ -111,7 +111,7 @@ _MASK = {"H": 0xFFFF, "I": 0xFFFFFFFF, "Q": (1 << 64) - 1}
 def tcp_info_bytes(info: dict[str, int]) -> bytes:
     """struct tcp_info from tcp_get_info()'s fields. Fields tuxnet does not keep are 0:
     fackets, last_ack_sent (0 in Linux too), rcv_rtt, rcv_space, pacing and delivery
-    rates, busy/rwnd/sndbuf-limited times, delivered_ce, rehash, total_rto_time."""
+    rates, delivered_ce, rehash, total_rto_time."""
     values = [info.get(k, 0) & 0xFF for k in _TCP_INFO_HEAD]
     values.append((info.get("tcpi_snd_wscale", 0) & 0xF)
                   | (info.get("tcpi_rcv_wscale", 0) & 0xF) << 4)

@@ -19,6 +19,7 @@ from tuxnet.tcp import input as _in
 from tuxnet.tcp import rcv_queue as _q
 from tuxnet.tcp import recovery as _rec
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import AckSample, RateSample, tcp_cong_avoid
 from tuxnet.tcp.defs import (
     CA_ACK_SLOWPATH,
@@ -260,6 +261,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
             flag |= FLAG_DATA_ACKED
         rtx.popleft()
         _unlink(sk, skb)
+    if not rtx:
+        tcp_chrono_stop(sk, TCP_CHRONO_BUSY)
     if between(sk.snd_up, prior_snd_una, snd_una):
         sk.snd_up = snd_una
     if rtx and tcp_cb(rtx[0]).sacked & TCPCB_SACKED_ACKED:

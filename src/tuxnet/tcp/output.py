@@ -18,6 +18,12 @@ from typing import TYPE_CHECKING
 
 from tuxnet.skb import alloc_skb
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import (
+    TCP_CHRONO_BUSY,
+    TCP_CHRONO_RWND_LIMITED,
+    tcp_chrono_start,
+    tcp_chrono_stop,
+)
 from tuxnet.tcp.cong import tcp_ca_event
 from tuxnet.tcp.defs import (
     CA_EVENT_TX_START,
@@ -210,6 +216,8 @@ def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     cb.seq = cb.end_seq = sk.write_seq
     cb.tcp_flags = TCPHDR_ACK
     sk.sk_write_queue.append(skb)
+    if len(sk.sk_write_queue) == 1:  # tcp_add_write_queue_tail
+        tcp_chrono_start(sk, TCP_CHRONO_BUSY)
     sk.sk_wmem_queued += skb.truesize
     if sk.nonagle & TCP_NAGLE_PUSH:
         sk.nonagle &= ~TCP_NAGLE_PUSH
@@ -354,6 +362,10 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         if push_one and chunk_ended:  # tcp_push_one sends one (TSO) packet
             break
     sk.rwnd_limited = is_rwnd_limited
+    if is_rwnd_limited:
+        tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED)
+    else:
+        tcp_chrono_stop(sk, TCP_CHRONO_RWND_LIMITED)
     is_cwnd_limited = is_cwnd_limited or sk.tcp_packets_in_flight() >= sk.snd_cwnd
     if sent_pkts or is_cwnd_limited:
         tcp_cwnd_validate(sk, is_cwnd_limited)

@@ -311,6 +311,9 @@ class TcpSock(Sock):
         self.snd_wnd = 0
         self.max_window = 0
         self.notsent_lowat = 0  # TCP_NOTSENT_LOWAT (0: the sysctl)
+        self.chrono_type = 0  # tcp_chrono (tcp/chrono.py)
+        self.chrono_start = 0
+        self.chrono_stat = [0, 0, 0]
         self.rcv_wnd = 0
         self.rcv_ssthresh = 0
         self.window_clamp = 0

@@ -9,6 +9,7 @@ import errno
 from tuxnet.socket.core import sock_errno
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp.chrono import tcp_chrono_stats
 from tuxnet.tcp.cong import tcp_set_congestion_control
 from tuxnet.tcp.defs import (
     HZ,
@@ -206,6 +207,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
     (rtt/rttvar/rto/ato in µs, cwnd/ssthresh in packets, last_* in ms)."""
     now = sk.jiffies()
     rx = sk.rx_opt
+    busy, rwnd_limited, sndbuf_limited = tcp_chrono_stats(sk)
     options = (1 if rx.tstamp_ok else 0) | (2 if rx.sack_ok else 0) | \
         (4 if rx.wscale_ok else 0)
     return {
@@ -234,4 +236,6 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_rcv_ooopack": sk.rcv_ooopack, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_total_rto": sk.total_rto,
         "tcpi_total_rto_recoveries": sk.total_rto_recoveries,
+        "tcpi_busy_time": busy, "tcpi_rwnd_limited": rwnd_limited,
+        "tcpi_sndbuf_limited": sndbuf_limited,
     }
