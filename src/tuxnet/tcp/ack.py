@@ -56,6 +56,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Open,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_sync_mss
 from tuxnet.tcp.seq import after, before, between
 from tuxnet.tcp.sock import tcp_cb
@@ -182,6 +183,8 @@ def tcp_ack_update_window(sk: TcpSock, skb: SkBuff, ack: int, ack_seq: int) -> i
             sk.snd_wnd = nwin
             sk.pred_flags = 0
             _q.tcp_fast_path_check(sk)
+            if sk.sk_write_queue:
+                tcp_slow_start_after_idle_check(sk)
             if nwin > sk.max_window:
                 sk.max_window = nwin
                 tcp_sync_mss(sk, sk.icsk_pmtu_cookie)

@@ -43,6 +43,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_PSH,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
 from tuxnet.tcp.seq import after, before
@@ -221,6 +222,7 @@ def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     sk.sk_wmem_queued += skb.truesize
     if sk.nonagle & TCP_NAGLE_PUSH:
         sk.nonagle &= ~TCP_NAGLE_PUSH
+    tcp_slow_start_after_idle_check(sk)
 
 
 def forced_push(sk: TcpSock) -> bool:

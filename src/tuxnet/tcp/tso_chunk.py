@@ -68,11 +68,13 @@ def tcp_tso_segs(sk: TcpSock, mss_now: int) -> int:
 class TsoChunk:
     """The chunk tcp_write_xmit is building in one call: its segment count and limit."""
 
-    __slots__ = ("max_segs", "segs")
+    __slots__ = ("limit", "max_segs", "segs", "sk")
 
     def __init__(self, sk: TcpSock, mss_now: int) -> None:
+        self.sk = sk
         self.max_segs = tcp_tso_segs(sk, mss_now)
         self.segs = 0
+        self.limit = self.max_segs
 
     def add(self, skb: SkBuff, ends: bool) -> tuple[bool, bool]:
         """``skb`` joins the chunk, which ends with it when ``ends`` (cwnd, the window,
@@ -81,8 +83,14 @@ class TsoChunk:
         several segments gets PSH on its last one. The PSH goes on the sent copy only
         (__tcp_transmit_skb sets it in the clone's cb), not on the queued skb."""
         cb = tcp_cb(skb)
+        if not self.segs:
+            # tcp_cwnd_test(): a packet takes at most half the cwnd ("at least 2 GSO
+            # packets in flight") and what cwnd leaves; tcp_tso_segs() bounds it too
+            sk = self.sk
+            quota = min(max(sk.snd_cwnd >> 1, 1), sk.snd_cwnd - sk.tcp_packets_in_flight())
+            self.limit = min(self.max_segs, max(quota, 1))
         self.segs += cb.pcount
-        if not (ends or cb.tcp_flags & TCPHDR_PSH or cb.eor or self.segs >= self.max_segs):
+        if not (ends or cb.tcp_flags & TCPHDR_PSH or cb.eor or self.segs >= self.limit):
             return False, False
         force = self.segs > 1
         self.segs = 0
