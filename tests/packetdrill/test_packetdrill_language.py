@@ -186,3 +186,15 @@ def test_mangled_scripts_never_raise() -> None:
             mangled[i] = mangled[i][: rng.randrange(len(mangled[i]) + 1)]
         r = run_text("\n".join(mangled) + "\n", "mangled.pkt")
         assert r.passed or r.message
+
+
+def test_script_local_isn_is_mapped() -> None:
+    """A script may write its own local ISN on the SYN-ACK line (run_packet.c keeps a
+    script ISN and a live ISN); later local sequence numbers follow it."""
+    text = (_SERVER.replace("> S. 0:0(0) ack 1", "> S. 1000:1000(0) ack 1")
+            .replace("+.1 < . 1:1(0) ack 1 win 257", "+.1 < . 1:1(0) ack 1001 win 257")
+            .replace("> P. 1:1001(1000) ack 1", "> P. 1001:2001(1000) ack 1")
+            .replace("< . 1:1(0) ack 1001 win 257\n   +0 %{ assert tcpi_state",
+                     "< . 1:1(0) ack 2001 win 257\n   +0 %{ assert tcpi_state"))
+    r = run_text(text, "isn.pkt")
+    assert r.passed, (r.line, r.message)

@@ -93,6 +93,7 @@ class _Conn:
     local_port: int
     remote_port: int
     local_isn: int | None = None
+    script_isn: int = 0  # the local ISN the script's > S / > S. line writes
     saw_inbound_ack: bool = False
     ts_offset: int | None = None
 
@@ -416,20 +417,23 @@ class _Runner:
             raise ScriptFailure(ev.line, "inbound TCP packet without window")
         flags = flags_value(spec.flags)
         syn_only = flags & FLAG_BITS["S"] and not flags & FLAG_BITS["."]
+        if syn_only and spec.length and self._tfo_server():
+            raise ScriptFailure(ev.line, "unsupported: TCP_FASTOPEN (data on a SYN to a "
+                                "TFO-enabled listener)")
         c = self.conn
         if c is None or (syn_only and c.saw_inbound_ack):
             c = self._new_server_conn()
         if flags & FLAG_BITS["."]:
             c.saw_inbound_ack = True
-        isn = c.local_isn or 0
-        ack = ((spec.ack or 0) + isn) if flags & FLAG_BITS["."] else 0
+        isn = ((c.local_isn or 0) - c.script_isn) & 0xFFFFFFFF  # script -> live offset
+        ack = ((spec.ack or 0) + isn) & 0xFFFFFFFF if flags & FLAG_BITS["."] else 0
         ts_ecr: int | None = None
         sack: list[tuple[int, int]] | None = None
         for o in spec.options or []:
             if o.name == "TS" and flags & FLAG_BITS["."]:  # run_packet.c: ecr of ACKs
                 ts_ecr = self.live_ecr(ev.line, o.values[1], c)
             elif o.name == "sack":
-                sack = [(a + isn, b + isn) for a, b in o.blocks]
+                sack = [((a + isn) & 0xFFFFFFFF, (b + isn) & 0xFFFFFFFF) for a, b in o.blocks]
         try:
             opts = encode_options(spec.options or [], ts_ecr, sack)
             pkt = build_tcp_packet(ip_bytes(self.remote_ip), ip_bytes(self.local_ip),
@@ -441,6 +445,11 @@ class _Runner:
         if spec.end_seq != spec.seq + spec.length:
             raise ScriptFailure(ev.line, "inbound packet: end seq != start seq + length")
         self.tun.inject(pkt, self.gro_mss)
+
+    def _tfo_server(self) -> bool:
+        """net.ipv4.tcp_fastopen has TFO_SERVER_ENABLE (0x2, include/net/tcp.h)."""
+        v = self.host.sysctl.get("net.ipv4.tcp_fastopen")
+        return isinstance(v, int) and bool(v & 0x2)
 
     def live_ecr(self, line: int, ecr: int, c: _Conn) -> int:
         if ecr in self.ts_map:
@@ -487,10 +496,10 @@ class _Runner:
                 total += nxt.payload_len
                 end = (nxt.seq + nxt.payload_len) & 0xFFFFFFFF
         live = aggregate(first, more)
-        self.learn_outbound(live)
+        self.learn_outbound(live, spec)
         c = self.conn
         assert c is not None
-        isn = c.local_isn or 0
+        isn = ((c.local_isn or 0) - c.script_isn) & 0xFFFFFFFF
         mapped = LivePacket(live.time_ns, live.raw, tos=live.tos, ttl=live.ttl,
                             sport=live.sport, dport=live.dport,
                             seq=(live.seq - isn) & 0xFFFFFFFF, ack=live.ack,
@@ -529,9 +538,9 @@ class _Runner:
             return ""
         return check
 
-    def learn_outbound(self, live: LivePacket) -> None:
-        """run_packet.c: an outbound SYN or SYN-ACK fixes the local ISN (and a SYN the
-        local port of a connecting socket)."""
+    def learn_outbound(self, live: LivePacket, spec: PacketSpec) -> None:
+        """run_packet.c: an outbound SYN or SYN-ACK fixes the local ISN, live and as the
+        script writes it (and a SYN the local port of a connecting socket)."""
         syn = live.flags & FLAG_BITS["S"]
         ack = live.flags & FLAG_BITS["."]
         c = self.conn
@@ -540,10 +549,12 @@ class _Runner:
                 c = _Conn(live.sport, live.dport)
                 self.conn = c
             c.local_isn = live.seq
+            c.script_isn = spec.seq & 0xFFFFFFFF
         elif syn and ack:
             if c is None:
                 c = self._new_server_conn()
             c.local_isn = live.seq
+            c.script_isn = spec.seq & 0xFFFFFFFF
         elif c is None:
             self.conn = _Conn(live.sport, live.dport)
 
