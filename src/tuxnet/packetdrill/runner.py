@@ -44,7 +44,7 @@ from tuxnet.packetdrill.syscalls import (
     Syscalls,
     Unsupported,
     WouldBlock,
-    _int,
+    expr_int,
 )
 from tuxnet.packetdrill.tcpinfo import CodeError, run_code
 from tuxnet.packetdrill.tun import make_host
@@ -383,7 +383,7 @@ class _Runner:
         if r.kind == "ellipsis":
             return
         try:
-            want = _int(r)
+            want = expr_int(r)
         except Unsupported as e:
             raise ScriptFailure(ev.line, str(e)) from None
         if call.name in ("socket", "accept", "accept4", "epoll_create") and want >= 0:

@@ -14,25 +14,37 @@ import contextlib
 import errno
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.packetdrill.ast import Expr, Syscall
-from tuxnet.packetdrill.symbols import SYMBOLS, lookup
+from tuxnet.packetdrill.symbols import SYMBOLS
+from tuxnet.packetdrill.sysbase import (
+    Attempt,
+    Errno,
+    FdEntry,
+    SyscallFail,
+    Unsupported,
+    WouldBlock,
+    expr_fields,
+    expr_int,
+    iov_len,
+    is_null,
+)
+from tuxnet.packetdrill.syspoll import PollCalls
 from tuxnet.socket import AF_INET, SOCK_STREAM, socket
 from tuxnet.socket.stream import StreamSocket
-from tuxnet.tcp.proto import tcp_get_info, tcp_poll
+from tuxnet.tcp.proto import tcp_get_info
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.tcp.sock import TcpSock
 
-__all__ = ["Attempt", "FdEntry", "SyscallFail", "Syscalls", "Unsupported", "WouldBlock"]
+__all__ = ["Attempt", "FdEntry", "SyscallFail", "Syscalls", "Unsupported", "WouldBlock",
+           "expr_int"]
 
 O_RDWR = 2
 O_NONBLOCK = 0o4000
 SOCK_NONBLOCK = 0o4000
-_POLL_ALWAYS = SYMBOLS["POLLERR"] | SYMBOLS["POLLHUP"] | SYMBOLS["POLLNVAL"]
 
 
 # the arguments each call needs (run_system_call.c: check_arg_count)
@@ -43,107 +55,20 @@ _ARITY = {"socket": 3, "bind": 3, "listen": 2, "accept": 3, "accept4": 3, "conne
           "epoll_create": 1, "epoll_create1": 1, "epoll_ctl": 4, "epoll_wait": 4}
 
 
-class WouldBlock(Exception):
-    """A blocking call has to wait for its socket."""
-
-
-class SyscallFail(Exception):
-    """A mismatch between the script and what the call did."""
-
-
-class Unsupported(Exception):
-    """A call or argument tuxnet's interpreter does not emulate."""
-
-
-@dataclass
-class FdEntry:
-    """A script fd: a TCP socket or an epoll instance."""
-
-    sock: StreamSocket | None = None
-    nonblock: bool = False
-    inq: bool = False
-    zerocopy: bool = False  # SO_ZEROCOPY (sock_flag SOCK_ZEROCOPY)
-    epoll: dict[int, list[int]] | None = None  # fd -> [events, pending-edge flag]
-
-
-@dataclass
-class Attempt:
-    """A prepared call: ``fn`` tries it; ``sk`` is what a blocked call waits on;
-    ``check`` verifies out-parameters after it returned."""
-
-    fn: Callable[[], tuple[int, int]]
-    sk: Any = None
-    check: Callable[[], str] | None = None
-    blocking: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _int(e: Expr) -> int:
-    """An integer argument (numbers, symbols, ``A|B``)."""
-    if e.kind == "int" and isinstance(e.value, int):
-        return e.value
-    if e.kind == "word":
-        v = lookup(str(e.value))
-        if v is None:
-            raise Unsupported(f"unsupported: unknown symbol {e.value}")
-        return v
-    if e.kind == "or":
-        v = 0
-        for it in e.items:
-            v |= _int(it)
-        return v
-    if e.kind == "list" and len(e.items) == 1:
-        return _int(e.items[0])
-    if e.kind == "call" and e.name == "htons" and e.items:
-        return _int(e.items[0])
-    raise Unsupported(f"unsupported: argument of kind {e.kind}")
-
-
-def _fields(e: Expr) -> dict[str, Expr]:
-    out: dict[str, Expr] = {}
-    for it in e.items:
-        if it.kind == "field":
-            out[it.name] = it.items[0]
-    return out
-
-
-def _iov_len(e: Expr) -> int:
-    """Total length of an iovec list ``[{..., 40}, {..., 100}]``."""
-    total = 0
-    for it in e.items if e.kind == "list" else [e]:
-        if it.kind != "struct" or len(it.items) != 2:
-            raise Unsupported("unsupported: iovec form")
-        total += _int(it.items[1])
-    return total
-
-
-class Syscalls:
+class Syscalls(PollCalls):
     """The fd table of one script run and the calls on it."""
 
     def __init__(self, host: Host, local_ip: str, remote_ip: str, bind_port: int,
                  connect_port: int) -> None:
+        super().__init__()
         self.host = host
         self.local_ip = local_ip
         self.remote_ip = remote_ip
         self.bind_port = bind_port
         self.connect_port = connect_port
-        self.fds: dict[int, FdEntry] = {}
         self.under_test: int | None = None  # the fd whose TCP_INFO %{ }% blocks read
 
     # -- helpers --------------------------------------------------------------------
-    def entry(self, e: Expr) -> tuple[int, FdEntry]:
-        fd = _int(e)
-        ent = self.fds.get(fd)
-        if ent is None:
-            raise _Errno(errno.EBADF)
-        return fd, ent
-
-    def sock(self, e: Expr) -> tuple[FdEntry, StreamSocket]:
-        _, ent = self.entry(e)
-        if ent.sock is None:
-            raise _Errno(errno.ENOTSOCK)
-        return ent, ent.sock
-
     def tcp_info(self) -> dict[str, int] | None:
         """TCP_INFO of the socket under test (None before there is one)."""
         if self.under_test is None:
@@ -160,7 +85,6 @@ class Syscalls:
                 with contextlib.suppress(OSError):
                     ent.sock.close()
         self.fds.clear()
-
     # -- the calls ------------------------------------------------------------------
     def prepare(self, call: Syscall) -> Attempt:
         """The attempt function of a script call (Unsupported for unknown calls)."""
@@ -176,36 +100,20 @@ class Syscalls:
         except (KeyError, IndexError) as e:
             raise SyscallFail(f"{call.name}(): malformed argument ({e})") from None
         return att
-
-    @staticmethod
-    def _wrap(ent: FdEntry, body: Callable[[], int]) -> Callable[[], tuple[int, int]]:
-        def attempt() -> tuple[int, int]:
-            try:
-                return body(), 0
-            except _Errno as e:
-                return -1, e.err
-            except BlockingIOError as e:
-                if ent.nonblock:
-                    return -1, e.errno or errno.EAGAIN
-                raise WouldBlock() from None
-            except OSError as e:
-                return -1, e.errno or errno.EIO
-        return attempt
-
     def sys_socket(self, call: Syscall) -> Attempt:
         a = call.args
         if len(a) < 3:
             raise Unsupported("unsupported: socket() form")
-        family = AF_INET if a[0].kind == "ellipsis" else _int(a[0])
-        stype = _int(a[1])
+        family = AF_INET if a[0].kind == "ellipsis" else expr_int(a[0])
+        stype = expr_int(a[1])
         if family != AF_INET:
             raise Unsupported("unsupported: socket family other than AF_INET")
         if stype & 0xF != SOCK_STREAM:
             raise Unsupported("unsupported: socket type other than SOCK_STREAM")
-        want = _int(call.result) if call.result.kind != "ellipsis" else -1
+        want = expr_int(call.result) if call.result.kind != "ellipsis" else -1
 
         def body() -> int:
-            s = socket(AF_INET, SOCK_STREAM, _int(a[2]), host=self.host)
+            s = socket(AF_INET, SOCK_STREAM, expr_int(a[2]), host=self.host)
             assert isinstance(s, StreamSocket)
             s.settimeout(0.0)
             fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
@@ -221,12 +129,12 @@ class Syscalls:
 
     def sys_listen(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        backlog = _int(call.args[1])
+        backlog = expr_int(call.args[1])
         return Attempt(self._wrap(ent, lambda: _call0(s.listen, backlog)))
 
     def sys_accept(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        want = _int(call.result) if call.result.kind != "ellipsis" else -1
+        want = expr_int(call.result) if call.result.kind != "ellipsis" else -1
 
         def body() -> int:
             child, _ = s.accept()
@@ -244,7 +152,7 @@ class Syscalls:
         fd, ent = self.entry(call.args[0])
         s = ent.sock
         if s is None:
-            raise _Errno(errno.ENOTSOCK)
+            raise Errno(errno.ENOTSOCK)
         self.under_test = fd
         started = [False]
 
@@ -268,7 +176,7 @@ class Syscalls:
             flags &= ~SYMBOLS["MSG_ZEROCOPY"]  # tcp_sendmsg_locked: a no-op without it
         if flags & SYMBOLS["MSG_FASTOPEN"]:
             raise Unsupported("unsupported: TCP_FASTOPEN (MSG_FASTOPEN)")
-        if _is_null(buf) and n > 0:
+        if is_null(buf) and n > 0:
             return Attempt(lambda: (-1, errno.EFAULT))  # copy_from_user faults
         data = bytes(n)
         sent = [0]
@@ -288,26 +196,28 @@ class Syscalls:
 
     def sys_write(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _int(call.args[2]), 0, call.args[1])
+        return self._send(call, ent, s, expr_int(call.args[2]), 0, call.args[1])
 
     def sys_send(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]), call.args[1])
+        return self._send(call, ent, s, expr_int(call.args[2]), expr_int(call.args[3]),
+                          call.args[1])
 
     def sys_sendto(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _int(call.args[2]), _int(call.args[3]), call.args[1])
+        return self._send(call, ent, s, expr_int(call.args[2]), expr_int(call.args[3]),
+                          call.args[1])
 
     def sys_writev(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, _iov_len(call.args[1]), 0)
+        return self._send(call, ent, s, iov_len(call.args[1]), 0)
 
     def sys_sendmsg(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        msg = _fields(call.args[1])
+        msg = expr_fields(call.args[1])
         iov = msg.get("msg_iov")
-        n = _iov_len(iov) if iov is not None else 0
-        return self._send(call, ent, s, n, _int(call.args[2]))
+        n = iov_len(iov) if iov is not None else 0
+        return self._send(call, ent, s, n, expr_int(call.args[2]))
 
     def _recv(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
               got: list[int] | None = None, buf: Expr | None = None) -> Attempt:
@@ -315,10 +225,10 @@ class Syscalls:
             raise Unsupported("unsupported: MSG_ERRQUEUE (zerocopy/timestamping completions)")
 
         def body() -> int:
-            if _is_null(buf) and n > 0:
+            if is_null(buf) and n > 0:
                 if not ent.nonblock or _inq(s._sk) or s._sk.sk_shutdown & 1:
                     s.recv(n, flags | SYMBOLS["MSG_PEEK"])  # waits as the real read would
-                raise _Errno(errno.EFAULT)  # skb_copy_datagram_msg faults
+                raise Errno(errno.EFAULT)  # skb_copy_datagram_msg faults
             data = s.recv(n, flags) if n else b""
             if got is not None:
                 got.append(len(data))
@@ -327,35 +237,35 @@ class Syscalls:
 
     def sys_read(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._recv(ent, s, _int(call.args[2]), 0, buf=call.args[1])
+        return self._recv(ent, s, expr_int(call.args[2]), 0, buf=call.args[1])
 
     def sys_recv(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._recv(ent, s, _int(call.args[2]), _int(call.args[3]), buf=call.args[1])
+        return self._recv(ent, s, expr_int(call.args[2]), expr_int(call.args[3]), buf=call.args[1])
 
     sys_recvfrom = sys_recv
 
     def sys_readv(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._recv(ent, s, _iov_len(call.args[1]), 0)
+        return self._recv(ent, s, iov_len(call.args[1]), 0)
 
     def sys_recvmsg(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        msg = _fields(call.args[1])
+        msg = expr_fields(call.args[1])
         iov = msg.get("msg_iov")
-        n = _iov_len(iov) if iov is not None else 0
-        att = self._recv(ent, s, n, _int(call.args[2]))
+        n = iov_len(iov) if iov is not None else 0
+        att = self._recv(ent, s, n, expr_int(call.args[2]))
         control = msg.get("msg_control")
 
         def check() -> str:
             if control is None or not control.items:
                 return ""
             for c in control.items:
-                f = _fields(c)
-                if "cmsg_type" in f and _int(f["cmsg_type"]) == SYMBOLS["TCP_CM_INQ"]:
+                f = expr_fields(c)
+                if "cmsg_type" in f and expr_int(f["cmsg_type"]) == SYMBOLS["TCP_CM_INQ"]:
                     if not ent.inq:
                         return "recvmsg: expected a TCP_CM_INQ cmsg, none was returned"
-                    want = _int(f["cmsg_data"])
+                    want = expr_int(f["cmsg_data"])
                     have = _inq_hint(s._sk)
                     if want != have:
                         return f"recvmsg: TCP_CM_INQ: expected: {want} vs actual: {have}"
@@ -377,33 +287,33 @@ class Syscalls:
 
     def sys_shutdown(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        how = _int(call.args[1])
+        how = expr_int(call.args[1])
         return Attempt(self._wrap(ent, lambda: _call0(s.shutdown, how)))
 
     def sys_fcntl(self, call: Syscall) -> Attempt:
         _, ent = self.entry(call.args[0])
-        cmd = _int(call.args[1])
+        cmd = expr_int(call.args[1])
 
         def body() -> int:
             if cmd == SYMBOLS["F_GETFL"]:
                 return O_RDWR | (O_NONBLOCK if ent.nonblock else 0)
             if cmd == SYMBOLS["F_SETFL"]:
-                ent.nonblock = bool(_int(call.args[2]) & O_NONBLOCK)
+                ent.nonblock = bool(expr_int(call.args[2]) & O_NONBLOCK)
                 return 0
             raise Unsupported("unsupported: fcntl command")
         return Attempt(self._wrap(ent, body))
 
     def sys_ioctl(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        req = _int(call.args[1])
+        req = expr_int(call.args[1])
         if req != SYMBOLS["SIOCINQ"]:
             raise Unsupported("unsupported: ioctl request")
-        want = _int(call.args[2])
+        want = expr_int(call.args[2])
         have: list[int] = []
 
         def body() -> int:
             if s._sk.sk_state == 10:  # TCP_LISTEN: tcp_ioctl's EINVAL
-                raise _Errno(errno.EINVAL)
+                raise Errno(errno.EINVAL)
             have.append(_inq(s._sk))
             return 0
 
@@ -415,8 +325,8 @@ class Syscalls:
 
     def sys_setsockopt(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        level = _int(call.args[1])
-        opt = _int(call.args[2])
+        level = expr_int(call.args[1])
+        opt = expr_int(call.args[2])
         val = call.args[3]
         if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_FASTOPEN"],
                                                     SYMBOLS["TCP_FASTOPEN_CONNECT"],
@@ -430,15 +340,16 @@ class Syscalls:
             raise Unsupported("unsupported: SO_TIMESTAMPING")
         raw: int | bytes
         if val.kind == "struct":
-            f = _fields(val)
+            f = expr_fields(val)
             if "onoff" in f:
-                raw = struct.pack("=ii", _int(f["onoff"]), _int(f.get("linger", Expr("int", 0))))
+                linger = expr_int(f.get("linger", Expr("int", 0)))
+                raw = struct.pack("=ii", expr_int(f["onoff"]), linger)
             else:
                 raise Unsupported("unsupported: setsockopt struct")
         elif val.kind == "string":
             raw = str(val.value).encode() + b"\0"
         else:
-            raw = _int(val)
+            raw = expr_int(val)
 
         def body() -> int:
             if level == SYMBOLS["SOL_TCP"] and opt == SYMBOLS["TCP_INQ"]:
@@ -453,8 +364,8 @@ class Syscalls:
 
     def sys_getsockopt(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        level = _int(call.args[1])
-        opt = _int(call.args[2])
+        level = expr_int(call.args[1])
+        opt = expr_int(call.args[2])
         want_e = call.args[3]
         got: list[int] = []
 
@@ -469,134 +380,11 @@ class Syscalls:
         def check() -> str:
             if want_e.kind == "ellipsis" or not got:
                 return ""
-            want = _int(want_e)
+            want = expr_int(want_e)
             if got[0] != want:
                 return f"getsockopt: expected: {want} vs actual: {got[0]}"
             return ""
         return Attempt(self._wrap(ent, body), check=check)
-
-    # -- poll / epoll ---------------------------------------------------------------
-    def sys_poll(self, call: Syscall) -> Attempt:
-        pfds = call.args[0]
-        timeout = _int(call.args[2])
-        items = []
-        for it in pfds.items:
-            f = _fields(it)
-            fd = _int(f["fd"])
-            ent = self.fds.get(fd)
-            items.append((fd, ent, _int(f.get("events", Expr("int", 0))),
-                          f.get("revents")))
-        got: list[int] = []
-        sks = [ent.sock._sk for _, ent, _, _ in items if ent is not None and ent.sock]
-        dummy = FdEntry(nonblock=timeout == 0)
-
-        def body() -> int:
-            got.clear()
-            for _fd, ent, events, _ in items:
-                mask = tcp_poll(ent.sock._sk) if ent is not None and ent.sock else 0x20
-                got.append(mask & (events | _POLL_ALWAYS))
-            n = sum(1 for g in got if g)
-            if n == 0 and timeout != 0:
-                raise BlockingIOError(errno.EAGAIN, "poll")
-            return n
-
-        def check() -> str:
-            for (fd, _e, _ev, rexp), g in zip(items, got, strict=False):
-                if rexp is not None and _int(rexp) != g:
-                    return f"poll: fd {fd} revents: expected: {_int(rexp)} vs actual: {g}"
-            return ""
-        att = Attempt(self._wrap(dummy, body), sk=sks[0] if sks else None, check=check)
-        att.extra["timeout_ms"] = timeout
-        return att
-
-    def sys_epoll_create(self, call: Syscall) -> Attempt:
-        want = _int(call.result)
-
-        def body() -> int:
-            fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
-            self.fds[fd] = FdEntry(epoll={})
-            return fd
-        return Attempt(self._wrap(FdEntry(), body))
-
-    sys_epoll_create1 = sys_epoll_create
-
-    def sys_epoll_ctl(self, call: Syscall) -> Attempt:
-        _, ep = self.entry(call.args[0])
-        op = _int(call.args[1])
-        fd = _int(call.args[2])
-        ev = _fields(call.args[3]) if call.args[3].kind == "struct" else {}
-
-        def body() -> int:
-            if ep.epoll is None:
-                raise _Errno(errno.EINVAL)
-            target = self.fds.get(fd)
-            if target is None or target.sock is None:
-                raise _Errno(errno.EBADF)
-            if op == SYMBOLS["EPOLL_CTL_DEL"]:
-                ep.epoll.pop(fd, None)
-                return 0
-            events = _int(ev["events"]) if "events" in ev else 0
-            item = [events, 1]
-            ep.epoll[fd] = item
-            sk = target.sock._sk
-
-            def edge() -> None:
-                item[1] = 1
-            sk.wq.append(edge)
-            return 0
-        return Attempt(self._wrap(FdEntry(), body))
-
-    def sys_epoll_wait(self, call: Syscall) -> Attempt:
-        epfd, ep = self.entry(call.args[0])
-        timeout = _int(call.args[3])
-        exp = call.args[1]
-        got: list[tuple[int, int]] = []
-        dummy = FdEntry(nonblock=timeout == 0)
-        sks = [self.fds[fd].sock._sk for fd in (ep.epoll or {})  # type: ignore[union-attr]
-               if fd in self.fds and self.fds[fd].sock is not None]
-
-        def body() -> int:
-            got.clear()
-            for fd, item in (ep.epoll or {}).items():
-                ent = self.fds.get(fd)
-                if ent is None or ent.sock is None:
-                    continue
-                events = item[0]
-                mask = tcp_poll(ent.sock._sk) & (events | _POLL_ALWAYS)
-                et = events & SYMBOLS["EPOLLET"]
-                if mask and (not et or item[1]):
-                    got.append((fd, mask))
-                    if et:
-                        item[1] = 0
-            if not got and timeout != 0:
-                raise BlockingIOError(errno.EAGAIN, "epoll_wait")
-            return len(got)
-
-        def check() -> str:
-            if exp.kind != "struct" or not got:
-                return ""
-            f = _fields(exp)
-            if "events" in f and _int(f["events"]) != got[0][1]:
-                return f"epoll_wait: events: expected: {_int(f['events'])} vs actual: " \
-                       f"{got[0][1]}"
-            return ""
-        del epfd
-        att = Attempt(self._wrap(dummy, body), sk=sks[0] if sks else None, check=check)
-        att.extra["timeout_ms"] = timeout
-        return att
-
-
-def _is_null(e: Expr | None) -> bool:
-    """A NULL user buffer: ``NULL`` or a literal 0 where a buffer goes."""
-    if e is None:
-        return False
-    return (e.kind == "word" and e.value == "NULL") or (e.kind == "int" and e.value == 0)
-
-
-class _Errno(Exception):
-    def __init__(self, err: int) -> None:
-        super().__init__(err)
-        self.err = err
 
 
 def _call0(fn: Callable[[Any], object], arg: Any) -> int:
