@@ -57,6 +57,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Open,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_sync_mss
 from tuxnet.tcp.seq import after, before, between
 from tuxnet.tcp.sock import tcp_cb
@@ -183,6 +184,8 @@ def tcp_ack_update_window(sk: TcpSock, skb: SkBuff, ack: int, ack_seq: int) -> i
             sk.snd_wnd = nwin
             sk.pred_flags = 0
             _q.tcp_fast_path_check(sk)
+            if sk.sk_write_queue:
+                tcp_slow_start_after_idle_check(sk)
             if nwin > sk.max_window:
                 sk.max_window = nwin
                 tcp_sync_mss(sk, sk.icsk_pmtu_cookie)
@@ -368,6 +371,10 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
             _rec.tcp_xmit_recovery(sk, rexmit[0])
         return 0
     if after(ack, sk.snd_nxt):
+        # RFC 5961 5.2 / RFC 9293 3.10.7.4: an ACK of data never sent is discarded and
+        # answered with a challenge ACK (Linux 6.18 tcp_ack; tcp_rfc5961 selftests)
+        if not flag & FLAG_NO_CHALLENGE_ACK:
+            _in.tcp_send_challenge_ack(sk)
         return -int(R.TCP_ACK_UNSENT_DATA)
     prior_delivered = sk.delivered
     if after(ack, prior_snd_una):

@@ -38,7 +38,6 @@ from tuxnet.tcp.defs import (
     MAX_TCP_HEADER,
     TCP_ATO_MIN,
     TCP_CLOSE,
-    TCP_MSS_DEFAULT,
     TCP_NAGLE_CORK,
     TCP_NAGLE_PUSH,
     TCP_RTO_MAX,
@@ -50,10 +49,12 @@ from tuxnet.tcp.defs import (
     TCPHDR_PSH,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TcpSkbCb, tcp_cb, tcp_clock_us
+from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:
@@ -73,7 +74,6 @@ _U16 = struct.Struct("!H")
 _HEAD_TRUESIZE = alloc_skb(MAX_TCP_HEADER).truesize  # alloc_skb_fclone(MAX_TCP_HEADER)
 _TSO_FEATURES = NETIF_F_TSO | NETIF_F_SG
 GSO_MAX_SEGS = 65535  # include/linux/netdevice.h: GSO_MAX_SEGS (sk_gso_max_segs)
-GSO_LEGACY_MAX_SIZE = 65536  # include/linux/netdevice.h: the IPv4 sk_gso_max_size
 
 
 # -- TSO -----------------------------------------------------------------------------
@@ -97,12 +97,7 @@ def tcp_xmit_size_goal(sk: TcpSock, mss_now: int) -> int:
     largest window (tcp_bound_to_half_wnd)."""
     if not tcp_sk_can_gso(sk):
         return mss_now
-    new_size_goal = GSO_LEGACY_MAX_SIZE - 1 - MAX_TCP_HEADER
-    cutoff = sk.max_window >> 1 if sk.max_window > TCP_MSS_DEFAULT else sk.max_window
-    if cutoff and new_size_goal > cutoff:
-        new_size_goal = max(cutoff, 68 - sk.tcp_header_len)
-    segs = min(new_size_goal // mss_now, GSO_MAX_SEGS)
-    return max(segs * mss_now, mss_now)
+    return gso_size_goal(sk, mss_now)
 
 
 def tcp_set_skb_tso_segs(skb: SkBuff, mss_now: int) -> int:
@@ -328,6 +323,7 @@ def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     sk.sk_wmem_queued += skb.truesize
     if sk.nonagle & TCP_NAGLE_PUSH:
         sk.nonagle &= ~TCP_NAGLE_PUSH
+    tcp_slow_start_after_idle_check(sk)
 
 
 def forced_push(sk: TcpSock) -> bool:
@@ -427,6 +423,9 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     is_rwnd_limited = False
     wq = sk.sk_write_queue
     gso = tcp_sk_can_gso(sk)
+    # without TSO the queue holds one skb per MSS: TsoChunk finds Linux's GSO packet
+    # boundaries and their PSH; with TSO the queued skbs are those packets already
+    chunk = TsoChunk(sk, mss_now) if push_one != 2 and not gso else None
     while wq:
         skb = wq[0]
         tso_segs = tcp_set_skb_tso_segs(skb, mss_now) if gso else 1
@@ -456,13 +455,28 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         cb = tcp_cb(skb)
         if cb.end_seq == cb.seq:
             break  # an empty skb a sleeping sendmsg left
-        if tcp_transmit_skb(sk, skb, True):
+        chunk_ended, force_psh = True, False
+        if chunk is not None:  # TSO chunk boundaries and their PSH (tcp/tso_chunk.py)
+            nxt = wq[1] if len(wq) > 1 else None
+            chunk_ended, force_psh = chunk.add(
+                skb, nxt is None or cwnd_quota <= cb.pcount
+                or not tcp_snd_wnd_test(sk, nxt, mss_now)
+                or not tcp_nagle_test(sk, nxt, mss_now,
+                                      nonagle if len(wq) == 2 else TCP_NAGLE_PUSH))
+        if force_psh:
+            flags = cb.tcp_flags
+            cb.tcp_flags = flags | TCPHDR_PSH
+            err = tcp_transmit_skb(sk, skb, True)
+            cb.tcp_flags = flags
+        else:
+            err = tcp_transmit_skb(sk, skb, True)
+        if err:
             break
         tcp_event_new_data_sent(sk, skb)
         if skb.len < cb.pcount * mss_now:  # tcp_minshall_update
             sk.snd_sml = cb.end_seq
         sent_pkts += cb.pcount
-        if push_one:
+        if push_one and chunk_ended:  # tcp_push_one sends one (TSO) packet
             break
     sk.rwnd_limited = is_rwnd_limited
     if is_rwnd_limited:
@@ -534,6 +548,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     flags = cb.tcp_flags
     cb.tcp_flags = flags & ~(TCPHDR_FIN | TCPHDR_PSH)
     bcb.tcp_flags = flags
+    bcb.eor, cb.eor = cb.eor, False  # tcp_skb_fragment_eor
     bcb.sacked = cb.sacked
     bcb.tx_mstamp = cb.tx_mstamp
     bcb.first_tx_mstamp = cb.first_tx_mstamp

@@ -79,6 +79,7 @@ from tuxnet.tcp.sockopt import (
     tcp_set_keepalive,
     tcp_setsockopt,
 )
+from tuxnet.tcp.tso_chunk import gso_size_goal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -113,6 +114,7 @@ SS_DISCONNECTING = 4
 MSG_OOB = 0x1
 MSG_PEEK = 0x2
 MSG_DONTWAIT = 0x40
+MSG_EOR = 0x80
 MSG_WAITALL = 0x100
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
@@ -546,7 +548,10 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
     copied = 0
     total = len(view)
     mss_now = tcp_current_mss(sk)
-    size_goal = _out.tcp_xmit_size_goal(sk, mss_now)
+    size_goal = _out.tcp_xmit_size_goal(sk, mss_now)  # one MSS unless TSO is on
+    xmit_goal = gso_size_goal(sk, mss_now)  # a Linux skb's bytes (tcp/tso_chunk.py)
+    fill = 0
+    run_first: Any = None
     while True:
         if sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN:
             if copied:
@@ -557,10 +562,13 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
         wq = sk.sk_write_queue
         skb = wq[-1] if wq else None
         copy = size_goal - skb.len if skb is not None else 0
-        if skb is not None and tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN):
+        if skb is not None and (tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN)
+                                or tcp_cb(skb).eor):  # tcp_skb_can_collapse_to
             copy = 0
         if skb is None or copy <= 0 or skb.tailroom() < 1:
-            if not sk.sk_stream_memory_free():
+            # Linux checks memory when it allocates an skb of size_goal bytes, i.e.
+            # when a new run of MSS skbs starts (fill == 0), not for each MSS
+            if fill == 0 and not sk.sk_stream_memory_free():
                 # wait_for_space
                 sk.sock_nospace = True
                 if copied:
@@ -589,13 +597,23 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
         cb.end_seq = (cb.end_seq + copy) & _M32
         copied += copy
         if copied >= total:
+            if flags & MSG_EOR:
+                cb.eor = True  # the record ends here: later data starts a new skb
             break
         if skb.len < size_goal or flags & MSG_OOB:
             continue
+        # Linux decides on a push once an skb of size_goal bytes is full
+        if run_first is None:
+            run_first = skb
+        fill += skb.len
+        if fill < xmit_goal:
+            continue
+        fill = 0
+        first, run_first = run_first, None
         if _out.forced_push(sk):
             _out.tcp_mark_push(sk, skb)
             _out.tcp_push_pending_frames(sk, mss_now, TCP_NAGLE_PUSH)
-        elif wq and skb is wq[0]:
+        elif wq and first is wq[0]:
             _out.tcp_push_one(sk, mss_now)
     if copied:
         _out.tcp_push(sk, flags, mss_now, sk.nonagle)

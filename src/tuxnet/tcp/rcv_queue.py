@@ -31,7 +31,7 @@ from tuxnet.tcp.defs import (
     TCP_TIME_WAIT,
     TCPHDR_FIN,
 )
-from tuxnet.tcp.mss import tcp_grow_window
+from tuxnet.tcp.mss import tcp_grow_window, tcp_measure_rcv_mss
 from tuxnet.tcp.rcvbuf import tcp_prune_queue, tcp_rcvbuf_grow
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb, tcp_set_state
@@ -289,6 +289,8 @@ def tcp_data_queue_ofo(sk: TcpSock, skb: SkBuff) -> None:
     duplicate parts are dropped (TCPOFOMerge, TCP_OFOMERGE) and D-SACKed; the SACK
     block for it goes first (TCPOFOQueue)."""
     tcpext = sk.host.mib.tcpext
+    # Linux 6.18 learns rcv_mss from out-of-order segments too (tcp_ooo_rcv_mss selftest)
+    tcp_measure_rcv_mss(sk, skb, tcp_cb(skb).tcp_flags, tcp_cb(skb).hdr_len)
     if not _tcp_try_rmem_schedule(sk, skb):
         tcpext.TCPOFODrop += 1
         sk.sk_data_ready()
@@ -377,8 +379,9 @@ def tcp_fin(sk: TcpSock) -> None:
         sk.sk_rmem_alloc -= skb.truesize
         _in.tcp_drop(sk, skb, R.TCP_OFO_DROP, "tcp_fin")
     sk.out_of_order_queue.clear()
-    if sk.tcp_is_sack():
+    if sk.tcp_is_sack():  # tcp_sack_reset(): the pending D-SACK goes too
         sk.selective_acks.clear()
         sk.rx_opt.num_sacks = 0
+        sk.rx_opt.dsack = False
     if "SOCK_DEAD" not in sk.sock_flags:
         sk.sk_state_change()

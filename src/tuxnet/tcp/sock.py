@@ -52,8 +52,8 @@ _M32 = 0xFFFFFFFF
 class TcpSkbCb:
     """struct tcp_skb_cb (TCP_SKB_CB(skb)): what TCP keeps in skb->cb."""
 
-    __slots__ = ("ack_seq", "daddr", "end_seq", "first_tx_mstamp", "hdr_len", "iif", "pcount",
-                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
+    __slots__ = ("ack_seq", "daddr", "end_seq", "eor", "first_tx_mstamp", "hdr_len", "iif",
+                 "pcount", "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
@@ -74,6 +74,7 @@ class TcpSkbCb:
         self.daddr = 0
         self.iif = 0
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
+        self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
 
     def copy(self) -> TcpSkbCb:
         """memcpy of skb->cb, as skb_clone does."""
@@ -91,6 +92,7 @@ class TcpSkbCb:
         n.saddr = self.saddr
         n.daddr = self.daddr
         n.iif = self.iif
+        n.eor = self.eor
         return n
 
     def __repr__(self) -> str:
@@ -308,6 +310,7 @@ class TcpSock(Sock):
         self.snd_wl1 = 0
         self.snd_wnd = 0
         self.max_window = 0
+        self.notsent_lowat = 0  # TCP_NOTSENT_LOWAT (0: the sysctl)
         self.rcv_wnd = 0
         self.rcv_ssthresh = 0
         self.window_clamp = 0
@@ -499,9 +502,17 @@ class TcpSock(Sock):
         """tcp_rtx_and_write_queues_empty()."""
         return not self.sk_write_queue and not self.tcp_rtx_queue
 
-    def sk_stream_memory_free(self) -> bool:
-        """sk_stream_memory_free() (tcp_notsent_lowat is UINT_MAX by default)."""
-        return self.sk_wmem_queued < self.sk_sndbuf
+    def tcp_notsent_lowat(self) -> int:
+        """tcp_notsent_lowat(): TCP_NOTSENT_LOWAT, else net.ipv4.tcp_notsent_lowat."""
+        return self.notsent_lowat or self.net.sysctl("tcp_notsent_lowat")
+
+    def sk_stream_memory_free(self, wake: int = 0) -> bool:
+        """__sk_stream_memory_free() with tcp_stream_memory_free(): send buffer room and
+        fewer unsent bytes than the notsent low-water mark (doubled for a wakeup)."""
+        if self.sk_wmem_queued >= self.sk_sndbuf:
+            return False
+        notsent = (self.write_seq - self.snd_nxt) & 0xFFFFFFFF
+        return (notsent << wake) < self.tcp_notsent_lowat()
 
     def sk_stream_is_writeable(self) -> bool:
         """sk_stream_is_writeable(): free space at least a third of what is queued."""

@@ -31,6 +31,7 @@ from tuxnet.tcp.defs import (
     TCP_NAGLE_OFF,
     TCP_NAGLE_PUSH,
     TCP_NODELAY,
+    TCP_NOTSENT_LOWAT,
     TCP_QUICKACK,
     TCP_SYN_RECV,
     TCP_SYN_SENT,
@@ -73,7 +74,7 @@ def tcp_poll(sk: TcpSock) -> int:
         if ((sk.rcv_nxt - sk.copied_seq) & _M32) >= max(sk.sk_rcvlowat, 1):
             mask |= EPOLLIN | EPOLLRDNORM
         if not shutdown & SEND_SHUTDOWN:
-            if sk.sk_stream_is_writeable() and sk.sk_stream_memory_free():
+            if sk.sk_stream_is_writeable() and sk.sk_stream_memory_free(1):
                 mask |= EPOLLOUT | EPOLLWRNORM
             else:
                 sk.sock_nospace = True
@@ -148,6 +149,9 @@ def tcp_setsockopt(sk: TcpSock, optname: int, val: int | str) -> None:
         if val < 0:
             raise sock_errno(errno.EINVAL)
         sk.icsk_user_timeout = val
+    elif optname == TCP_NOTSENT_LOWAT:
+        sk.notsent_lowat = val & 0xFFFFFFFF
+        sk.sk_write_space()  # do_tcp_setsockopt: a raised mark may free a writer
     else:
         raise sock_errno(errno.ENOPROTOOPT)
 
@@ -192,6 +196,8 @@ def tcp_getsockopt(sk: TcpSock, optname: int) -> int | str:
         return 1 if sk.icsk_ack.quick and not sk.inet_csk_in_pingpong_mode() else 0
     if optname == TCP_USER_TIMEOUT:
         return sk.icsk_user_timeout
+    if optname == TCP_NOTSENT_LOWAT:
+        return sk.notsent_lowat
     if optname == TCP_CONGESTION:
         return sk.icsk_ca_ops.name if sk.icsk_ca_ops is not None else ""
     raise sock_errno(errno.ENOPROTOOPT)

@@ -1,0 +1,98 @@
+"""TSO chunks over tuxnet's MSS-sized write queue: where Linux's GSO packets begin and
+end, and the PSH Linux forces on each of them.
+
+tuxnet queues one skb per MSS; Linux queues skbs of up to ``size_goal`` bytes
+(tcp_xmit_size_goal; gso_size_goal here: the GSO maximum bounded to half the
+peer's largest window) and tcp_write_xmit sends each as chunks of at most
+``tcp_tso_segs()`` segments
+(tcp_tso_autosize: about 1 ms of the pacing rate, at least tcp_min_tso_segs), cut where
+cwnd, the receive window or Nagle stop. __tcp_transmit_skb then forces PSH on every
+packet of more than one segment ("Force a PSH flag on all (GSO) packets to expedite
+GRO flush at receiver"), and GSO leaves it on the chunk's last segment. On the wire that
+is: the last segment of each multi-segment chunk carries PSH; single-segment sends
+(limited transmit, PRR's one-at-a-time) do not. This module finds those chunk ends for
+tcp_write_xmit and the size_goal push cadence for tcp_sendmsg.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tuxnet.tcp.defs import TCPHDR_PSH
+from tuxnet.tcp.mss import tcp_bound_to_half_wnd
+from tuxnet.tcp.sock import tcp_cb
+
+if TYPE_CHECKING:
+    from tuxnet.skb import SkBuff
+    from tuxnet.tcp.sock import TcpSock
+
+__all__ = ["TsoChunk", "gso_size_goal", "tcp_tso_segs"]
+
+GSO_MAX_SIZE = 65536  # GSO_LEGACY_MAX_SIZE, sk_gso_max_size of a TSO device
+MAX_TCP_HEADER = 320  # L1_CACHE_ALIGN(128 + MAX_HEADER) on x86_64
+TCP_TSO_RTT_LOG = 9  # net.ipv4.tcp_tso_rtt_log default
+SK_PACING_SHIFT = 10  # sk_pacing_shift: ~1 ms of data per TSO packet
+_UINT_MAX = 0xFFFFFFFF
+
+
+def gso_size_goal(sk: TcpSock, mss_now: int) -> int:
+    """tcp_xmit_size_goal() on a GSO-capable route: the bytes one Linux write-queue skb
+    collects before sendmsg pushes (a whole number of MSS, at least one)."""
+    new_size_goal = tcp_bound_to_half_wnd(sk, GSO_MAX_SIZE - 1 - MAX_TCP_HEADER)
+    segs = min(new_size_goal // mss_now, 0xFFFF)
+    return max(segs * mss_now, mss_now)
+
+
+def _pacing_rate(sk: TcpSock) -> int:
+    """tcp_update_pacing_rate(): bytes/s, 2x (slow start) or 1.2x cwnd per srtt; before
+    an RTT sample sk_pacing_rate is still ~0 (unlimited)."""
+    if not sk.srtt_us:
+        return 1 << 62
+    ss = sk.snd_cwnd < (sk.snd_ssthresh >> 1)
+    ratio = sk.net.sysctl("tcp_pacing_ss_ratio" if ss else "tcp_pacing_ca_ratio")
+    rate = sk.mss_cache * ((1_000_000 // 100) << 3) * ratio * max(sk.snd_cwnd, sk.packets_out)
+    return rate // sk.srtt_us
+
+
+def tcp_tso_segs(sk: TcpSock, mss_now: int) -> int:
+    """tcp_tso_segs() / tcp_tso_autosize(): segments per TSO packet."""
+    nbytes = _pacing_rate(sk) >> SK_PACING_SHIFT
+    min_rtt = sk.tcp_min_rtt()
+    if 0 <= min_rtt < _UINT_MAX:
+        r = min_rtt >> TCP_TSO_RTT_LOG
+        if r < 32:
+            nbytes += GSO_MAX_SIZE >> r
+    nbytes = min(nbytes, GSO_MAX_SIZE)
+    return max(nbytes // mss_now, sk.net.sysctl("tcp_min_tso_segs"))
+
+
+class TsoChunk:
+    """The chunk tcp_write_xmit is building in one call: its segment count and limit."""
+
+    __slots__ = ("limit", "max_segs", "segs", "sk")
+
+    def __init__(self, sk: TcpSock, mss_now: int) -> None:
+        self.sk = sk
+        self.max_segs = tcp_tso_segs(sk, mss_now)
+        self.segs = 0
+        self.limit = self.max_segs
+
+    def add(self, skb: SkBuff, ends: bool) -> tuple[bool, bool]:
+        """``skb`` joins the chunk, which ends with it when ``ends`` (cwnd, the window,
+        Nagle or the queue stop after it), at the chunk limit or at a PSH- or EOR-marked
+        end of a Linux skb. Returns (chunk ended, force PSH on this transmission): a chunk of
+        several segments gets PSH on its last one. The PSH goes on the sent copy only
+        (__tcp_transmit_skb sets it in the clone's cb), not on the queued skb."""
+        cb = tcp_cb(skb)
+        if not self.segs:
+            # tcp_cwnd_test(): a packet takes at most half the cwnd ("at least 2 GSO
+            # packets in flight") and what cwnd leaves; tcp_tso_segs() bounds it too
+            sk = self.sk
+            quota = min(max(sk.snd_cwnd >> 1, 1), sk.snd_cwnd - sk.tcp_packets_in_flight())
+            self.limit = min(self.max_segs, max(quota, 1))
+        self.segs += cb.pcount
+        if not (ends or cb.tcp_flags & TCPHDR_PSH or cb.eor or self.segs >= self.limit):
+            return False, False
+        force = self.segs > 1
+        self.segs = 0
+        return True, force
