@@ -58,6 +58,7 @@ from tuxnet.tcp.defs import (
     usecs_to_jiffies,
 )
 from tuxnet.tcp.mss import tcp_current_mss
+from tuxnet.tcp.rate import tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb
 
@@ -290,6 +291,8 @@ def tcp_sacktag_write_queue(sk: TcpSock, ack_skb: SkBuff, prior_snd_una: int,
             if before(cb.seq, start) or after(cb.end_seq, end):
                 continue  # partly covered: the kernel would split it
             _sacktag_one(sk, state, skb, dup_sack)
+            if state.rate is not None:
+                tcp_rate_skb_delivered(sk, skb, state.rate)
     if sk.icsk_ca_state != TCP_CA_Loss or sk.undo_marker:
         tcp_check_sack_reordering(sk, state.reord, False)
     sk.delivered += state.sack_delivered

@@ -52,7 +52,8 @@ _M32 = 0xFFFFFFFF
 class TcpSkbCb:
     """struct tcp_skb_cb (TCP_SKB_CB(skb)): what TCP keeps in skb->cb."""
 
-    __slots__ = ("ack_seq", "daddr", "end_seq", "first_tx_mstamp", "hdr_len", "iif", "pcount",
+    __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "first_tx_mstamp", "hdr_len",
+                 "iif", "pcount",
                  "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
 
@@ -66,6 +67,7 @@ class TcpSkbCb:
         self.tx_mstamp = 0  # skb->skb_mstamp_ns / 1000: last (re)transmission, µs
         self.first_tx_mstamp = 0  # tx.first_tx_mstamp (tcp_rate.c)
         self.tx_delivered = 0  # tx.delivered
+        self.delivered_mstamp = 0  # tx.delivered_mstamp (0 once SACKed: sample used)
         self.tx_app_limited = False
         self.sack_blocks: list[tuple[int, int]] | None = None
         self.window = 0  # rx: the raw window field
@@ -84,6 +86,7 @@ class TcpSkbCb:
         n.tx_mstamp = self.tx_mstamp
         n.first_tx_mstamp = self.first_tx_mstamp
         n.tx_delivered = self.tx_delivered
+        n.delivered_mstamp = self.delivered_mstamp
         n.tx_app_limited = self.tx_app_limited
         n.sack_blocks = self.sack_blocks
         n.window = self.window
@@ -371,6 +374,17 @@ class TcpSock(Sock):
         self.app_limited = 0
         self.first_tx_mstamp = 0
         self.delivered_mstamp = 0
+        self.rate_delivered = 0  # tcp_rate_gen: the last (non-app-limited) sample
+        self.rate_interval_us = 0
+        self.rate_app_limited = False
+        # -- pacing (sk_pacing_*, EDT: tcp_wstamp_ns) --------------------------------
+        self.sk_pacing_rate = (1 << 64) - 1  # bytes/s; ~0UL: unlimited
+        self.sk_max_pacing_rate = (1 << 64) - 1  # SO_MAX_PACING_RATE
+        self.sk_pacing_status = 0  # SK_PACING_NONE / NEEDED / FQ
+        self.sk_pacing_shift = 10  # sk_pacing_shift_update default: ~1 ms of data
+        self.tcp_wstamp_ns = 0  # earliest departure time of the next skb (loop ns + boot)
+        self.tcp_clock_cache = 0  # tcp_clock_ns() of this event
+        self.pacing_timer: TimerHandle | None = None
         self.rwnd_limited = False
         self.sock_nospace = False
         self.icsk_probes_tstamp = 0
@@ -424,8 +438,10 @@ class TcpSock(Sock):
         return (self.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // NSEC_PER_JIFFY
 
     def tcp_mstamp_refresh(self) -> None:
-        """tcp_mstamp_refresh(): the µs clock of this event."""
-        self.tcp_mstamp = (self.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // 1000
+        """tcp_mstamp_refresh(): the ns (tcp_clock_cache) and µs clocks of this event."""
+        now = self.host.loop.now_ns() + TCP_CLOCK_BOOT_NS
+        self.tcp_clock_cache = now
+        self.tcp_mstamp = now // 1000
 
     def tcp_time_stamp_ts(self) -> int:
         """tcp_time_stamp_ts(): the 1 kHz TS clock (ms), without tsoffset."""

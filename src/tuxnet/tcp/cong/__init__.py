@@ -50,8 +50,8 @@ class RateSample:
     """struct rate_sample (tcp_rate.c): the delivery-rate sample of one ACK."""
 
     __slots__ = ("acked_sacked", "delivered", "interval_us", "is_ack_delayed", "is_app_limited",
-                 "is_retrans", "losses", "prior_delivered", "prior_in_flight", "prior_mstamp",
-                 "rtt_us")
+                 "is_retrans", "last_end_seq", "losses", "prior_delivered", "prior_in_flight",
+                 "prior_mstamp", "rcv_interval_us", "rtt_us", "snd_interval_us")
 
     def __init__(self) -> None:
         self.prior_mstamp = 0
@@ -65,6 +65,9 @@ class RateSample:
         self.is_app_limited = False
         self.is_retrans = False
         self.is_ack_delayed = False
+        self.last_end_seq = 0
+        self.snd_interval_us = 0
+        self.rcv_interval_us = 0
 
 
 class TcpCongestionOps:
