@@ -39,9 +39,9 @@ from tuxnet.tcp.defs import (
 )
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
-from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.pacing import SK_PACING_NEEDED, tcp_pacing_advance, tcp_pacing_check
 from tuxnet.tcp.rate import tcp_rate_skb_sent
+from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
 from tuxnet.wire.checksum import ones_sum
 

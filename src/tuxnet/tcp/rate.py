@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tuxnet.tcp.defs import TCPCB_RETRANS, TCPCB_SACKED_ACKED
+from tuxnet.tcp.seq import after
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
@@ -49,8 +50,7 @@ def tcp_rate_skb_delivered(sk: TcpSock, skb: SkBuff, rs: RateSample) -> None:
         return
     tx = cb.tx_mstamp
     if not rs.prior_delivered or tx > sk.first_tx_mstamp or (
-            tx == sk.first_tx_mstamp and
-            0 < ((cb.end_seq - rs.last_end_seq) & _M32) < 0x80000000):
+            tx == sk.first_tx_mstamp and after(cb.end_seq, rs.last_end_seq)):
         rs.prior_delivered = cb.tx_delivered
         rs.prior_mstamp = cb.delivered_mstamp
         rs.is_app_limited = cb.tx_app_limited
@@ -66,8 +66,8 @@ def tcp_rate_gen(sk: TcpSock, delivered: int, lost: int, is_sack_reneg: bool,
                  rs: RateSample) -> None:
     """tcp_rate_gen(): finish the sample of this ACK (rs.delivered and interval_us are
     -1 when it has no timing, during SACK reneging, or is shorter than min_rtt)."""
-    if sk.app_limited and sk.delivered > sk.app_limited:
-        sk.app_limited = 0  # the bubble is ACKed and gone
+    if sk.app_limited and after(sk.delivered & _M32, sk.app_limited):
+        sk.app_limited = 0  # the bubble is ACKed and gone (u32 compare: ~0U at start)
     if delivered:
         sk.delivered_mstamp = sk.tcp_mstamp
     rs.acked_sacked = delivered

@@ -219,6 +219,33 @@ class Minmax:
         self.s = [(t, meas)] * 3
         return meas
 
+    def running_max(self, win: int, t: int, meas: int) -> int:
+        """minmax_running_max()."""
+        s = self.s
+        if meas >= s[0][1] or t - s[2][0] > win:
+            return self.reset(t, meas)
+        val = (t, meas)
+        if meas >= s[1][1]:
+            s[2] = s[1] = val
+        elif meas >= s[2][1]:
+            s[2] = val
+        return self._subwin_update(win, val)
+
+    def _subwin_update(self, win: int, val: tuple[int, int]) -> int:
+        """minmax_subwin_update(): age the best, 2nd and 3rd choices in the window."""
+        s = self.s
+        t = val[0]
+        dt = t - s[0][0]
+        if dt > win:
+            s[0], s[1], s[2] = s[1], s[2], val
+            if t - s[0][0] > win:
+                s[0], s[1], s[2] = s[1], s[2], val
+        elif s[1][0] == s[0][0] and dt > win // 4:
+            s[2] = s[1] = val
+        elif s[2][0] == s[1][0] and dt > win // 2:
+            s[2] = val
+        return s[0][1]
+
     def running_min(self, win: int, t: int, meas: int) -> int:
         """minmax_running_min()."""
         s = self.s
@@ -261,6 +288,7 @@ class TcpSock(Sock):
         self.icsk_ca_priv: Any = None
         self.icsk_ca_initialized = False
         self.icsk_ca_dst_locked = False
+        self.cap_net_admin = False  # the owner's CAP_NET_ADMIN (TCP_CONGESTION checks)
         self.icsk_retransmits = 0
         self.icsk_backoff = 0
         self.icsk_probes_out = 0
