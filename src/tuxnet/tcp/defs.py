@@ -188,6 +188,7 @@ TCP_INFO = 11
 TCP_QUICKACK = 12
 TCP_CONGESTION = 13
 TCP_USER_TIMEOUT = 18
+TCP_CC_INFO = 26  # union tcp_cc_info (struct tcp_bbr_info for BBR)
 
 # tcp_info options bits
 TCPI_OPT_TIMESTAMPS = 1

@@ -228,4 +228,14 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_rcv_ooopack": sk.rcv_ooopack, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_total_rto": sk.total_rto,
         "tcpi_total_rto_recoveries": sk.total_rto_recoveries,
+        "tcpi_pacing_rate": sk.sk_pacing_rate, "tcpi_max_pacing_rate": sk.sk_max_pacing_rate,
+        "tcpi_delivery_rate": _delivery_rate(sk),
+        "tcpi_delivery_rate_app_limited": int(sk.rate_app_limited),
     }
+
+
+def _delivery_rate(sk: TcpSock) -> int:
+    """tcp_compute_delivery_rate(): bytes/s of the last rate sample (tcp_rate_gen)."""
+    if not sk.rate_interval_us:
+        return 0
+    return sk.rate_delivered * sk.mss_cache * 1_000_000 // sk.rate_interval_us
