@@ -418,6 +418,7 @@ class TcpSock(Sock):
         self.icsk_probes_tstamp = 0
         # -- receive side -----------------------------------------------------------
         self.out_of_order_queue: list[SkBuff] = []  # sorted by seq (the kernel's rbtree)
+        self.recv_sack_cache: list[tuple[int, int]] = []  # the last ACK's SACK blocks
         self.selective_acks: list[list[int]] = []  # tp->selective_acks[] as [start, end]
         self.duplicate_sack: list[int] = [0, 0]
         self.compressed_ack = 0
