@@ -48,6 +48,10 @@ def module_params(host: Host, module: str) -> ModParams:
         setattr(host, "_modparams", store)  # noqa: B010 - Host has no typed slot for it
     mp = store.get(module)
     if mp is None:
+        if module not in _DECLS:
+            from tuxnet.tcp.cong import tcp_ca_find
+
+            tcp_ca_find("reno")  # load the built-in algorithms (they declare theirs)
         params, on_load = _DECLS[module]
         mp = ModParams(module, {k: v for k, (v, _mode) in params.items()})
         if on_load is not None:
