@@ -5,6 +5,7 @@ timing, TCP_CC_INFO, rate samples and app-limited marking, internal pacing."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import struct
 from typing import Any
 
@@ -68,9 +69,9 @@ def test_state_machine_and_gain_cycle() -> None:
     cyc = [(t, i) for t, m, i in seen if m == B.BBR_PROBE_BW]
     idx = [i for _, i in cyc]
     assert set(idx) == set(range(8))
-    assert all(b == (a + 1) % 8 for a, b in zip(idx, idx[1:], strict=False))
+    assert all(b == (a + 1) % 8 for a, b in itertools.pairwise(idx))
     assert idx[0] != 1  # never entered at the 3/4 phase
-    lengths = [(b[0] - a[0]) / MS for a, b in zip(cyc, cyc[1:], strict=False)
+    lengths = [(b[0] - a[0]) / MS for a, b in itertools.pairwise(cyc)
                if a[1] >= 2]  # the cruise phases end on time alone
     assert lengths and all(19 <= x <= 30 for x in lengths)
     # the bottleneck bandwidth estimate and goodput are near the link rate
@@ -101,7 +102,7 @@ def test_probe_rtt_after_ten_seconds() -> None:
         if bbr is not None:
             trace.append((t, bbr.mode, c.snd_cwnd))
 
-    c, _s, _ = _bulk(w, "bbr", 11.5, 2, watch)
+    _c, _s, _ = _bulk(w, "bbr", 11.5, 2, watch)
     rtt_periods = [t for t, m, _ in trace if m == B.BBR_PROBE_RTT]
     assert rtt_periods, "no PROBE_RTT within 11.5 s"
     start, end = rtt_periods[0], rtt_periods[-1]
@@ -173,11 +174,11 @@ def test_pacing_rate_and_internal_pacing() -> None:
     assert c.sk_pacing_status == SK_PACING_NEEDED and c.sk_pacing_rate == 500_000
     # a paced flow: 1 Mbit/s max pacing on a 100 Mbit/s wire spaces the data segments
     w2 = Wire(delay_ns=5 * MS, rate_bps=100_000_000)
-    c2, s2, _ = pair(w2)
+    c2, _s2, _ = pair(w2)
     sk_set_max_pacing_rate(c2, 125_000)  # bytes/s
     proto.tcp_sendmsg(c2, bytes(40 * 1448), 0, 0)
     w2.run(2 * SEC)
     data = [seg.t for seg in w2.sent("a") if seg.payload_len]
-    gaps = [b - a for a, b in zip(data[10:], data[11:], strict=False)]  # first 10 unpaced
+    gaps = [b - a for a, b in itertools.pairwise(data)]  # first 10 unpaced
     assert gaps and min(gaps) >= 5 * MS  # 1448 B at 125 kB/s = 11.6 ms, less credit
     assert sum(gaps) / len(gaps) > 10 * MS
