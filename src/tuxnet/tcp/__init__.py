@@ -22,11 +22,12 @@ sendmsg/recvmsg with Nagle, TCP_NODELAY, TCP_CORK, MSG_MORE, PSH marking; header
 prediction; out-of-order queue with SACK and D-SACK; delayed ACKs, quick-ACK mode, SACK
 compression; RTT/RTO (RFC 6298, Linux fixed point); RTO backoff, zero-window probes,
 keepalive; SACK scoreboard, RACK loss detection and TLP, NewReno, PRR, undo on D-SACK or
-timestamps; ICMP errors and PMTU; the congestion-control interface with Reno.
+timestamps; ICMP errors and PMTU; the congestion-control interface with Reno, CUBIC
+(the default) and BBR v1 (cong/), delivery-rate sampling (rate.py), pacing with
+EDT departure times, TCP's own pacing timer and fq's (pacing.py).
 
-Not yet (#5): CUBIC and BBR (sockets fall back to Reno), F-RTO, ECN, pacing and TSQ
-(and so autocorking), TSO/GSO-sized segments, receive-buffer autotuning
-(tcp_rcv_space_adjust, scaling_ratio measurement), urgent data, Fast Open, MD5/AO,
+Not yet (#5): F-RTO, ECN, TSQ (and so autocorking), TSO/GSO-sized segments,
+receive-buffer autotuning (tcp_rcv_space_adjust, scaling_ratio measurement), urgent data, Fast Open, MD5/AO,
 tcp_metrics, TIME_WAIT reuse, splitting partly SACKed segments, IPv6.
 """
 
