@@ -350,7 +350,12 @@ def _plot(path: str, loss_rows: Sequence[dict[str, Any]],
         plt: Any = importlib.import_module("matplotlib.pyplot")
     except ImportError:
         raise SystemExit("--plot needs matplotlib (pip install 'tuxnet[plots]')") from None
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    panels = int(bool(loss_rows)) + int(bool(buf_rows))
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    ax1 = axes[0][0]
+    ax2 = axes[0][-1]
     for cc in CCS:
         pts = [(r["loss"], r["goodput_mbps"]) for r in loss_rows if r["cc"] == cc]
         if pts:
@@ -362,19 +367,23 @@ def _plot(path: str, loss_rows: Sequence[dict[str, Any]],
         ax1.plot(xs, [m[1] for m in models], "k--", label="Mathis (Reno)")
         ax1.plot(xs, [m[2] for m in models], "k:", label="RFC 9438 (CUBIC)")
         ax1.plot(xs, [m[3] for m in models], "k-", lw=0.5, label="link x (1-p)")
-    ax1.set_xscale("log")
-    ax1.set_yscale("log")
-    ax1.set_xlabel("random loss")
-    ax1.set_ylabel("goodput (Mbit/s)")
-    ax1.legend(fontsize=7)
+    if not loss_rows:
+        ax1 = None
+    if ax1 is not None:
+        ax1.set_xscale("log")
+        ax1.set_yscale("log")
+        ax1.set_xlabel("random loss")
+        ax1.set_ylabel("goodput (Mbit/s)")
+        ax1.legend(fontsize=7)
     for cc in ("cubic", "bbr"):
         pts = [(r["buffer_bdp"], r["rtt_ms"]) for r in buf_rows if r["cc"] == cc]
         if pts:
             ax2.plot(*zip(*pts, strict=True), marker="o", label=cc)
-    ax2.set_xscale("log")
-    ax2.set_xlabel("buffer (BDP)")
-    ax2.set_ylabel("mean RTT (ms)")
-    ax2.legend(fontsize=7)
+    if buf_rows:
+        ax2.set_xscale("log")
+        ax2.set_xlabel("buffer (BDP)")
+        ax2.set_ylabel("mean RTT (ms)")
+        ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
