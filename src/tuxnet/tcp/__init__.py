@@ -27,8 +27,8 @@ timestamps; ICMP errors and PMTU; the congestion-control interface with Reno, CU
 EDT departure times, TCP's own pacing timer and fq's (pacing.py).
 
 Not yet (#5): F-RTO, ECN, TSQ (and so autocorking), TSO/GSO-sized segments,
-receive-buffer autotuning (tcp_rcv_space_adjust, scaling_ratio measurement), urgent data, Fast Open, MD5/AO,
-tcp_metrics, TIME_WAIT reuse, splitting partly SACKed segments, IPv6.
+receive-buffer autotuning (tcp_rcv_space_adjust, scaling_ratio measurement), urgent
+data, Fast Open, MD5/AO, tcp_metrics, TIME_WAIT reuse, splitting partly SACKed segments, IPv6.
 """
 
 from __future__ import annotations
