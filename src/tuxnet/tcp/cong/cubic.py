@@ -2,11 +2,9 @@
 
 Linux's integer arithmetic is kept exactly, so cwnd traces match the kernel's:
 
-* W_cubic(t) = C (t - K)^3 + W_max (RFC 9438 4.2, eq. 1) with C = bic_scale / 1024 =
-  41/1024 scaled by cube_rtt_scale = bic_scale * 10, i.e. C = 0.4 for an assumed RTT
-  of 100 ms ... Linux folds the RTT into the constants: time is in 1/1024 s units
-  (BICTCP_HZ = 10) and ``delta = cube_rtt_scale * offs^3 >> 40``, which is
-  0.4 * (t - K)^3 with t in seconds (RFC 9438's C = 0.4).
+* W_cubic(t) = C (t - K)^3 + W_max (RFC 9438 4.2, eq. 1) with C = 0.4: time is kept in
+  1/1024 s (BICTCP_HZ = 10) and ``delta = cube_rtt_scale * offs^3 >> 40`` with
+  cube_rtt_scale = bic_scale * 10 = 410 ~ 0.4 * 1024, i.e. 0.4 (t - K)^3 packets.
 * K = cubic_root(cube_factor * (W_max - cwnd)), cube_factor = 2^40 / (bic_scale * 10):
   K = cbrt((W_max - cwnd) / C) (RFC 9438 eq. 2 with W_max - cwnd_epoch), computed by
   Linux's table-and-one-Newton-step cube root (average error 0.195 %).
@@ -21,7 +19,10 @@ Linux's integer arithmetic is kept exactly, so cwnd traces match the kernel's:
   grows by one per ``cwnd * beta_scale / 8`` ACKs, beta_scale = 8 (1 + beta) / 3 /
   (1 - beta) = 15, i.e. alpha = 3 (1 - beta) / (1 + beta) per RTT (RFC 9438 eq. 4);
   when it is ahead, cnt is capped to catch up within an RTT.
-* Where Linux differs from RFC 9438: the first epoch after slow start without a loss
+* Where Linux differs from RFC 9438: the target is origin - floor(delta), an integer
+  that reaches W_max once 0.4 (K - t)^3 < 1, about 1.4 s before K, so at windows of
+  tens to hundreds of packets its cycles under periodic loss are shorter and flatter than
+  RFC 9438 section 5's model (more throughput than its eq. 5); the first epoch after slow start without a loss
   (last_max_cwnd == 0) grows at least 5 % per RTT (cnt <= 20); cnt is recomputed at most
   once per jiffy and skipped while cwnd is unchanged for HZ/32; the Reno-friendly
   estimate counts ACKed packets, not bytes (RFC 9438 uses segments_acked/cwnd too, but
