@@ -23,8 +23,8 @@ Linux's integer arithmetic is kept exactly, so cwnd traces match the kernel's:
   that reaches W_max once 0.4 (K - t)^3 < 1, about 1.4 s before K, so at windows of
   tens to hundreds of packets its cycles under periodic loss are shorter and flatter than
   RFC 9438 section 5's model (more throughput than its eq. 5); the first epoch after
-  slow start without a loss (last_max_cwnd == 0) grows at least 5 % per RTT (cnt <= 20); cnt is recomputed at most
-  once per jiffy and skipped while cwnd is unchanged for HZ/32; the Reno-friendly
+  slow start without a loss (last_max_cwnd == 0) grows at least 5 % per RTT
+  (cnt <= 20); cnt is recomputed at most once per jiffy and skipped while cwnd is unchanged for HZ/32; the Reno-friendly
   estimate counts ACKed packets, not bytes (RFC 9438 uses segments_acked/cwnd too, but
   Linux starts it at cwnd at the epoch start, not at cwnd_epoch * beta); W_max is not
   reduced for a spurious congestion event (undo is tcp_reno_undo_cwnd: max(cwnd,
