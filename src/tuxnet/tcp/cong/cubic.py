@@ -20,16 +20,17 @@ Linux's integer arithmetic is kept exactly, so cwnd traces match the kernel's:
   (1 - beta) = 15, i.e. alpha = 3 (1 - beta) / (1 + beta) per RTT (RFC 9438 eq. 4);
   when it is ahead, cnt is capped to catch up within an RTT.
 * Where Linux differs from RFC 9438: the target is origin - floor(delta), an integer
-  that reaches W_max once 0.4 (K - t)^3 < 1, about 1.4 s before K, so at windows of
-  tens to hundreds of packets its cycles under periodic loss are shorter and flatter than
-  RFC 9438 section 5's model (more throughput than its eq. 5); the first epoch after
-  slow start without a loss (last_max_cwnd == 0) grows at least 5 % per RTT
-  (cnt <= 20); cnt is recomputed at most once per jiffy and skipped while cwnd is unchanged for HZ/32; the Reno-friendly
-  estimate counts ACKed packets, not bytes (RFC 9438 uses segments_acked/cwnd too, but
-  Linux starts it at cwnd at the epoch start, not at cwnd_epoch * beta); W_max is not
-  reduced for a spurious congestion event (undo is tcp_reno_undo_cwnd: max(cwnd,
-  prior_cwnd), no W_max restore, RFC 9438 4.9); there is no separate RTO handling
-  beyond resetting the state in TCP_CA_Loss (RFC 9438 4.8: ssthresh from the same beta).
+  that reaches W_max once 0.4 (K - t)^3 < 1, about 1.4 s before K, so at windows of tens
+  to hundreds of packets its cycles under periodic loss are shorter and flatter than RFC
+  9438 section 5's model (more throughput than its eq. 5); the first epoch after slow
+  start without a loss (last_max_cwnd == 0) grows at least 5 % per RTT (cnt <= 20); cnt
+  is recomputed at most once per jiffy and skipped while cwnd is unchanged for HZ/32;
+  the Reno-friendly estimate counts ACKed packets, not bytes (RFC 9438 uses
+  segments_acked/cwnd too, but Linux starts it at cwnd at the epoch start, not at
+  cwnd_epoch * beta); W_max is not reduced for a spurious congestion event (undo is
+  tcp_reno_undo_cwnd: max(cwnd, prior_cwnd), no W_max restore, RFC 9438 4.9); there is
+  no separate RTO handling beyond resetting the state in TCP_CA_Loss (RFC 9438 4.8:
+  ssthresh from the same beta).
 * HyStart (Ha & Rhee, "Taming the Elephants"): in slow start, above
   hystart_low_window (16) packets, exit (ssthresh = cwnd) when an ACK train spaced
   within hystart_ack_delta_us (2 ms) lasts longer than delay_min / 2 (ACK-train
