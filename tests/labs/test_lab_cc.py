@@ -68,3 +68,21 @@ def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                        "cubic", "--duration", "1", "--plot", str(out)])
     assert rc == 0 and out.stat().st_size > 1000
     assert "goodput vs random loss" in capsys.readouterr().out
+
+
+def test_bench_cc_quick() -> None:
+    """benchmarks/bench_cc.py --quick prints its table, then ratio lines."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root / "src"))
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_cc.py"), "--quick"],
+                         capture_output=True, text=True, env=env, timeout=120,
+                         check=True).stdout
+    lines = out.strip().splitlines()
+    ratios = [ln for ln in lines if ln.startswith("ratio:")]
+    assert len(ratios) == 6 and lines[-6:] == ratios
+    assert all(float(r.rsplit("=", 1)[1]) > 0 for r in ratios)
+    assert "sim_seconds_per_wall_second_bbr_loss0 tuxnet/realtime" in out
