@@ -1,5 +1,6 @@
-"""The tcp_congestion_ops registry and Reno: the default falls back to Reno while CUBIC
-is not there, a new algorithm plugs in through the kernel's hooks, slow start from IW10."""
+"""The tcp_congestion_ops registry and Reno: CUBIC is the default, an unregistered default
+falls back to Reno, a new algorithm plugs in through the kernel's hooks, slow start from
+IW10."""
 
 from __future__ import annotations
 
@@ -22,15 +23,25 @@ from tuxnet.tcp.defs import TCP_CONGESTION
 from tuxnet.tcp.sock import TcpSock
 
 
-def test_default_falls_back_to_reno() -> None:
+def test_default_is_cubic_and_falls_back_to_reno() -> None:
     w = Wire()
     assert w.a.sysctl.get("net.ipv4.tcp_congestion_control") == "cubic"
     c, _s, _ = pair(w)
-    assert c.icsk_ca_ops is not None and c.icsk_ca_ops.name == "reno"
-    assert "reno" in tcp_get_available_congestion_control().split()
-    assert proto.tcp_getsockopt(c, TCP_CONGESTION) == "reno"
+    assert c.icsk_ca_ops is not None and c.icsk_ca_ops.name == "cubic"
+    assert tcp_get_available_congestion_control().split() == ["reno", "bbr", "cubic"]
+    assert proto.tcp_getsockopt(c, TCP_CONGESTION) == "cubic"
     with pytest.raises(FileNotFoundError):
         proto.tcp_setsockopt(c, TCP_CONGESTION, "nosuch")
+    # a default the registry does not know (a test algorithm unregistered since):
+    # tcp_assign_congestion_control falls back to Reno
+    probe = Probe()
+    tcp_register_congestion_control(probe)
+    try:
+        w.a.sysctl.kernel_set("net.ipv4.tcp_congestion_control", "probe")
+    finally:
+        tcp_unregister_congestion_control(probe)
+    c2, _s2, _ = pair(w, port=8081)
+    assert c2.icsk_ca_ops is not None and c2.icsk_ca_ops.name == "reno"
 
 
 def test_slow_start_from_iw10() -> None:
@@ -115,6 +126,9 @@ def test_a_new_algorithm_plugs_in(control: bool) -> None:
         w = Wire(delay_ns=5 * MS)
         lst = listener(w.b)
         c = proto.tcp_v4_init_sock(w.a)
+        with pytest.raises(PermissionError):  # not in tcp_allowed_congestion_control
+            proto.tcp_setsockopt(c, TCP_CONGESTION, "probe")
+        c.cap_net_admin = True  # CAP_NET_ADMIN may pick any registered algorithm
         proto.tcp_setsockopt(c, TCP_CONGESTION, "probe")
         with pytest.raises(BlockingIOError):
             proto.inet_stream_connect(c, B, 8080, 0)

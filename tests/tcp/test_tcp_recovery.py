@@ -22,6 +22,7 @@ def _lose_nth_data(n: int) -> object:
 
 def _run_loss(sack: bool) -> tuple[Wire, object, object, list[int]]:
     w = Wire(delay_ns=10 * MS, rate_bps=100_000_000)
+    w.a.sysctl.set("net.ipv4.tcp_congestion_control", "reno")  # the ssthresh checked below
     if not sack:
         w.a.sysctl.set("net.ipv4.tcp_sack", 0)
     c, s, _ = pair(w)

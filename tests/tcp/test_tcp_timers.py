@@ -106,6 +106,7 @@ def test_rto_backoff_and_give_up() -> None:
 
 def test_rto_enters_loss_and_restarts_slow_start() -> None:
     w = Wire(delay_ns=10 * MS)
+    w.a.sysctl.set("net.ipv4.tcp_congestion_control", "reno")  # Reno's ssthresh below
     c, s, _ = pair(w)
     proto.tcp_sendmsg(c, bytes(30_000), 0, 0)
     w.run(200 * MS)

@@ -35,13 +35,15 @@ from tuxnet.socket.consts import (
     SO_ACCEPTCONN,
     SO_KEEPALIVE,
     SO_LINGER,
+    SO_MAX_PACING_RATE,
     SOL_SOCKET,
     SOL_TCP,
 )
 from tuxnet.socket.core import sk_wait_event, sock_errno
 from tuxnet.socket.sockopt import sock_getsockopt, sock_setsockopt
-from tuxnet.tcp.defs import HZ, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
+from tuxnet.tcp.defs import HZ, TCP_CC_INFO, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
 from tuxnet.tcp.ipv4 import tcp_v4_init
+from tuxnet.tcp.pacing import sk_set_max_pacing_rate
 from tuxnet.tcp.proto import (
     inet_csk_accept,
     inet_listen,
@@ -62,7 +64,7 @@ from tuxnet.tcp.sock import TcpSock
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["StreamSocket", "tcp_info_bytes"]
+__all__ = ["StreamSocket", "tcp_cc_info_bytes", "tcp_info_bytes"]
 
 Address = tuple[str, int]
 
@@ -108,14 +110,27 @@ _TCP_INFO_HEAD = ("tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_probe
 _MASK = {"H": 0xFFFF, "I": 0xFFFFFFFF, "Q": (1 << 64) - 1}
 
 
+_TCP_BBR_INFO = struct.Struct("=5I")  # struct tcp_bbr_info
+
+
+def tcp_cc_info_bytes(sk: TcpSock) -> bytes:
+    """TCP_CC_INFO: ca_ops->get_info's union tcp_cc_info; empty for an algorithm without
+    get_info (Reno, CUBIC), struct tcp_bbr_info for BBR."""
+    ops = sk.icsk_ca_ops
+    info = ops.get_info(sk) if ops is not None else {}
+    if not info:
+        return b""
+    return _TCP_BBR_INFO.pack(info["bbr_bw_lo"], info["bbr_bw_hi"], info["bbr_min_rtt"],
+                              info["bbr_pacing_gain"], info["bbr_cwnd_gain"])
+
+
 def tcp_info_bytes(info: dict[str, int]) -> bytes:
     """struct tcp_info from tcp_get_info()'s fields. Fields tuxnet does not keep are 0:
-    fackets, last_ack_sent (0 in Linux too), pacing and delivery rates, delivered_ce,
-    rehash, total_rto_time."""
+    fackets, last_ack_sent (0 in Linux too), delivered_ce, rehash, total_rto_time."""
     values = [info.get(k, 0) & 0xFF for k in _TCP_INFO_HEAD]
     values.append((info.get("tcpi_snd_wscale", 0) & 0xF)
                   | (info.get("tcpi_rcv_wscale", 0) & 0xF) << 4)
-    values.append(0)  # tcpi_delivery_rate_app_limited:1, tcpi_fastopen_client_fail:2
+    values.append(info.get("tcpi_delivery_rate_app_limited", 0) & 1)  # :1, fastopen_fail:2
     values += [info.get(name, 0) & _MASK[kind] for kind, name in _TCP_INFO_TAIL]
     return _TCP_INFO.pack(*values)
 
@@ -376,6 +391,13 @@ class StreamSocket(socket):
                 if len(optval) < 4:
                     raise sock_errno(errno.EINVAL)
                 tcp_set_keepalive(sk, bool(_INT.unpack_from(optval)[0]))
+            elif level == SOL_SOCKET and optname == SO_MAX_PACING_RATE:
+                if len(optval) < 4:
+                    raise sock_errno(errno.EINVAL)
+                # sk_setsockopt: a u32, or a u64 when optlen says so
+                rate = (struct.unpack_from("=Q", optval)[0] if len(optval) >= 8
+                        else struct.unpack_from("=I", optval)[0])
+                sk_set_max_pacing_rate(sk, rate)
             elif level == SOL_SOCKET and optname == SO_LINGER:
                 if len(optval) < _LINGER.size:
                     raise sock_errno(errno.EINVAL)
@@ -413,10 +435,16 @@ class StreamSocket(socket):
         if level == SOL_TCP:
             if optname == TCP_INFO:
                 value = tcp_info_bytes(tcp_get_info(sk))
+            elif optname == TCP_CC_INFO:
+                value = tcp_cc_info_bytes(sk)
             else:
                 got = tcp_getsockopt(sk, optname)
                 value = (got.encode().ljust(_TCP_CA_NAME_MAX, b"\0")[:_TCP_CA_NAME_MAX]
                          if isinstance(got, str) else got)
+        elif level == SOL_SOCKET and optname == SO_MAX_PACING_RATE:
+            rate = sk.sk_max_pacing_rate  # sk_getsockopt: ~0U when it does not fit a u32
+            value = (struct.pack("=Q", rate) if buflen >= 8 else
+                     min(rate, 0xFFFFFFFF) if rate != (1 << 64) - 1 else -1)
         elif level == SOL_SOCKET and optname == SO_ACCEPTCONN:
             value = int(sk.sk_state == TCP_LISTEN)
         elif level == SOL_SOCKET and optname == SO_LINGER:

@@ -59,6 +59,8 @@ from tuxnet.tcp.defs import (
 )
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_sync_mss
+from tuxnet.tcp.pacing import tcp_update_pacing_rate
+from tuxnet.tcp.rate import tcp_rate_gen, tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before, between
 from tuxnet.tcp.sock import tcp_cb
 
@@ -75,9 +77,10 @@ _M32 = 0xFFFFFFFF
 class SackState:
     """struct tcp_sacktag_state."""
 
-    __slots__ = ("first_sackt", "flag", "last_sackt", "reord", "sack_delivered")
+    __slots__ = ("first_sackt", "flag", "last_sackt", "rate", "reord", "sack_delivered")
 
-    def __init__(self, reord: int) -> None:
+    def __init__(self, reord: int, rate: RateSample | None = None) -> None:
+        self.rate = rate  # tcp_sacktag_state.rate: the rate sample this ACK builds
         self.first_sackt = 0
         self.last_sackt = 0
         self.reord = reord
@@ -268,6 +271,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
             sk.lost_out -= acked_pcount
         sk.packets_out -= acked_pcount
         pkts_acked += acked_pcount
+        if sack.rate is not None:
+            tcp_rate_skb_delivered(sk, skb, sack.rate)
         if cb.tcp_flags & TCPHDR_SYN:
             flag |= FLAG_SYN_ACKED
             sk.retrans_stamp = 0
@@ -291,7 +296,7 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
     if sack.first_sackt:
         sack_rtt_us = now - sack.first_sackt
         ca_rtt_us = now - sack.last_sackt
-    rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, sack_rtt_us, ca_rtt_us)
+    rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, sack_rtt_us, ca_rtt_us, sack.rate)
     if flag & FLAG_ACKED:
         flag |= FLAG_SET_XMIT_TIMER
         if not is_sack:
@@ -336,6 +341,7 @@ def tcp_cong_control(sk: TcpSock, ack: int, acked_sacked: int, flag: int,
         _rec.tcp_cwnd_reduction(sk, acked_sacked, rs.losses, flag)
     elif tcp_may_raise_cwnd(sk, flag):
         tcp_cong_avoid(sk, ack, acked_sacked)
+    tcp_update_pacing_rate(sk)
 
 
 def tcp_in_ack_event(sk: TcpSock, flags: int) -> None:
@@ -354,7 +360,8 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
     ack = cb.ack_seq
     prior_packets = sk.packets_out
     tcpext = sk.host.mib.tcpext
-    sack_state = SackState(sk.snd_nxt)
+    rs = RateSample()
+    sack_state = SackState(sk.snd_nxt, rs)
     rexmit = [REXMIT_NONE]
     if before(ack, prior_snd_una):
         if before(ack, (prior_snd_una - sk.max_window) & _M32):
@@ -377,13 +384,13 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
             _in.tcp_send_challenge_ack(sk)
         return -int(R.TCP_ACK_UNSENT_DATA)
     prior_delivered = sk.delivered
+    prior_lost = sk.lost
+    is_sack_reneg = sk.is_sack_reneg
     if after(ack, prior_snd_una):
         flag |= FLAG_SND_UNA_ADVANCED
         sk.icsk_retransmits = 0
     prior_fack = sk.highest_sack_seq if sk.tcp_is_sack() and sk.sacked_out else prior_snd_una
-    rs = RateSample()
     rs.prior_in_flight = sk.tcp_packets_in_flight()
-    rs.prior_delivered = prior_delivered
     if flag & FLAG_UPDATE_TS_RECENT:
         _in.tcp_replace_ts_recent(sk, cb.seq)
     if (flag & (FLAG_SLOWPATH | FLAG_SND_UNA_ADVANCED)) == FLAG_SND_UNA_ADVANCED:
@@ -432,8 +439,8 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
     if flag & FLAG_SET_XMIT_TIMER:
         _timer.tcp_set_xmit_timer(sk)
     delivered = _tcp_newly_delivered(sk, prior_delivered)
-    rs.acked_sacked = delivered
-    rs.delivered = delivered
+    rs.is_ack_delayed = bool(flag & FLAG_ACK_MAYBE_DELAYED)
+    tcp_rate_gen(sk, delivered, sk.lost - prior_lost, is_sack_reneg, rs)
     tcp_cong_control(sk, ack, delivered, flag, rs)
     _rec.tcp_xmit_recovery(sk, rexmit[0])
     return 1

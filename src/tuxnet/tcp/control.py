@@ -178,7 +178,8 @@ def tcp_connect_init(sk: TcpSock) -> None:
     tcp_sync_mss(sk, dst.mtu())
     from tuxnet.tcp.cong import tcp_ca_dst_init
 
-    tcp_ca_dst_init(sk, dst.congctl)
+    tcp_ca_dst_init(sk, dst.congctl, bool(dst.rt is not None and
+                                          getattr(dst.rt, "congctl_locked", False)))
     if not sk.window_clamp:
         sk.window_clamp = dst.window
     sk.advmss = tcp_mss_clamp(sk, dst.advmss)

@@ -189,6 +189,7 @@ TCP_QUICKACK = 12
 TCP_CONGESTION = 13
 TCP_USER_TIMEOUT = 18
 TCP_NOTSENT_LOWAT = 25  # include/uapi/linux/tcp.h
+TCP_CC_INFO = 26  # union tcp_cc_info (struct tcp_bbr_info for BBR)
 
 # tcp_info options bits
 TCPI_OPT_TIMESTAMPS = 1

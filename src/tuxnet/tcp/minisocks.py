@@ -260,6 +260,11 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     rx.mss_clamp = req.mss
     child.synack_stamp_us = req.snt_synack if not req.num_retrans else 0
     child.dst = req.dst
+    if req.dst is not None and req.dst.congctl:  # tcp_ca_openreq_child: the route's congctl
+        from tuxnet.tcp.cong import tcp_ca_dst_init
+
+        tcp_ca_dst_init(child, req.dst.congctl, bool(
+            req.dst.rt is not None and getattr(req.dst.rt, "congctl_locked", False)))
     if "SOCK_KEEPOPEN" in child.sock_flags:
         from tuxnet.tcp.timer import inet_csk_reset_keepalive_timer, keepalive_time_when
 

@@ -52,8 +52,10 @@ from tuxnet.tcp.defs import (
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
+from tuxnet.tcp.pacing import SK_PACING_NEEDED, tcp_pacing_advance, tcp_pacing_check
+from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
-from tuxnet.tcp.sock import TcpSkbCb, tcp_cb, tcp_clock_us
+from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
 from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal
 from tuxnet.wire.checksum import ones_sum
 
@@ -228,8 +230,12 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
     if rcv_nxt is None:
         rcv_nxt = sk.rcv_nxt
     oskb = skb
-    now_us = tcp_clock_us(sk.host)
+    now_ns = tcp_clock_ns(sk.host)
+    now_us = now_ns // 1000
     partial = oskb.gso_size > 0 or (sk.net.tso and tcp_sk_can_gso(sk))
+    # EDT: the skb leaves no earlier than tcp_wstamp_ns (fq honours skb.tstamp)
+    prior_wstamp = sk.tcp_wstamp_ns
+    wstamp = sk.tcp_wstamp_ns = max(prior_wstamp, now_ns)
     if clone_it:
         ocb = tcp_cb(oskb)
         ocb.tx_mstamp = now_us
@@ -253,6 +259,7 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         sk.host.mib.tcp.OutSegs += pcount
     sk.segs_out += pcount
     skb.sk = sk
+    skb.tstamp = wstamp - TCP_CLOCK_BOOT_NS if payload else 0  # pure ACKs are not paced
     ident = sk.inet_id
     sk.inet_id = (ident + pcount) & 0xFFFF
     tn = sk.net
@@ -262,16 +269,12 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         err = 0
     if not err and clone_it:
         # tcp_update_skb_after_send + tcp_rate_skb_sent
+        if sk.sk_pacing_status:
+            tcp_pacing_advance(sk, payload, prior_wstamp)
         tsq = sk.tsorted_sent_queue
         tsq.pop(oskb, None)
         tsq[oskb] = None
-        ocb = tcp_cb(oskb)
-        if not sk.packets_out:
-            sk.first_tx_mstamp = now_us
-            sk.delivered_mstamp = now_us
-        ocb.first_tx_mstamp = sk.first_tx_mstamp
-        ocb.tx_delivered = sk.delivered
-        ocb.tx_app_limited = bool(sk.app_limited)
+        tcp_rate_skb_sent(sk, tcp_cb(oskb), now_us)
     return err
 
 
@@ -428,6 +431,8 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     chunk = TsoChunk(sk, mss_now) if push_one != 2 and not gso else None
     while wq:
         skb = wq[0]
+        if sk.sk_pacing_status == SK_PACING_NEEDED and tcp_pacing_check(sk):
+            break
         tso_segs = tcp_set_skb_tso_segs(skb, mss_now) if gso else 1
         cwnd_quota = tcp_cwnd_test(sk, skb)
         if not cwnd_quota:
@@ -553,6 +558,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     bcb.tx_mstamp = cb.tx_mstamp
     bcb.first_tx_mstamp = cb.first_tx_mstamp
     bcb.tx_delivered = cb.tx_delivered
+    bcb.delivered_mstamp = cb.delivered_mstamp
     bcb.tx_app_limited = cb.tx_app_limited
     old_factor = cb.pcount
     if old_factor > 1 or skb.gso_size or tcp_sk_can_gso(sk):

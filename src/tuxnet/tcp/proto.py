@@ -70,6 +70,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Open,
 )
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window_raw
+from tuxnet.tcp.rate import tcp_rate_check_app_limited
 from tuxnet.tcp.rcvbuf import tcp_rcv_space_adjust
 from tuxnet.tcp.sock import TcpSock, inet_sk_set_state, tcp_cb, tcp_set_state
 from tuxnet.tcp.sockopt import (
@@ -525,6 +526,7 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
     if flags & MSG_DONTWAIT:
         timeo_ns = 0
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
+    tcp_rate_check_app_limited(sk)  # is sending application-limited? (tcp_rate.c)
     if (1 << sk.sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT):
         # sk_stream_wait_connect
         if sk.sk_err:

@@ -16,6 +16,7 @@ segment do not split it (the kernel fragments it); ECN is not negotiated yet (#5
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from tuxnet.tcp import output as _out
@@ -58,6 +59,7 @@ from tuxnet.tcp.defs import (
     usecs_to_jiffies,
 )
 from tuxnet.tcp.mss import tcp_current_mss
+from tuxnet.tcp.rate import tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb
 
@@ -277,26 +279,54 @@ def tcp_sacktag_write_queue(sk: TcpSock, ack_skb: SkBuff, prior_snd_una: int,
         if not after(end, prior_snd_una):
             continue
         used.append((start, end, dup_sack))
-    base = sk.snd_una
-    used.sort(key=lambda b: (b[0] - base) & _M32)
     rtx = sk.tcp_rtx_queue
+    # sequence numbers relative to the queue's head (signed: a D-SACK may lie below it)
+    base = tcp_cb(rtx[0]).seq if rtx else sk.snd_una
+
+    def rel(x: int) -> int:
+        return ((x - base + 0x80000000) & _M32) - 0x80000000
+
+    def end_rel(x: SkBuff) -> int:
+        return rel(tcp_cb(x).end_seq)
+
+    used.sort(key=lambda b: rel(b[0]))
+    # recv_sack_cache: ranges the previous ACK's blocks already tagged are skipped (as
+    # tcp_sacktag_write_queue does), unless nothing is SACKed or the SACKs reneged
+    cache = sk.recv_sack_cache if sk.sacked_out and not sk.is_sack_reneg else []
+    new_cache = []
+    rate = state.rate
     for start, end, dup_sack in used:
-        i = 0
-        while i < len(rtx):
-            skb = rtx[i]
-            i += 1
-            cb = tcp_cb(skb)
-            if not after(cb.end_seq, start):
-                continue
-            if not before(cb.seq, end):
-                break
-            if before(cb.seq, start) or after(cb.end_seq, end):
-                # partly covered: a TSO skb is split at an MSS boundary
-                # (tcp_match_skb_to_sack); the next pass looks at the pieces
-                if cb.pcount > 1 and tcp_match_skb_to_sack(sk, skb, start, end):
-                    i -= 1
-                continue
-            _sacktag_one(sk, state, skb, dup_sack)
+        rs, re_ = rel(start), rel(end)
+        pieces = [(rs, re_)]
+        if not dup_sack:
+            new_cache.append((start, end))
+            for cs, ce in cache:
+                crs, cre = rel(cs), rel(ce)
+                pieces = [q for ps, pe in pieces for q in
+                          ((ps, min(pe, crs)), (max(ps, cre), pe)) if q[0] < q[1]]
+        for ps, pe in pieces:
+            i = bisect_right(rtx, ps, key=end_rel)  # the first skb ending after ps
+            n = len(rtx)
+            while i < n:
+                skb = rtx[i]
+                i += 1
+                cb = tcp_cb(skb)
+                srel = rel(cb.seq)
+                if srel >= pe:
+                    break
+                if srel < rs or rel(cb.end_seq) > re_:
+                    # partly covered: a TSO skb is split at an MSS boundary
+                    # (tcp_match_skb_to_sack); the next turn looks at the pieces
+                    if cb.pcount > 1 and tcp_match_skb_to_sack(sk, skb, start, end):
+                        i -= 1
+                        n = len(rtx)
+                    continue
+                if cb.sacked & TCPCB_SACKED_ACKED and not dup_sack:
+                    continue  # tagged before: nothing to do
+                _sacktag_one(sk, state, skb, dup_sack)
+                if rate is not None:
+                    tcp_rate_skb_delivered(sk, skb, rate)
+    sk.recv_sack_cache = new_cache
     if sk.icsk_ca_state != TCP_CA_Loss or sk.undo_marker:
         tcp_check_sack_reordering(sk, state.reord, False)
     sk.delivered += state.sack_delivered

@@ -52,8 +52,9 @@ _M32 = 0xFFFFFFFF
 class TcpSkbCb:
     """struct tcp_skb_cb (TCP_SKB_CB(skb)): what TCP keeps in skb->cb."""
 
-    __slots__ = ("ack_seq", "daddr", "end_seq", "eor", "first_tx_mstamp", "hdr_len", "iif",
-                 "pcount", "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
+    __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "eor", "first_tx_mstamp",
+                 "hdr_len", "iif", "pcount",
+                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
@@ -66,6 +67,7 @@ class TcpSkbCb:
         self.tx_mstamp = 0  # skb->skb_mstamp_ns / 1000: last (re)transmission, µs
         self.first_tx_mstamp = 0  # tx.first_tx_mstamp (tcp_rate.c)
         self.tx_delivered = 0  # tx.delivered
+        self.delivered_mstamp = 0  # tx.delivered_mstamp (0 once SACKed: sample used)
         self.tx_app_limited = False
         self.sack_blocks: list[tuple[int, int]] | None = None
         self.window = 0  # rx: the raw window field
@@ -85,6 +87,7 @@ class TcpSkbCb:
         n.tx_mstamp = self.tx_mstamp
         n.first_tx_mstamp = self.first_tx_mstamp
         n.tx_delivered = self.tx_delivered
+        n.delivered_mstamp = self.delivered_mstamp
         n.tx_app_limited = self.tx_app_limited
         n.sack_blocks = self.sack_blocks
         n.window = self.window
@@ -218,6 +221,33 @@ class Minmax:
         self.s = [(t, meas)] * 3
         return meas
 
+    def running_max(self, win: int, t: int, meas: int) -> int:
+        """minmax_running_max()."""
+        s = self.s
+        if meas >= s[0][1] or t - s[2][0] > win:
+            return self.reset(t, meas)
+        val = (t, meas)
+        if meas >= s[1][1]:
+            s[2] = s[1] = val
+        elif meas >= s[2][1]:
+            s[2] = val
+        return self._subwin_update(win, val)
+
+    def _subwin_update(self, win: int, val: tuple[int, int]) -> int:
+        """minmax_subwin_update(): age the best, 2nd and 3rd choices in the window."""
+        s = self.s
+        t = val[0]
+        dt = t - s[0][0]
+        if dt > win:
+            s[0], s[1], s[2] = s[1], s[2], val
+            if t - s[0][0] > win:
+                s[0], s[1], s[2] = s[1], s[2], val
+        elif s[1][0] == s[0][0] and dt > win // 4:
+            s[2] = s[1] = val
+        elif s[2][0] == s[1][0] and dt > win // 2:
+            s[2] = val
+        return s[0][1]
+
     def running_min(self, win: int, t: int, meas: int) -> int:
         """minmax_running_min()."""
         s = self.s
@@ -260,6 +290,7 @@ class TcpSock(Sock):
         self.icsk_ca_priv: Any = None
         self.icsk_ca_initialized = False
         self.icsk_ca_dst_locked = False
+        self.cap_net_admin = False  # the owner's CAP_NET_ADMIN (TCP_CONGESTION checks)
         self.icsk_retransmits = 0
         self.icsk_backoff = 0
         self.icsk_probes_out = 0
@@ -374,6 +405,17 @@ class TcpSock(Sock):
         self.app_limited = 0
         self.first_tx_mstamp = 0
         self.delivered_mstamp = 0
+        self.rate_delivered = 0  # tcp_rate_gen: the last (non-app-limited) sample
+        self.rate_interval_us = 0
+        self.rate_app_limited = False
+        # -- pacing (sk_pacing_*, EDT: tcp_wstamp_ns) --------------------------------
+        self.sk_pacing_rate = (1 << 64) - 1  # bytes/s; ~0UL: unlimited
+        self.sk_max_pacing_rate = (1 << 64) - 1  # SO_MAX_PACING_RATE
+        self.sk_pacing_status = 0  # SK_PACING_NONE / NEEDED / FQ
+        self.sk_pacing_shift = 10  # sk_pacing_shift_update default: ~1 ms of data
+        self.tcp_wstamp_ns = 0  # earliest departure time of the next skb (loop ns + boot)
+        self.tcp_clock_cache = 0  # tcp_clock_ns() of this event
+        self.pacing_timer: TimerHandle | None = None
         self.rwnd_limited = False
         self.chrono_type = 0  # tcp_chrono (see tuxnet.tcp.chrono)
         self.chrono_start = 0  # jiffies
@@ -382,6 +424,7 @@ class TcpSock(Sock):
         self.icsk_probes_tstamp = 0
         # -- receive side -----------------------------------------------------------
         self.out_of_order_queue: list[SkBuff] = []  # sorted by seq (the kernel's rbtree)
+        self.recv_sack_cache: list[tuple[int, int]] = []  # the last ACK's SACK blocks
         self.selective_acks: list[list[int]] = []  # tp->selective_acks[] as [start, end]
         self.duplicate_sack: list[int] = [0, 0]
         self.compressed_ack = 0
@@ -430,8 +473,10 @@ class TcpSock(Sock):
         return (self.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // NSEC_PER_JIFFY
 
     def tcp_mstamp_refresh(self) -> None:
-        """tcp_mstamp_refresh(): the µs clock of this event."""
-        self.tcp_mstamp = (self.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // 1000
+        """tcp_mstamp_refresh(): the ns (tcp_clock_cache) and µs clocks of this event."""
+        now = self.host.loop.now_ns() + TCP_CLOCK_BOOT_NS
+        self.tcp_clock_cache = now
+        self.tcp_mstamp = now // 1000
 
     def tcp_time_stamp_ts(self) -> int:
         """tcp_time_stamp_ts(): the 1 kHz TS clock (ms), without tsoffset."""

@@ -228,10 +228,6 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_advmss": sk.advmss,
         "tcpi_reordering": sk.reordering, "tcpi_total_retrans": sk.total_retrans,
         "tcpi_rcv_rtt": sk.rcv_rtt_est_rtt_us >> 3, "tcpi_rcv_space": sk.rcvq_space_space,
-        # sk_pacing_rate stays ~0 (unset) until pacing is modelled (#8); tcp_get_info
-        # reports ~0ULL then, which ss does not print
-        "tcpi_pacing_rate": getattr(sk, "sk_pacing_rate", _U64_MAX),
-        "tcpi_max_pacing_rate": getattr(sk, "sk_max_pacing_rate", _U64_MAX),
         "tcpi_busy_time": busy, "tcpi_rwnd_limited": rwnd_limited,
         "tcpi_sndbuf_limited": sndbuf_limited,
         "tcpi_bytes_acked": sk.bytes_acked, "tcpi_bytes_received": sk.bytes_received,
@@ -244,4 +240,14 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_rcv_ooopack": sk.rcv_ooopack, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_total_rto": sk.total_rto,
         "tcpi_total_rto_recoveries": sk.total_rto_recoveries,
+        "tcpi_pacing_rate": sk.sk_pacing_rate, "tcpi_max_pacing_rate": sk.sk_max_pacing_rate,
+        "tcpi_delivery_rate": _delivery_rate(sk),
+        "tcpi_delivery_rate_app_limited": int(sk.rate_app_limited),
     }
+
+
+def _delivery_rate(sk: TcpSock) -> int:
+    """tcp_compute_delivery_rate(): bytes/s of the last rate sample (tcp_rate_gen)."""
+    if not sk.rate_interval_us:
+        return 0
+    return sk.rate_delivered * sk.mss_cache * 1_000_000 // sk.rate_interval_us

@@ -20,19 +20,17 @@ from typing import TYPE_CHECKING
 
 from tuxnet.tcp.defs import TCPHDR_PSH
 from tuxnet.tcp.mss import tcp_bound_to_half_wnd
+from tuxnet.tcp.pacing import tcp_tso_segs
 from tuxnet.tcp.sock import tcp_cb
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.sock import TcpSock
 
-__all__ = ["TsoChunk", "gso_size_goal", "tcp_tso_segs"]
+__all__ = ["TsoChunk", "gso_size_goal"]
 
 GSO_MAX_SIZE = 65536  # GSO_LEGACY_MAX_SIZE, sk_gso_max_size of a TSO device
 MAX_TCP_HEADER = 320  # L1_CACHE_ALIGN(128 + MAX_HEADER) on x86_64
-TCP_TSO_RTT_LOG = 9  # net.ipv4.tcp_tso_rtt_log default
-SK_PACING_SHIFT = 10  # sk_pacing_shift: ~1 ms of data per TSO packet
-_UINT_MAX = 0xFFFFFFFF
 
 
 def gso_size_goal(sk: TcpSock, mss_now: int) -> int:
@@ -41,29 +39,6 @@ def gso_size_goal(sk: TcpSock, mss_now: int) -> int:
     new_size_goal = tcp_bound_to_half_wnd(sk, GSO_MAX_SIZE - 1 - MAX_TCP_HEADER)
     segs = min(new_size_goal // mss_now, 0xFFFF)
     return max(segs * mss_now, mss_now)
-
-
-def _pacing_rate(sk: TcpSock) -> int:
-    """tcp_update_pacing_rate(): bytes/s, 2x (slow start) or 1.2x cwnd per srtt; before
-    an RTT sample sk_pacing_rate is still ~0 (unlimited)."""
-    if not sk.srtt_us:
-        return 1 << 62
-    ss = sk.snd_cwnd < (sk.snd_ssthresh >> 1)
-    ratio = sk.net.sysctl("tcp_pacing_ss_ratio" if ss else "tcp_pacing_ca_ratio")
-    rate = sk.mss_cache * ((1_000_000 // 100) << 3) * ratio * max(sk.snd_cwnd, sk.packets_out)
-    return rate // sk.srtt_us
-
-
-def tcp_tso_segs(sk: TcpSock, mss_now: int) -> int:
-    """tcp_tso_segs() / tcp_tso_autosize(): segments per TSO packet."""
-    nbytes = _pacing_rate(sk) >> SK_PACING_SHIFT
-    min_rtt = sk.tcp_min_rtt()
-    if 0 <= min_rtt < _UINT_MAX:
-        r = min_rtt >> TCP_TSO_RTT_LOG
-        if r < 32:
-            nbytes += GSO_MAX_SIZE >> r
-    nbytes = min(nbytes, GSO_MAX_SIZE)
-    return max(nbytes // mss_now, sk.net.sysctl("tcp_min_tso_segs"))
 
 
 class TsoChunk:

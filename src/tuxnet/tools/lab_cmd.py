@@ -22,6 +22,7 @@ LABS: dict[str, tuple[str, str]] = {
     "rss": ("tuxnet.labs.rss", "RSS: flows over 1 vs 4 RX queues, CPU load and imbalance"),
     "rps-rfs": ("tuxnet.labs.rps_rfs",
                 "RPS and RFS: where protocol processing runs for a pinned application"),
+    "cc": ("tuxnet.labs.cc", "congestion control: cubic, bbr, reno vs loss, buffer, scenarios"),
     "xdp-ddos": ("tuxnet.labs.xdp_ddos", "a SYN/UDP flood dropped in XDP vs in the stack"),
     "netfilter": ("tuxnet.labs.netfilter",
                   "iptables rules: linear rule lists vs one set lookup, conntrack cost"),

@@ -1,8 +1,10 @@
 """/proc files of a host, rendered byte for byte as Linux prints them.
 
 ``read_proc(host, "/proc/net/snmp")`` returns the file's text; ``/proc/sys/...`` paths
-read the sysctl tree. Other subsystems add their files with ``register`` (e.g.
-/proc/net/dev, /proc/net/tcp), so ``tuxnet cat`` needs one table only.
+read the sysctl tree; ``/sys/module/MODULE/parameters/NAME`` reads the module parameters
+of the congestion-control modules (``write_file`` writes them, EACCES for a 0444 one).
+Other subsystems add their files with ``register`` (e.g. /proc/net/dev, /proc/net/tcp),
+so ``tuxnet cat`` needs one table only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from tuxnet.host import Host
 from tuxnet.sysctl import SysctlError
 
 __all__ = ["PROC_FILES", "ProcError", "proc_net_netstat", "proc_net_snmp", "read_proc",
-           "register"]
+           "register", "write_file"]
 
 Renderer = Callable[[Host], str]
 
@@ -50,6 +52,15 @@ def read_proc(host: Host, path: str) -> str:
     renderer = PROC_FILES.get(path)
     if renderer is not None:
         return renderer(host)
+    if path.startswith("/sys/module/"):
+        from tuxnet.tcp.cong import tcp_ca_find
+        from tuxnet.tcp.cong.modparams import read_param
+
+        tcp_ca_find("reno")  # the built-in algorithms declare their parameters
+        try:
+            return read_param(host, path)
+        except FileNotFoundError:
+            pass
     if path.startswith("/proc/sys/"):
         try:
             if host.sysctl.is_dir(path):
@@ -58,3 +69,24 @@ def read_proc(host: Host, path: str) -> str:
         except SysctlError:
             pass
     raise ProcError(f"cat: {path}: No such file or directory")
+
+
+def write_file(host: Host, path: str, text: str) -> None:
+    """``echo TEXT > PATH``: a /proc/sys file (the sysctl's checks) or a module
+    parameter. Raises OSError with Linux's errno (ENOENT, EACCES, EINVAL, ...)."""
+    import errno
+
+    if path.startswith("/sys/module/"):
+        from tuxnet.tcp.cong import tcp_ca_find
+        from tuxnet.tcp.cong.modparams import write_param
+
+        tcp_ca_find("reno")
+        write_param(host, path, text)
+        return
+    if path.startswith("/proc/sys/"):
+        try:
+            host.sysctl.set(path, text.strip())
+        except SysctlError as e:
+            raise OSError(e.errno, str(e), path) from None
+        return
+    raise OSError(errno.ENOENT, "No such file or directory", path)

@@ -50,6 +50,7 @@ __all__ = ["RATE_UNLIMITED", "Fq", "FqStats"]
 
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_USEC = 1_000
+SK_PACING_FQ = 2  # enum sk_pacing (include/net/sock.h)
 RATE_UNLIMITED = (1 << 64) - 1  # ~0UL: no rate limit (sk_pacing_rate / flow_max_rate)
 U32_MAX = 0xFFFFFFFF  # ~0U: tc's "no maxrate" in TCA_FQ_FLOW_MAX_RATE
 TIME_NEVER = (1 << 64) - 1  # ~0ULL: time_next_delayed_flow with nothing throttled
@@ -312,6 +313,9 @@ class Fq(Qdisc):
         if self.flows >= (2 << self.fq_trees_log) and self.inactive_flows > self.flows // 2:
             self._gc(self._buckets[bucket], key, now)
         f = FqFlow(key, owner, bucket, self.initial_quantum, now)
+        if owner is not None and self.rate_enable and \
+                getattr(owner, "sk_pacing_status", None) is not None:
+            owner.sk_pacing_status = SK_PACING_FQ  # fq paces this socket: TCP need not
         self._buckets[bucket][key] = f
         self._flows[key] = f
         self.flows += 1

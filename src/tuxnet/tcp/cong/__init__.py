@@ -9,10 +9,16 @@ whose absence changes the caller's path are announced by flags: ``HAS_CONG_CONTR
 (tcp_cong_control calls ``cong_control`` instead of the cwnd-reduction/cong_avoid
 pair) and ``HAS_SNDBUF_EXPAND``.
 
-Registered today: ``reno`` (built in, tcp_reno_*). The namespace default follows
-``net.ipv4.tcp_congestion_control``; when it names an algorithm that is not
-registered (``cubic`` until it lands) sockets get Reno, as
-tcp_assign_congestion_control falls back to tcp_reno when the module is unavailable.
+Registered: ``reno`` (tcp_reno_*), ``cubic`` (the default, net.ipv4.tcp_congestion_control
+= cubic as CONFIG_DEFAULT_TCP_CONG) and ``bbr`` (BBR v1). The namespace default follows
+``net.ipv4.tcp_congestion_control``; when it names an algorithm that is not registered
+sockets get Reno, as tcp_assign_congestion_control falls back to tcp_reno.
+
+Selection (TCP_CONGESTION, tcp_set_congestion_control): an unknown name is ENOENT; a
+name that is neither in ``net.ipv4.tcp_allowed_congestion_control`` nor flagged
+TCP_CONG_NON_RESTRICTED (BBR is) is EPERM unless the socket's owner has
+CAP_NET_ADMIN (``sk.cap_net_admin``); a route with ``congctl lock NAME`` makes every
+change EPERM.
 """
 
 from __future__ import annotations
@@ -23,12 +29,27 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tuxnet.tcp.sock import TcpSock
 
-__all__ = ["TCP_CA_NAME_MAX", "TCP_CONG_NEEDS_ECN", "TCP_CONG_NON_RESTRICTED", "AckSample",
-           "RateSample", "TcpCongestionOps", "tcp_assign_congestion_control", "tcp_ca_event",
-           "tcp_ca_find", "tcp_cleanup_congestion_control", "tcp_cong_avoid",
-           "tcp_get_available_congestion_control", "tcp_init_congestion_control",
-           "tcp_register_congestion_control", "tcp_set_ca_state",
-           "tcp_set_congestion_control", "tcp_unregister_congestion_control"]
+__all__ = [
+    "TCP_CA_NAME_MAX",
+    "TCP_CONG_NEEDS_ECN",
+    "TCP_CONG_NON_RESTRICTED",
+    "AckSample",
+    "RateSample",
+    "TcpCongestionOps",
+    "tcp_assign_congestion_control",
+    "tcp_ca_allowed",
+    "tcp_ca_dst_init",
+    "tcp_ca_event",
+    "tcp_ca_find",
+    "tcp_cleanup_congestion_control",
+    "tcp_cong_avoid",
+    "tcp_get_available_congestion_control",
+    "tcp_init_congestion_control",
+    "tcp_register_congestion_control",
+    "tcp_set_ca_state",
+    "tcp_set_congestion_control",
+    "tcp_unregister_congestion_control",
+]
 
 TCP_CA_NAME_MAX = 16
 TCP_CONG_NON_RESTRICTED = 0x1
@@ -50,8 +71,8 @@ class RateSample:
     """struct rate_sample (tcp_rate.c): the delivery-rate sample of one ACK."""
 
     __slots__ = ("acked_sacked", "delivered", "interval_us", "is_ack_delayed", "is_app_limited",
-                 "is_retrans", "losses", "prior_delivered", "prior_in_flight", "prior_mstamp",
-                 "rtt_us")
+                 "is_retrans", "last_end_seq", "losses", "prior_delivered", "prior_in_flight",
+                 "prior_mstamp", "rcv_interval_us", "rtt_us", "snd_interval_us")
 
     def __init__(self) -> None:
         self.prior_mstamp = 0
@@ -65,6 +86,9 @@ class RateSample:
         self.is_app_limited = False
         self.is_retrans = False
         self.is_ack_delayed = False
+        self.last_end_seq = 0
+        self.snd_interval_us = 0
+        self.rcv_interval_us = 0
 
 
 class TcpCongestionOps:
@@ -153,9 +177,12 @@ def tcp_get_available_congestion_control() -> str:
 
 def _builtin() -> None:
     if "reno" not in _REGISTRY:
+        from tuxnet.tcp.cong.bbr import TCP_BBR
+        from tuxnet.tcp.cong.cubic import TCP_CUBIC
         from tuxnet.tcp.cong.reno import TCP_RENO
 
-        _REGISTRY["reno"] = TCP_RENO
+        for ca in (TCP_RENO, TCP_BBR, TCP_CUBIC):  # the available list's order
+            _REGISTRY.setdefault(ca.name, ca)
 
 
 def tcp_assign_congestion_control(sk: TcpSock) -> None:
@@ -176,6 +203,9 @@ def tcp_ca_dst_init(sk: TcpSock, congctl: str, locked: bool = False) -> None:
     ca = tcp_ca_find(congctl)
     if ca is None:
         return
+    if sk.icsk_ca_initialized:
+        tcp_cleanup_congestion_control(sk)
+        sk.icsk_ca_initialized = False
     sk.icsk_ca_dst_locked = locked
     sk.icsk_ca_ops = ca
 
@@ -199,13 +229,15 @@ def tcp_cleanup_congestion_control(sk: TcpSock) -> None:
 
 
 def tcp_set_congestion_control(sk: TcpSock, name: str) -> int:
-    """tcp_set_congestion_control() (TCP_CONGESTION): 0, -ENOENT or -EPERM when the
-    route locked the algorithm."""
+    """tcp_set_congestion_control() (TCP_CONGESTION): 0, -ENOENT for an unknown name,
+    -EPERM when the route locked the algorithm or the name is not allowed."""
     if sk.icsk_ca_dst_locked:
         return -errno.EPERM
     ca = tcp_ca_find(name)
     if ca is None:
         return -errno.ENOENT
+    if not tcp_ca_allowed(sk, ca) and not sk.cap_net_admin:
+        return -errno.EPERM
     if ca is sk.icsk_ca_ops:
         return 0
     if sk.icsk_ca_initialized:
@@ -216,6 +248,15 @@ def tcp_set_congestion_control(sk: TcpSock, name: str) -> int:
     else:
         sk.icsk_ca_ops = ca
     return 0
+
+
+def tcp_ca_allowed(sk: TcpSock, ca: TcpCongestionOps) -> bool:
+    """TCP_CONG_NON_RESTRICTED: the algorithm is listed in
+    net.ipv4.tcp_allowed_congestion_control or flagged unrestricted (BBR)."""
+    if ca.flags & TCP_CONG_NON_RESTRICTED:
+        return True
+    allowed = str(sk.host.sysctl.get("net.ipv4.tcp_allowed_congestion_control")).split()
+    return ca.name in allowed
 
 
 def tcp_set_ca_state(sk: TcpSock, ca_state: int) -> None:
