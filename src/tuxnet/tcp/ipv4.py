@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.skb import alloc_skb
-from tuxnet.skb.defs import CHECKSUM_UNNECESSARY, PACKET_HOST
+from tuxnet.skb.defs import CHECKSUM_PARTIAL, CHECKSUM_UNNECESSARY, PACKET_HOST
 from tuxnet.tcp import control as _ctl
 from tuxnet.tcp import input as _in
 from tuxnet.tcp import minisocks as _mini
@@ -468,7 +468,9 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
         host.kfree_skb(skb, R.PKT_TOO_SMALL, "tcp_v4_rcv")
         return 0
     saddr, daddr = _ADDRS.unpack_from(skb.skb_network_header(), 12)
-    if skb.ip_summed != CHECKSUM_UNNECESSARY and \
+    # skb_csum_unnecessary(): CHECKSUM_PARTIAL (a GRO-merged or local skb) is verified
+    summed = skb.ip_summed
+    if summed != CHECKSUM_UNNECESSARY and summed != CHECKSUM_PARTIAL and \
             ones_sum(data, saddr + daddr + IPPROTO_TCP + length) != 0xFFFF:
         tp = tn.tp_bad_csum
         if tp.active:
