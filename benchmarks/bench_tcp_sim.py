@@ -128,7 +128,7 @@ def bulk(nbytes: int, *, profile: bool = False) -> dict[str, Any]:
         else:
             loop.stop()
 
-    segs0 = srv.data_segs_in
+    segs0 = cli.data_segs_out
     hp0 = h2.mib.tcpext.TCPHPHits
     t_virt0 = loop.now_ns()
     prof = cProfile.Profile() if profile else None
@@ -141,7 +141,7 @@ def bulk(nbytes: int, *, profile: bool = False) -> dict[str, Any]:
         prof.disable()
     wall = time.perf_counter() - t0
     assert state["got"] == nbytes, "transfer incomplete"
-    segs = srv.data_segs_in - segs0
+    segs = cli.data_segs_out - segs0
     out = {"segs": segs, "wall": wall, "segs_per_s": segs / wall,
            "virt_s": (loop.now_ns() - t_virt0) / SEC,
            "hp_hits": h2.mib.tcpext.TCPHPHits - hp0,

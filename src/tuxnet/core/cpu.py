@@ -97,6 +97,9 @@ _CTX_NONE = -1
 SoftirqHandler = Callable[["Cpu"], Iterator[None]]
 IrqHandler = Callable[["IrqLine", "Cpu"], bool]
 
+# real time: hardirq/softirq chunks run back to back, at most this many per loop turn
+_DIRECT_CHUNKS = 64
+
 _running: Cpu | None = None  # the CPU executing a chunk (the simulation is one thread)
 
 
@@ -371,6 +374,22 @@ class Cpu:
         return self.current is not None or bool(self.runqueue)
 
     def _dispatch(self) -> None:
+        """One chunk; in real time (no charging) the hardirq and softirq chunks that
+        follow run at once, back to back, as they would on the one real CPU (up to
+        _DIRECT_CHUNKS, then the loop gets a turn for timers and readers)."""
+        self._chunk()
+        if self.charging:
+            return
+        n = 0
+        while self._handle is not None and n < _DIRECT_CHUNKS and (
+                self._irqq or self._cur_irq is not None or (
+                    self._sirq_gen is not None and not self._sirq_in_ksoftirqd) or (
+                    self._sirq_gen is None and self.softirq_pending and self._sirq_inline)):
+            self._handle.cancel()
+            self._chunk()
+            n += 1
+
+    def _chunk(self) -> None:
         global _running
         self._handle = None
         now = self._now()
