@@ -208,6 +208,7 @@ def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     cb = tcp_cb(skb)
     cb.seq = cb.end_seq = sk.write_seq
     cb.tcp_flags = TCPHDR_ACK
+    skb.header_release()  # __skb_header_release: clones push their headers in place
     sk.sk_write_queue.append(skb)
     sk.sk_wmem_queued += skb.truesize
     if sk.nonagle & TCP_NAGLE_PUSH:
@@ -387,6 +388,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
         return 0
     cb = tcp_cb(skb)
     buff = tcp_stream_alloc_skb(sk, nlen)
+    buff.header_release()  # __skb_header_release
     buff.put_data(skb.data[length:])
     skb.trim(length)
     sk.sk_wmem_queued += buff.truesize
