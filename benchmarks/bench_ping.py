@@ -120,7 +120,7 @@ def _ns(ns: str, *cmd: str, timeout: float = 120) -> subprocess.CompletedProcess
 
 @contextmanager
 def _netns(tag: str) -> Iterator[str]:
-    name = f"tnxb{tag}{os.getpid()}{secrets.token_hex(2)}"
+    name = f"{os.environ.get('TUXNET_NS_PREFIX', 'tnxb')}{tag}{os.getpid()}{secrets.token_hex(2)}"
     _sh("ip", "netns", "add", name)
     try:
         _sh("ip", "-n", name, "link", "set", "lo", "up")

@@ -665,3 +665,35 @@ def test_random_operations_match_model(size: int, res: int, ops: list[tuple[Any,
     for cl, _ in clones:
         cl.free()
     assert c.free == c.alloc + c.expand_head
+
+
+def test_header_release_lets_clones_push_headers_in_place() -> None:
+    """__skb_header_release (skb->nohdr): a clone of a TCP-queued skb owns the header
+    area (skb_header_cloned is false, skb_cow_head does not copy) while skb_cloned and
+    skb_cow still see the shared head; freeing both releases the head once."""
+    from tuxnet.skb import SkbCounters, alloc_skb
+
+    c = SkbCounters()
+    orig = alloc_skb(256, c)
+    orig.reserve(128)
+    orig.put_data(b"payload")
+    orig.header_release()
+    orig.header_release()  # idempotent
+    clone = orig.clone()
+    assert orig.is_cloned() and clone.is_cloned()
+    assert not clone.header_cloned()
+    assert not clone.cow_head(64)
+    clone.push(4)[:] = b"HDR!"
+    assert bytes(clone.data) == b"HDR!payload" and bytes(orig.data) == b"payload"
+    second = orig.clone()  # a second clone in flight: the header area is shared again
+    assert second.header_cloned() and clone.header_cloned()
+    assert second.cow_head(64) and not second.header_cloned()
+    assert c.expand_head == 1
+    assert clone.cow(64)  # skb_cow copies for any clone
+    second.free()
+    clone.free()
+    assert c.free == 2  # the two private heads made by the copies
+    sh = orig.shinfo
+    assert sh.dataref == 1 and sh.nohdr_refs == 1
+    orig.free()
+    assert c.free == 3 and sh.dataref == 0 and sh.nohdr_refs == 0

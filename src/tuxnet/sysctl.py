@@ -288,6 +288,13 @@ class Sysctl:
             return e.value
         return self._read(e)
 
+    def is_stored(self, name: str) -> bool:
+        """True when ``name`` holds its own value (no provider, not an alias): a write is
+        the only way it changes, and every write notifies its watchers, so a reader may
+        cache it until a watch fires (READ_ONCE of a net->ipv4.sysctl_* field)."""
+        e = self._lookup(name)
+        return e.provider is None and e.target is None
+
     def get_int(self, name: str) -> int:
         """The value of an integer sysctl."""
         v = self.get(name)

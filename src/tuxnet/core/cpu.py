@@ -97,6 +97,9 @@ _CTX_NONE = -1
 SoftirqHandler = Callable[["Cpu"], Iterator[None]]
 IrqHandler = Callable[["IrqLine", "Cpu"], bool]
 
+# real time: hardirq/softirq chunks run back to back, at most this many per loop turn
+_DIRECT_CHUNKS = 64
+
 _running: Cpu | None = None  # the CPU executing a chunk (the simulation is one thread)
 
 
@@ -371,12 +374,29 @@ class Cpu:
         return self.current is not None or bool(self.runqueue)
 
     def _dispatch(self) -> None:
+        """One chunk; in real time (no charging) the hardirq and softirq chunks that
+        follow run at once, back to back, as they would on the one real CPU (up to
+        _DIRECT_CHUNKS, then the loop gets a turn for timers and readers)."""
+        more = self._chunk()
+        if not self.charging:
+            n = 0
+            while more and n < _DIRECT_CHUNKS and (
+                    self._irqq or self._cur_irq is not None or (
+                        self._sirq_gen is not None and not self._sirq_in_ksoftirqd) or (
+                        self._sirq_gen is None and self.softirq_pending and self._sirq_inline)):
+                more = self._chunk()
+                n += 1
+        if more:
+            self._handle = self._call_at(self.busy_until, self._dispatch)
+
+    def _chunk(self) -> bool:
+        """Run one chunk; True when work is left for another."""
         global _running
         self._handle = None
         now = self._now()
         if now < self.busy_until:  # charged from outside a chunk meanwhile
             self._handle = self._call_at(self.busy_until, self._dispatch)
-            return
+            return False
         host = self.host
         if host is not None:
             host.current_cpu = self.index
@@ -396,7 +416,7 @@ class Cpu:
             else:
                 task = self._pick_task()
                 if task is None:
-                    return
+                    return False
                 self._ctx = CLS_TASK
                 cls = task.account_as
                 self._run_task(task)
@@ -409,8 +429,7 @@ class Cpu:
         self.chunks += 1
         self.busy_ns[cls] += cost
         self.busy_until = now + cost
-        if self._has_work():
-            self._handle = self._call_at(self.busy_until, self._dispatch)
+        return self._has_work()
 
     def _run_hardirq(self) -> None:
         line = self._cur_irq

@@ -23,9 +23,8 @@ class RealLoop(EventLoop):
         self._selector = selectors.DefaultSelector()
         self._readers: dict[int, tuple[Callable[..., object], tuple[Any, ...]]] = {}
 
-    def now_ns(self) -> int:
-        """Monotonic time in nanoseconds."""
-        return time.monotonic_ns()
+    # Monotonic time in nanoseconds: the clock itself, no Python frame per reading
+    now_ns = staticmethod(time.monotonic_ns)
 
     def add_reader(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
         """Call ``callback(*args)`` whenever ``fd`` is readable."""

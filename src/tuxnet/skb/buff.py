@@ -47,7 +47,7 @@ class SkBuff:
         "_hmv", "cb", "cloned", "counters", "csum", "csum_level", "csum_offset",
         "csum_start", "data_len", "data_off", "destructor", "dev", "dst", "end", "gso_segs",
         "gso_size", "gso_type", "hash", "head", "ip_summed", "l4_hash", "len", "mac_header",
-        "mac_len", "mark", "napi_id", "network_header", "nfct", "nfctinfo", "pkt_type",
+        "mac_len", "mark", "napi_id", "network_header", "nfct", "nfctinfo", "nohdr", "pkt_type",
         "priority", "protocol", "queue_mapping", "shinfo", "sk", "skb_iif", "sw_hash",
         "tail", "transport_header", "truesize", "tstamp", "users", "vlan_present",
         "vlan_proto", "vlan_tci",
@@ -68,6 +68,7 @@ class SkBuff:
         self.transport_header = HEADER_UNSET
         self.mac_len = 0
         self.cloned = False
+        self.nohdr = False
         self.users = 1
         self.truesize = truesize
         self.counters = counters
@@ -154,8 +155,19 @@ class SkBuff:
         return self.cloned and self.shinfo.dataref != 1
 
     def header_cloned(self) -> bool:
-        """skb_header_cloned (no nohdr support, so the same as skb_cloned)."""
-        return self.cloned and self.shinfo.dataref != 1
+        """skb_header_cloned: the header area is shared, i.e. some other skb on this head
+        still holds a header reference (payload-only references, nohdr, do not count)."""
+        if not self.cloned:
+            return False
+        sh = self.shinfo
+        return sh.dataref - sh.nohdr_refs != 1
+
+    def header_release(self) -> None:
+        """__skb_header_release: this skb will never touch its headers again (TCP's
+        queued originals), so clones of it may write theirs in place."""
+        if not self.nohdr:
+            self.nohdr = True
+            self.shinfo.nohdr_refs += 1
 
     def is_shared(self) -> bool:
         """skb_shared: more than one user holds this skb."""
@@ -468,6 +480,8 @@ class SkBuff:
         if old.dataref != 1:  # cloned: take refs on the frags, drop ours on the old head
             frags = list(old.frags)
             old.dataref -= 1
+            if self.nohdr:
+                old.nohdr_refs -= 1
             if c is not None:
                 c.frag_refs += len(frags)
         else:
@@ -482,6 +496,7 @@ class SkBuff:
         self.end = size
         self._headers_offset_update(nhead)
         self.cloned = False
+        self.nohdr = False
         if self.sk is None:  # skbuff.c: truesize only changes when not owned by a socket
             self.truesize += size - osize
         if c is not None:
@@ -496,8 +511,12 @@ class SkBuff:
         delta = headroom - self.data_off
         if delta < 0:
             delta = 0
-        if not delta and not (self.cloned and self.shinfo.dataref != 1):
+        if not delta and not self.header_cloned():
             return False
+        return self._cow(delta)
+
+    def _cow(self, delta: int) -> bool:
+        """__skb_cow: reallocate with ``delta`` more headroom."""
         # skbuff.h __skb_cow: grow by ALIGN(delta, NET_SKB_PAD)
         self.pskb_expand_head((delta + NET_SKB_PAD - 1) & ~(NET_SKB_PAD - 1), 0)
         c = self.counters
@@ -506,8 +525,16 @@ class SkBuff:
         return True
 
     def cow(self, headroom: int) -> bool:
-        """skb_cow: as cow_head (tuxnet has no nohdr clones)."""
-        return self.cow_head(headroom)
+        """skb_cow: as cow_head, but any clone (nohdr too) makes it copy: the caller
+        writes past the headers."""
+        if headroom < 0:
+            raise SkbError("skb_cow: negative headroom")
+        delta = headroom - self.data_off
+        if delta < 0:
+            delta = 0
+        if not delta and not (self.cloned and self.shinfo.dataref != 1):
+            return False
+        return self._cow(delta)
 
     def _pskb_pull_tail(self, delta: int) -> None:
         """__pskb_pull_tail: move ``delta`` bytes from the frags into the linear part."""
@@ -614,6 +641,7 @@ class SkBuff:
         n.truesize = self.truesize
         n.users = 1
         n.cloned = True
+        n.nohdr = False
         self._copy_header_to(n)
         sh.dataref += 1
         self.cloned = True
@@ -690,6 +718,9 @@ class SkBuff:
             d(self)
         sh = self.shinfo
         sh.dataref -= 1
+        if self.nohdr:
+            sh.nohdr_refs -= 1
+            self.nohdr = False
         c = self.counters
         if sh.dataref == 0:
             sh.frags = []

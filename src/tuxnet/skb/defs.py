@@ -128,11 +128,14 @@ class SkbSharedInfo:
     Shared by an skb and its clones. ``frags`` must only change while dataref == 1.
     """
 
-    __slots__ = ("dataref", "frags", "head")
+    __slots__ = ("dataref", "frags", "head", "nohdr_refs")
 
     def __init__(self, head: bytearray, frags: list[SkbFrag] | None = None) -> None:
         self.head = head
         self.dataref = 1
+        # the payload-only references among dataref (Linux: dataref >> SKB_DATAREF_SHIFT),
+        # taken by skbs that released their header (__skb_header_release, skb->nohdr)
+        self.nohdr_refs = 0
         self.frags: list[SkbFrag] = [] if frags is None else frags
 
 

@@ -34,6 +34,7 @@ from tuxnet.tcp.defs import (
     HZ,
     ICSK_ACK_NOW,
     ICSK_ACK_SCHED,
+    NSEC_PER_JIFFY,
     TCP_ATO_MIN,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
@@ -56,13 +57,13 @@ from tuxnet.tcp.mss import tcp_grow_window, tcp_measure_rcv_mss, tcp_select_wind
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_aligned_timestamp, tcp_parse_options
 from tuxnet.tcp.rcvbuf import tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts
 from tuxnet.tcp.seq import after, before
-from tuxnet.tcp.sock import ktime_get_seconds, tcp_cb, tcp_clock_ms
+from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, ktime_get_seconds, tcp_cb, tcp_clock_ms
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.minisocks import TcpTimewaitSock
     from tuxnet.tcp.netns import TcpNet
-    from tuxnet.tcp.sock import TcpSock
+    from tuxnet.tcp.sock import TcpSkbCb, TcpSock
 
 __all__ = ["tcp_ack_snd_check", "tcp_drop", "tcp_fast_parse_options",
            "tcp_rcv_established", "tcp_reset", "tcp_send_challenge_ack", "tcp_send_dupack",
@@ -70,6 +71,8 @@ __all__ = ["tcp_ack_snd_check", "tcp_drop", "tcp_fast_parse_options",
 
 _M32 = 0xFFFFFFFF
 _WORD = struct.Struct("!I")
+_ALIGNED_TS = struct.Struct("!III")
+_ALIGNED_TS_WORD = 0x0101080A  # nop, nop, TS kind 8 len 10 (TCPOPT_TSTAMP_HDR)
 
 
 def tcp_drop(sk: TcpSock, skb: SkBuff, reason: R, where: str) -> None:
@@ -366,9 +369,10 @@ def tcp_event_data_recv(sk: TcpSock, skb: SkBuff) -> None:
     quick-ACK mode for the first data, ato = ato/2 + 20 ms for back-to-back packets."""
     ack = sk.icsk_ack
     ack.pending |= ICSK_ACK_SCHED
-    tcp_measure_rcv_mss(sk, skb, tcp_cb(skb).tcp_flags, tcp_cb(skb).hdr_len)
+    cb = skb.cb
+    tcp_measure_rcv_mss(sk, skb, cb.tcp_flags, cb.hdr_len)
     tcp_rcv_rtt_measure(sk)
-    now = sk.jiffies()
+    now = (sk.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // NSEC_PER_JIFFY  # sk.jiffies()
     if not ack.ato:
         tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)
         ack.ato = TCP_ATO_MIN
@@ -450,22 +454,32 @@ def _trace_probe(sk: TcpSock, skb: SkBuff) -> None:
 
 def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_rcv_established(): header prediction, then the slow path."""
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     data = skb.data
-    if sk.net.tp_probe.active:
+    net = sk.net
+    if net.tp_probe.active:
         _trace_probe(sk, skb)
-    sk.tcp_mstamp_refresh()
+    sk.tcp_mstamp = (sk.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // 1000  # tcp_mstamp_refresh
     rx = sk.rx_opt
     rx.saw_tstamp = False
-    core = sk.net.core
+    core = net.core
     length = skb.len
+    rcv_nxt = sk.rcv_nxt
     if (_WORD.unpack_from(data, 12)[0] & TCP_HP_BITS) == sk.pred_flags and \
-            cb.seq == sk.rcv_nxt and not after(cb.ack_seq, sk.snd_nxt):
+            cb.seq == rcv_nxt and ((sk.snd_nxt - cb.ack_seq) & _M32) < 0x80000000:
+        # (the last test is !after(ack_seq, snd_nxt))
         hl = sk.tcp_header_len
         fast = True
-        if hl == 32 and (not tcp_parse_aligned_timestamp(data, 0, rx, sk.tsoffset) or
-                         ((rx.rcv_tsval - rx.ts_recent) & _M32) >= 0x80000000):
-            fast = False  # no aligned TS, or PAWS needs a closer look
+        if hl == 32:
+            word, tsval, tsecr = _ALIGNED_TS.unpack_from(data, 20)
+            if word != _ALIGNED_TS_WORD:
+                fast = False  # no aligned TS: tcp_parse_aligned_timestamp fails
+            else:
+                rx.saw_tstamp = True
+                rx.rcv_tsval = tsval
+                rx.rcv_tsecr = (tsecr - sk.tsoffset) & _M32 if tsecr else 0
+                if ((tsval - rx.ts_recent) & _M32) >= 0x80000000:
+                    fast = False  # PAWS needs a closer look
         if fast:
             if length <= hl:
                 if length == hl:
@@ -480,14 +494,21 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
                 sk.host.mib.tcp.InErrs += 1
                 tcp_drop(sk, skb, R.PKT_TOO_SMALL, "tcp_rcv_established")
                 return
-            if sk.sk_rmem_alloc + skb.truesize <= sk.sk_rcvbuf:
+            truesize = skb.truesize
+            if sk.sk_rmem_alloc + truesize <= sk.sk_rcvbuf:
                 charge(core.costs.tcp_fast_path_ns)
-                if hl == 32 and sk.rcv_nxt == sk.rcv_wup:
+                if hl == 32 and rcv_nxt == sk.rcv_wup:
                     tcp_store_ts_recent(sk)
                 tcp_rcv_rtt_measure_ts(sk, skb)
                 sk.host.mib.tcpext.TCPHPHits += 1
                 skb.pull(hl)
-                _q.tcp_queue_rcv(sk, skb)
+                # tcp_queue_rcv: skb_set_owner_r, tcp_rcv_nxt_update
+                sk.sk_receive_queue.append(skb)
+                skb.sk = sk
+                sk.sk_rmem_alloc += truesize
+                end_seq = cb.end_seq
+                sk.bytes_received += (end_seq - rcv_nxt) & _M32
+                sk.rcv_nxt = end_seq
                 tcp_event_data_recv(sk, skb)
                 if cb.ack_seq != sk.snd_una:
                     _ack.tcp_ack(sk, skb, FLAG_DATA)

@@ -452,7 +452,7 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
         host.kfree_skb(skb, R.OTHERHOST, "tcp_v4_rcv")
         return 0
     mib.tcp.InSegs += 1
-    if skb.is_nonlinear():
+    if skb.data_len:  # skb_is_nonlinear
         skb.linearize()
     data = skb.data
     length = len(data)
@@ -468,9 +468,9 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
         host.kfree_skb(skb, R.PKT_TOO_SMALL, "tcp_v4_rcv")
         return 0
     saddr, daddr = _ADDRS.unpack_from(skb.skb_network_header(), 12)
-    # skb_checksum_init -> skb_csum_unnecessary: a verified (UNNECESSARY) or locally
-    # built (PARTIAL: a virtio/veth peer that offloaded the sum) segment is not summed
-    if skb.ip_summed != CHECKSUM_UNNECESSARY and skb.ip_summed != CHECKSUM_PARTIAL and \
+    # skb_csum_unnecessary(): CHECKSUM_PARTIAL (a GRO-merged or local skb) is verified
+    summed = skb.ip_summed
+    if summed != CHECKSUM_UNNECESSARY and summed != CHECKSUM_PARTIAL and \
             ones_sum(data, saddr + daddr + IPPROTO_TCP + length) != 0xFFFF:
         tp = tn.tp_bad_csum
         if tp.active:
@@ -490,8 +490,15 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     cb.saddr = saddr
     cb.daddr = daddr
     cb.iif = skb.skb_iif
-    cb.sacked = 0
     skb.cb = cb
+    # __inet_lookup_established, inline for the common case
+    sk = tn.ehash.get((daddr, dport, saddr, sport))
+    if sk is not None and sk.sk_state == TCP_ESTABLISHED:
+        sk.segs_in += 1
+        if cb.end_seq != seq:
+            sk.data_segs_in += 1
+        _in.tcp_rcv_established(sk, skb)  # tcp_v4_do_rcv
+        return 0
     return _lookup_and_deliver(tn, skb, sport, dport)
 
 

@@ -126,11 +126,24 @@ class TcpNet:
         self.tp_destroy = host.tracepoints["tcp:tcp_destroy_sock"]
         self.tp_cong_state = host.tracepoints["tcp:tcp_cong_state_set"]
         self.all_socks: list[TcpSock] = []  # every live full socket (for ss and tests)
+        # integer net.ipv4.* sysctls TCP read per segment, cached until one is written
+        self._sysctl_cache: dict[str, int] = {}
+        host.sysctl.watch("net.ipv4.*", self._sysctl_changed)
 
     # -- sysctls ----------------------------------------------------------------------
     def sysctl(self, name: str) -> int:
         """READ_ONCE(net->ipv4.sysctl_<name>) for an integer sysctl."""
-        return self.host.sysctl.get_int("net.ipv4." + name)
+        v = self._sysctl_cache.get(name)
+        if v is None:
+            full = "net.ipv4." + name
+            sysctl = self.host.sysctl
+            v = sysctl.get_int(full)
+            if sysctl.is_stored(full):
+                self._sysctl_cache[name] = v
+        return v
+
+    def _sysctl_changed(self, name: str, value: object) -> None:
+        self._sysctl_cache.clear()
 
     def sysctl_vec(self, name: str) -> tuple[int, ...]:
         """An integer-vector sysctl (tcp_rmem, tcp_wmem, ip_local_port_range)."""

@@ -322,6 +322,7 @@ def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     cb.tcp_flags = TCPHDR_ACK
     if not sk.sk_write_queue:  # tcp_add_write_queue_tail: sending starts
         tcp_chrono_start(sk, TCP_CHRONO_BUSY)
+    skb.header_release()  # __skb_header_release: clones push their headers in place
     sk.sk_write_queue.append(skb)
     sk.sk_wmem_queued += skb.truesize
     if sk.nonagle & TCP_NAGLE_PUSH:
@@ -541,6 +542,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
         return 0
     cb = tcp_cb(skb)
     buff = tcp_stream_alloc_skb(sk, nlen)
+    buff.header_release()  # __skb_header_release
     buff.put_data(skb.data[length:])
     skb.trim(length)
     sk.sk_wmem_queued += buff.truesize
