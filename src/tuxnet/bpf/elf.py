@@ -284,7 +284,15 @@ def _is_data_section(sec: _Sec) -> bool:
                for p in (".rodata", ".data", ".bss"))
 
 
-def _data_map(sec: _Sec) -> MapSpec:
+# KMALLOC_MAX_SIZE on x86-64 (1 << (MAX_PAGE_ORDER 10 + PAGE_SHIFT 12)): array_map_alloc_check
+# refuses a larger value_size with E2BIG, so a data section cannot be bigger
+_DATA_SECTION_MAX = 1 << 22
+
+
+def _data_map(sec: _Sec, path: object) -> MapSpec:
+    if sec.size > _DATA_SECTION_MAX:
+        raise BpfLoadError(f"{path}: section {sec.name} is {sec.size} bytes; a data map "
+                           f"value is at most {_DATA_SECTION_MAX} (E2BIG)")
     ro = sec.name.startswith(".rodata")
     init = bytes(sec.size) if sec.type == "SHT_NOBITS" else sec.data
     # libbpf internal maps: ARRAY, key 4, one entry of the section's size
@@ -456,7 +464,7 @@ def read_object(path: str | Path) -> BpfObject:
         elif sec.name == "maps":
             found = _legacy_maps(elf, sec)
         elif _is_data_section(sec) and sec.size:
-            found = [(0, _data_map(sec))]
+            found = [(0, _data_map(sec, obj.path))]
         else:
             continue
         for off, spec in found:
