@@ -4,13 +4,12 @@ forwarded, conntrack rows say n/a until conntrack exists."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 from tuxnet.core.costs import DEFAULT_COSTS
-from tuxnet.labs.netfilter import NA, NfLabParams, format_table, run_all
+from tuxnet.labs.netfilter import NfLabParams, format_table, run_all
 from tuxnet.tools import lab_cmd
 
 
@@ -29,9 +28,11 @@ def test_linear_rules_vs_set_lookup() -> None:
     assert {r["nf_ns_per_pkt"] for r in big["rows"] if r["kind"] != "linear"} == {one_lookup}
     text = format_table(doc)
     assert "linear, 100 non-matching rules" in text and "ipset hash:ip" in text
-    if importlib.util.find_spec("tuxnet.netfilter.conntrack") is None:
-        assert doc["conntrack"]["status"] == NA
-        assert NA in text
+    ct = {r["case"]: r for r in doc["conntrack"]["rows"]}
+    assert ct["conntrack, one established flow"]["nf_ns_per_pkt"] > 0
+    full = next(r for r in doc["conntrack"]["rows"] if "new_flows" in r)
+    assert full["dropped"] > 0 and full["forwarded"] + full["dropped"] == full["new_flows"]
+    assert "Conntrack" in text and "dropped" in text
 
 
 def test_cli_json(capsys: object) -> None:

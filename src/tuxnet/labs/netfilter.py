@@ -16,8 +16,7 @@ forwarding ceiling 1 s / cost, and how many packets got through. The per-rule an
 lookup prices come from the cost table (``nf_rule_ns``, ``nf_set_lookup_ns``), the rest
 from the stack's own accounting.
 
-Conntrack rows (when ``tuxnet.netfilter.conntrack`` exists; "n/a: conntrack not
-built" otherwise): the cost of a tracked established flow and of a new flow per packet
+Conntrack rows: the cost of a tracked established flow and of a new flow per packet
 (a ``-m conntrack`` rule turns tracking on, as in Linux), the memory of one entry
 (tracemalloc over ``ct_entries`` new flows) and what happens when the table is full
 (``nf_conntrack_max`` lowered to ``ct_max``: Linux drops the new flow's packet,
@@ -30,7 +29,6 @@ built" otherwise): the cost of a tracked established flow and of a new flow per 
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import json
 import sys
@@ -41,6 +39,7 @@ from typing import Any
 from tuxnet.core.cpu import CLS_HARDIRQ, CLS_SOFTIRQ, CLS_TASK
 from tuxnet.core.netcore import get_core
 from tuxnet.labs.table import render_columns
+from tuxnet.netfilter.conntrack import conntrack_dump
 from tuxnet.netfilter.replay.topology import MAC, Router, build_router, mac_bytes
 from tuxnet.netfilter.rule import IptEntry
 from tuxnet.netfilter.sets import NftLookup, NftSet
@@ -49,7 +48,6 @@ from tuxnet.wire.build import udp_frame
 
 __all__ = ["NfLabParams", "format_table", "run", "run_case"]
 
-NA = "n/a: conntrack not built"
 _SEC = 1_000_000_000
 
 
@@ -150,26 +148,18 @@ def run_case(kind: str, n: int, params: NfLabParams) -> dict[str, Any]:
             "forwarded": fwd, "cpu_ns_per_pkt": round(per), "max_kpps": round(1e6 / per, 1)}
 
 
-def _conntrack() -> Any:
-    try:
-        return importlib.import_module("tuxnet.netfilter.conntrack")
-    except ImportError:
-        return None
-
-
-def _ct_memory(params: NfLabParams, ct: Any) -> dict[str, Any]:
+def _ct_memory(params: NfLabParams) -> dict[str, Any]:
     """Bytes of Python heap per conntrack entry: tracemalloc over ``ct_entries`` flows."""
-    dump = getattr(ct, "conntrack_dump", None)
     r = build_router(seed=params.seed)
     _setup(r, "ct-new", 0)
     _stream(r, 4, params.rate_pps, True)
-    before = len(list(dump(r.host))) if dump else 0
+    before = len(conntrack_dump(r.host))
     tracemalloc.start()
     m0 = tracemalloc.get_traced_memory()[0]
     _stream(r, params.ct_entries, params.rate_pps, True)
     m1 = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    entries = (len(list(dump(r.host))) if dump else params.ct_entries) - before
+    entries = len(conntrack_dump(r.host)) - before
     return {"case": "conntrack memory per entry", "entries": entries,
             "bytes_per_entry": round((m1 - m0) / max(1, entries))}
 
@@ -197,18 +187,10 @@ def run_all(params: NfLabParams) -> dict[str, Any]:
         base = run_case("linear", 0, params)["cpu_ns_per_pkt"]
     for x in rows:
         x["nf_ns_per_pkt"] = x["cpu_ns_per_pkt"] - base
-    ct = _conntrack()
-    conntrack: dict[str, Any]
-    if ct is None:
-        conntrack = {"status": NA, "rows": [{"case": c, "result": NA} for c in (
-            "conntrack, one established flow", "conntrack, a new flow per packet",
-            "conntrack memory per entry", "conntrack table full")]}
-    else:
-        ct_rows = [run_case("ct-established", 0, params), run_case("ct-new", 0, params)]
-        for x in ct_rows:
-            x["nf_ns_per_pkt"] = x["cpu_ns_per_pkt"] - base
-        conntrack = {"status": "built", "rows": [*ct_rows, _ct_memory(params, ct),
-                                                 _ct_full(params)]}
+    ct_rows = [run_case("ct-established", 0, params), run_case("ct-new", 0, params)]
+    for x in ct_rows:
+        x["nf_ns_per_pkt"] = x["cpu_ns_per_pkt"] - base
+    conntrack = {"rows": [*ct_rows, _ct_memory(params), _ct_full(params)]}
     return {"lab": "netfilter", "baseline_cpu_ns_per_pkt": base, "rows": rows,
             "conntrack": conntrack}
 
@@ -223,18 +205,15 @@ def format_table(doc: dict[str, Any]) -> str:
     lines += render_columns(doc["rows"], COLUMNS)
     lines += ["", "Conntrack"]
     ct = doc["conntrack"]
-    if ct["status"] != "built":
-        lines += [f"  {x['case']}: {x['result']}" for x in ct["rows"]]
-    else:
-        per = [x for x in ct["rows"] if "cpu_ns_per_pkt" in x]
-        lines += render_columns(per, COLUMNS)
-        for x in ct["rows"]:
-            if "bytes_per_entry" in x:
-                lines.append(f"  {x['case']}: {x['bytes_per_entry']:,} B "
-                             f"({x['entries']:,} entries)")
-            elif "new_flows" in x:
-                lines.append(f"  {x['case']}: {x['new_flows']} new flows, "
-                             f"{x['forwarded']} forwarded, {x['dropped']} dropped")
+    per = [x for x in ct["rows"] if "cpu_ns_per_pkt" in x]
+    lines += render_columns(per, COLUMNS)
+    for x in ct["rows"]:
+        if "bytes_per_entry" in x:
+            lines.append(f"  {x['case']}: {x['bytes_per_entry']:,} B "
+                         f"({x['entries']:,} entries)")
+        elif "new_flows" in x:
+            lines.append(f"  {x['case']}: {x['new_flows']} new flows, "
+                         f"{x['forwarded']} forwarded, {x['dropped']} dropped")
     return "\n".join(lines) + "\n"
 
 
