@@ -5,10 +5,12 @@ CUBIC's grows -- and the command's JSON."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 from tuxnet.labs import cc as lab
 from tuxnet.tools import lab_cmd
@@ -62,7 +64,7 @@ def test_cli_json_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib")
+    need(importlib.util.find_spec("matplotlib") is not None, "matplotlib not installed")
     out = tmp_path / "cc.png"
     rc = lab_cmd.main(["cc", "--quick", "--sweep", "loss", "--losses", "0.05", "--ccs",
                        "cubic", "--duration", "1", "--plot", str(out)])
