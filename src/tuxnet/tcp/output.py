@@ -153,6 +153,15 @@ def tcp_stream_alloc_skb(sk: TcpSock, size: int) -> SkBuff:
     return skb
 
 
+def skb_has_head_charge(skb: SkBuff) -> bool:
+    """Whether ``skb`` carries the head-allocation truesize of a Linux write-queue skb.
+
+    tuxnet queues one skb per MSS where Linux has one skb of up to size_goal bytes:
+    the MSS skb at the end of each Linux skb carries its head charge (truesize = head
+    + payload), the others only their payload bytes (skb_copy_to_page_nocache)."""
+    return skb.truesize > skb.len
+
+
 def tcp_init_nondata_skb(skb: SkBuff, seq: int, flags: int) -> None:
     """tcp_init_nondata_skb(): a control segment (SYN and FIN take a sequence number)."""
     cb = skb.cb if isinstance(skb.cb, TcpSkbCb) else TcpSkbCb()
@@ -484,6 +493,13 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         sent_pkts += cb.pcount
         if push_one and chunk_ended:  # tcp_push_one sends one (TSO) packet
             break
+    if sent_pkts and wq and chunk is not None:
+        sent_tail = sk.tcp_rtx_queue[-1]
+        if not skb_has_head_charge(sent_tail):
+            # tso_fragment(): the sent part of a Linux skb becomes its own skb with a
+            # new head allocation (tcp_stream_alloc_skb, charged to sk_wmem_queued)
+            sent_tail.truesize += _HEAD_TRUESIZE
+            sk.sk_wmem_queued += _HEAD_TRUESIZE
     sk.rwnd_limited = is_rwnd_limited
     if is_rwnd_limited:
         tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED)

@@ -65,6 +65,7 @@ from tuxnet.tcp.defs import (
     TCPF_SYN_RECV,
     TCPF_SYN_SENT,
     TCPHDR_FIN,
+    TCPHDR_PSH,
     TCPHDR_SYN,
     USEC_PER_JIFFY,
     TCP_CA_Open,
@@ -586,7 +587,20 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 size_goal = _out.tcp_xmit_size_goal(sk, mss_now)
                 continue
             skb = _out.tcp_stream_alloc_skb(sk, size_goal)
+            tail = wq[-1] if fill and wq else None
+            if tail is not None and _out.skb_has_head_charge(tail):
+                # the same Linux skb grows: one head allocation (tcp_stream_alloc_skb)
+                # per skb, its payload in page frags; the head charge rides on the
+                # MSS skb at the Linux skb's end (freed when all of it is acked)
+                tail.truesize -= skb.truesize
+                sk.sk_wmem_queued -= skb.truesize
+            else:
+                tail = None
             _out.tcp_skb_entail(sk, skb)
+            if tail is not None and tcp_cb(tail).tcp_flags & TCPHDR_PSH:
+                # a PSH mark is on the Linux skb, i.e. on its last byte
+                tcp_cb(tail).tcp_flags &= ~TCPHDR_PSH
+                tcp_cb(skb).tcp_flags |= TCPHDR_PSH
             copy = size_goal
         copy = min(copy, total - copied, skb.tailroom())
         skb.put_data(view[copied:copied + copy])
@@ -617,6 +631,14 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
             _out.tcp_push_pending_frames(sk, mss_now, TCP_NAGLE_PUSH)
         elif wq and first is wq[0]:
             _out.tcp_push_one(sk, mss_now)
+        if wq and ((sk.snd_nxt - tcp_cb(first).seq) & _M32) < ((sk.write_seq -
+                                                                  tcp_cb(first).seq) & _M32) \
+                and tcp_cb(wq[0]).seq != tcp_cb(first).seq:
+            # part of the Linux skb went out (tso_fragment at the cwnd/window edge): the
+            # unsent rest is the tail skb, which keeps filling up to size_goal before
+            # the next new-segment memory check (copy = size_goal - skb->len > 0)
+            fill = (sk.write_seq - sk.snd_nxt) & _M32
+            run_first = wq[0]
     if copied:
         _out.tcp_push(sk, flags, mss_now, sk.nonagle)
     return copied
