@@ -88,3 +88,16 @@ def test_bench_cc_quick() -> None:
     assert len(ratios) == 6 and lines[-6:] == ratios
     assert all(float(r.rsplit("=", 1)[1]) > 0 for r in ratios)
     assert "sim_seconds_per_wall_second_bbr_loss0 tuxnet/realtime" in out
+
+
+def test_datacenter_cubic_fills_the_path() -> None:
+    """10 Gbit/s, 50 us RTT, 40 ms: CUBIC reaches the link. The receiving application
+    reads when sk_data_ready wakes it; polling it every 1 ms left unread data that kept
+    __tcp_select_window() below rcv_wnd once rcv_ssthresh met window_clamp (~20 ms in),
+    so __tcp_ack_snd_check() held every ACK for the next read and the reads clocked the
+    sender (srtt ~0.5 ms, goodput below 3 Gbit/s)."""
+    spec = lab.PathSpec(rate_bps=10_000_000_000, rtt_ns=50_000, loss=0.0, ccs=("cubic",),
+                        duration_ns=40_000_000, warmup_ns=25_000_000)
+    (res,), _ = lab.run_path(spec)
+    assert res.goodput_mbps > 0.85 * lab.ceiling_mbps(spec.rate_bps, 0.0)
+    assert res.rtt_ms < 0.2  # the base 50 us plus at most one BDP of queue
