@@ -56,6 +56,18 @@ if TYPE_CHECKING:
 __all__ = ["getdefaulttimeout", "setdefaulttimeout", "socket"]
 
 _INT = struct.Struct("=i")
+
+
+def optval_bytes(value: int | bytes | bytearray | None, optlen: int | None) -> bytes:
+    """setsockopt's value as the kernel sees optval: an int as a native int, a buffer
+    as is, None with optlen as that many zero bytes (Python's socket.setsockopt forms)."""
+    if value is None:
+        if optlen is None:
+            raise TypeError("setsockopt() takes an int, a buffer, or None with optlen")
+        return bytes(optlen)
+    if isinstance(value, int):
+        return _INT.pack(value)
+    return bytes(value)
 _default_timeout: float | None = None
 # a wait plan: None = may not wait; else (the deadline is Python's timeout, deadline ns)
 WaitPlan = tuple[bool, "int | None"] | None
@@ -242,14 +254,7 @@ class socket:
                    optlen: int | None = None) -> None:
         """setsockopt(level, optname, int | bytes) or (level, optname, None, optlen)."""
         sk = self._check()
-        if value is None:
-            if optlen is None:
-                raise TypeError("setsockopt() takes an int, a buffer, or None with optlen")
-            optval = bytes(optlen)
-        elif isinstance(value, int):
-            optval = _INT.pack(value)
-        else:
-            optval = bytes(value)
+        optval = optval_bytes(value, optlen)
         sock_setsockopt(sk, level, optname, optval, self._rcvbuf_changed)
         self._sync_fd()
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.socket.addr import format_sockaddr, parse_sockaddr
 from tuxnet.socket.af_inet import inet_bind
-from tuxnet.socket.api import _INT, getdefaulttimeout, socket
+from tuxnet.socket.api import _INT, getdefaulttimeout, optval_bytes, socket
 from tuxnet.socket.consts import (
     IPPROTO_TCP,
     MSG_DONTWAIT,
@@ -376,14 +376,7 @@ class StreamSocket(socket):
         """SOL_TCP options go to do_tcp_setsockopt; SO_KEEPALIVE starts the keepalive
         timer, SO_LINGER is kept (close waits or aborts); the rest as for any socket."""
         sk = self._check()
-        if value is None:
-            if optlen is None:
-                raise TypeError("setsockopt() takes an int, a buffer, or None with optlen")
-            optval = bytes(optlen)
-        elif isinstance(value, int):
-            optval = _INT.pack(value)
-        else:
-            optval = bytes(value)
+        optval = optval_bytes(value, optlen)
         try:
             if level == SOL_TCP:
                 self._tcp_set(sk, optname, optval)
