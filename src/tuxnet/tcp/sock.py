@@ -258,17 +258,7 @@ class Minmax:
             s[2] = s[1] = val
         elif meas <= s[2][1]:
             s[2] = val
-        # minmax_subwin_update
-        dt = t - s[0][0]
-        if dt > win:
-            s[0], s[1], s[2] = s[1], s[2], val
-            if t - s[0][0] > win:
-                s[0], s[1], s[2] = s[1], s[2], val
-        elif s[1][0] == s[0][0] and dt > win // 4:
-            s[2] = s[1] = val
-        elif s[2][0] == s[1][0] and dt > win // 2:
-            s[2] = val
-        return s[0][1]
+        return self._subwin_update(win, val)
 
 
 class TcpSock(Sock):
