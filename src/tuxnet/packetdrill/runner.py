@@ -145,6 +145,7 @@ class _Runner:
         self.sent_idx = 0
         self.sys = Syscalls(self.host, self.local_ip, self.remote_ip, int(o["bind_port"]),
                             int(o["connect_port"]))
+        self.sys.tolerance_us = self.tol_us
         self.conn: _Conn | None = None
         self.next_remote_port = 48_000
         self.ts_map: dict[int, int] = {}

@@ -32,6 +32,7 @@ from tuxnet.socket.api import _INT, getdefaulttimeout, optval_bytes, socket
 from tuxnet.socket.consts import (
     IPPROTO_TCP,
     MSG_DONTWAIT,
+    MSG_ERRQUEUE,
     SO_ACCEPTCONN,
     SO_KEEPALIVE,
     SO_LINGER,
@@ -40,6 +41,7 @@ from tuxnet.socket.consts import (
     SOL_TCP,
 )
 from tuxnet.socket.core import sk_wait_event, sock_errno
+from tuxnet.socket.errqueue import ip_recv_error
 from tuxnet.socket.sockopt import sock_getsockopt, sock_setsockopt
 from tuxnet.tcp.defs import HZ, TCP_CC_INFO, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
 from tuxnet.tcp.ipv4 import tcp_v4_init
@@ -325,6 +327,40 @@ class StreamSocket(socket):
                     raise TimeoutError("timed out")
         finally:
             self._sync_fd()
+
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0,
+                address: Any = None) -> int:
+        """sendmsg(buffers[, ancdata[, flags[, address]]]): send the iovec ``buffers``;
+        with MSG_ZEROCOPY on a SO_ZEROCOPY socket they are referenced, not copied, until
+        the completion on the error queue (``recvmsg(..., MSG_ERRQUEUE)``). Control
+        messages are not supported (EINVAL); a connected socket ignores ``address``."""
+        sk = self._check()
+        if list(ancdata):
+            raise sock_errno(errno.EINVAL)
+        bufs = [_as_view(b) for b in buffers]
+
+        def do(timeo: int | None) -> int:
+            return tcp_sendmsg(sk, bufs, flags, timeo)
+
+        n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "sendmsg")
+        return n
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0,
+                flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
+        """recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address).
+        MSG_ERRQUEUE reads one zerocopy completion or tx timestamp report (never waits:
+        EAGAIN when none is queued); else as recv() with no control messages."""
+        if bufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        if ancbufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        sk = self._check()
+        if flags & MSG_ERRQUEUE:
+            try:
+                return ip_recv_error(sk, bufsize, ancbufsize)
+            finally:
+                self._sync_fd()
+        return self.recv(bufsize, flags), [], 0, None
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Up to ``bufsize`` bytes; b"" at the end of the stream."""

@@ -80,7 +80,7 @@ def tcp_poll(sk: TcpSock) -> int:
                 sk.sock_nospace = True
         else:
             mask |= EPOLLOUT | EPOLLWRNORM
-    if sk.sk_err:
+    if sk.sk_err or sk.sk_error_queue:
         mask |= EPOLLERR
     return mask
 
