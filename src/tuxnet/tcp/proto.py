@@ -592,7 +592,8 @@ def _tcp_sendmsg_locked(sk: TcpSock, it: _zc.IovIter, flags: int, timeo_ns: int 
         if skb is not None and (tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN)
                                 or tcp_cb(skb).eor):  # tcp_skb_can_collapse_to
             copy = 0
-        if skb is None or copy <= 0 or skb.tailroom() < 1 or new_skb:
+        if (skb is None or copy <= 0 or new_skb
+                or (skb.tailroom() < 1 and not skb.data_len)):  # frags: no tailroom
             # Linux checks memory when it allocates an skb of size_goal bytes, i.e.
             # when a new run of MSS skbs starts (fill == 0), not for each MSS
             if fill == 0 and not sk.sk_stream_memory_free():
