@@ -151,7 +151,7 @@ class _Runner:
         self.ts_map: dict[int, int] = {}
         self.pending: _Pending | None = None
         self.code_ns: dict[str, Any] = {}
-        self.shell_state: dict[str, object] = {}
+        self.shell_state: dict[str, object] = {"files": self.sys.files}
         self.notes: list[str] = []
         self.script_dir = os.path.dirname(os.path.abspath(path)) if path else "."
 

@@ -37,6 +37,8 @@ class FdEntry:
     nonblock: bool = False
     inq: bool = False
     epoll: dict[int, list[int]] | None = None  # fd -> [events, pending-edge flag]
+    file: Any = None  # an open file (packetdrill/sysfile.py)
+    pipe: Any = None  # one end of a pipe
 
 
 @dataclass

@@ -32,6 +32,7 @@ from tuxnet.packetdrill.sysbase import (
     iov_lens,
     is_null,
 )
+from tuxnet.packetdrill.sysfile import FileCalls, VirtualFile
 from tuxnet.packetdrill.syspoll import PollCalls
 from tuxnet.socket import AF_INET, SOCK_STREAM, socket
 from tuxnet.socket.stream import StreamSocket
@@ -55,10 +56,11 @@ _ARITY = {"socket": 3, "bind": 3, "listen": 2, "accept": 3, "accept4": 3, "conne
           "read": 3, "write": 3, "send": 4, "sendto": 4, "recv": 4, "recvfrom": 4,
           "readv": 3, "writev": 3, "sendmsg": 3, "recvmsg": 3, "close": 1, "shutdown": 2,
           "fcntl": 2, "ioctl": 3, "setsockopt": 4, "getsockopt": 4, "poll": 3,
-          "epoll_create": 1, "epoll_create1": 1, "epoll_ctl": 4, "epoll_wait": 4}
+          "epoll_create": 1, "epoll_create1": 1, "epoll_ctl": 4, "epoll_wait": 4,
+          "open": 2, "sendfile": 4, "pipe": 1, "splice": 6}
 
 
-class Syscalls(PollCalls):
+class Syscalls(PollCalls, FileCalls):
     """The fd table of one script run and the calls on it."""
 
     def __init__(self, host: Host, local_ip: str, remote_ip: str, bind_port: int,
@@ -72,6 +74,7 @@ class Syscalls(PollCalls):
         self.under_test: int | None = None  # the fd whose TCP_INFO %{ }% blocks read
         self.start_ns = host.loop.now_ns()  # live time of script time 0 (timestamps)
         self.tolerance_us = 4000  # --tolerance_usecs, for scm_timestamping checks
+        self.files: dict[str, VirtualFile] = {}  # what the script's shell lines created
 
     # -- helpers --------------------------------------------------------------------
     def tcp_info(self) -> dict[str, int] | None:

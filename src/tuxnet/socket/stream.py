@@ -33,6 +33,7 @@ from tuxnet.socket.consts import (
     IPPROTO_TCP,
     MSG_DONTWAIT,
     MSG_ERRQUEUE,
+    MSG_MORE,
     SO_ACCEPTCONN,
     SO_KEEPALIVE,
     SO_LINGER,
@@ -42,6 +43,7 @@ from tuxnet.socket.consts import (
 )
 from tuxnet.socket.core import sk_wait_event, sock_errno
 from tuxnet.socket.errqueue import ip_recv_error
+from tuxnet.socket.sendfile import file_pages, splice_direct
 from tuxnet.socket.sockopt import sock_getsockopt, sock_setsockopt
 from tuxnet.tcp.defs import HZ, TCP_CC_INFO, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
 from tuxnet.tcp.ipv4 import tcp_v4_init
@@ -344,6 +346,43 @@ class StreamSocket(socket):
 
         n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "sendmsg")
         return n
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """sendfile(file[, offset[, count]]) as Python's socket.sendfile, done the way
+        Linux's sendfile(2) is: the file's pages are spliced into the socket as page
+        fragments, not copied (socket/sendfile.py). Returns the bytes sent; the file
+        position ends after them. ``file`` is a binary file with ``fileno()`` or an
+        in-memory one with ``getbuffer()`` (io.BytesIO)."""
+        sk = self._check()
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if count is not None:
+            if not isinstance(count, int):
+                raise TypeError(f"count must be a positive integer (got {count!r})")
+            if count <= 0:
+                raise ValueError(f"count must be a positive integer (got {count!r})")
+        if self._timeout == 0.0:
+            raise ValueError("non-blocking sockets are not supported")
+        pages = file_pages(file)
+        if count is None:
+            count = max(len(pages) - offset, 0)
+        flags0 = 0
+
+        def send(chunk: memoryview, off: int, more: bool) -> int:
+            flags = flags0 | (MSG_MORE if more else 0)
+
+            def do(timeo: int | None) -> int:
+                return tcp_sendmsg(sk, chunk, flags, timeo, splice_off=off)
+            n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "sendfile")
+            return n
+
+        total = 0
+        try:
+            total = splice_direct(pages, offset, count, send)
+        finally:
+            if total > 0 and hasattr(file, "seek"):
+                file.seek(offset + total)
+        return total
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0,
                 flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:

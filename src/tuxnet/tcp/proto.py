@@ -85,6 +85,7 @@ from tuxnet.tcp.sockopt import (
 )
 from tuxnet.tcp.tso_chunk import gso_size_goal
 from tuxnet.tcp.tx_timestamp import tcp_tx_timestamp
+from tuxnet.tcp.urgent import tcp_recv_urg, tcp_urg_consumed, urg_limit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -521,7 +522,7 @@ def _stream_error(sk: TcpSock, flags: int, err: int) -> OSError:
 
 
 def tcp_sendmsg(sk: TcpSock, data: Any, flags: int = 0,
-                timeo_ns: int | None = None) -> int:
+                timeo_ns: int | None = None, splice_off: int | None = None) -> int:
     """tcp_sendmsg() / tcp_sendmsg_locked(): copy into MSS-sized skbs on the write queue,
     push as they fill (PSH when more than half the peer's largest window was written
     since the last PSH), then tcp_push with PSH on the last unless MSG_MORE. Waits for
@@ -530,9 +531,17 @@ def tcp_sendmsg(sk: TcpSock, data: Any, flags: int = 0,
 
     ``data`` is a buffer or a list of buffers (an iovec). With MSG_ZEROCOPY on a
     SO_ZEROCOPY socket the buffers are not copied but referenced by the skbs
-    (tcp/zerocopy.py) until the completion on the error queue."""
+    (tcp/zerocopy.py) until the completion on the error queue. ``splice_off`` says
+    ``data`` are page-cache pages of a file from that offset (MSG_SPLICE_PAGES:
+    sendfile, splice): they become the skbs' fragments, not copied."""
     it = _zc.IovIter.of(data)
-    zc = _zc.tcp_zerocopy_begin(sk, it.count, it) if flags & MSG_ZEROCOPY else None
+    if splice_off is not None:
+        it.base = splice_off
+        zc = _zc.tcp_splice_begin(sk, it)
+    elif flags & MSG_ZEROCOPY:
+        zc = _zc.tcp_zerocopy_begin(sk, it.count, it)
+    else:
+        zc = None
     try:
         copied = _tcp_sendmsg_locked(sk, it, flags, timeo_ns, zc)
     except BaseException:
@@ -719,7 +728,7 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
     if flags & MSG_DONTWAIT:
         timeo_ns = 0
     if flags & MSG_OOB:
-        raise sock_errno(errno.EINVAL)  # urgent data is not modelled yet (#5)
+        return tcp_recv_urg(sk, size, bool(flags & MSG_PEEK))
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
     peek = bool(flags & MSG_PEEK)
     target = size if flags & MSG_WAITALL else min(max(sk.sk_rcvlowat, 1), size)
@@ -737,12 +746,21 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
                 break  # the queue starts after seq: cannot happen
             if offset < skb.len:
                 used = min(skb.len - offset, size - len(out))
+                if sk.urg_data:  # the urgent mark: stop before it, step over the byte
+                    if sk.urg_seq == seq and out:
+                        break
+                    skip, used = urg_limit(sk, seq, used)
+                    seq = (seq + skip) & _M32
+                    offset += skip
                 out += skb.data[offset:offset + used]
                 seq = (seq + used) & _M32
                 if not peek:
                     sk.copied_seq = seq
+                    tcp_urg_consumed(sk)
                     tcp_rcv_space_adjust(sk)
                 if offset + used < skb.len:
+                    if not used and len(out) < size:
+                        continue  # only the urgent byte was stepped over: read on
                     break
             if cb.tcp_flags & TCPHDR_FIN:
                 seq = (seq + 1) & _M32

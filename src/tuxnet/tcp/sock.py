@@ -343,7 +343,8 @@ class TcpSock(Sock):
         self.tcp_header_len = 20
         self.pred_flags = 0
         self.nonagle = 0
-        self.urg_data = 0
+        self.urg_data = 0  # TCP_URG_* | the urgent byte (tcp/urgent.py)
+        self.urg_seq = 0
         self.rx_opt = RxOpt()
         self.tsoffset = 0
         self.snt_isn = 0

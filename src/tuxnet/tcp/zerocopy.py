@@ -42,22 +42,24 @@ if TYPE_CHECKING:
     from tuxnet.tcp.sock import TcpSock
 
 __all__ = ["IovIter", "ZcSend", "skb_split_frags", "skb_zerocopy_iter_stream",
-           "tcp_zerocopy_begin",
-           "tcp_zerocopy_end"]
+           "tcp_splice_begin", "tcp_zerocopy_begin", "tcp_zerocopy_end"]
 
 EMSGSIZE = -errno.EMSGSIZE
 EEXIST = -errno.EEXIST
 
 
 class IovIter:
-    """struct iov_iter over the send's buffers: the current element and offset."""
+    """struct iov_iter over the send's buffers: the current element and offset.
+    ``base`` is the file offset of the first byte for page-cache pages (splice), 0 for
+    user buffers (taken to start on a page boundary)."""
 
-    __slots__ = ("count", "idx", "off", "segs")
+    __slots__ = ("base", "count", "idx", "off", "segs")
 
-    def __init__(self, segs: Sequence[memoryview]) -> None:
+    def __init__(self, segs: Sequence[memoryview], base: int = 0) -> None:
         self.segs = [s for s in segs if len(s)]  # zero-length elements are skipped
         self.idx = 0
         self.off = 0
+        self.base = base
         self.count = sum(len(s) for s in self.segs)
 
     @classmethod
@@ -81,12 +83,13 @@ def _byte_view(b: Any) -> memoryview:
 
 
 class ZcSend:
-    """One zerocopy tcp_sendmsg: the uarg, whether frags are used (route has SG) and
-    the fragment bookkeeping of the Linux skb being filled."""
+    """One zerocopy tcp_sendmsg: the uarg (None for spliced page-cache pages,
+    MSG_SPLICE_PAGES), whether frags are used (route has SG) and the fragment
+    bookkeeping of the Linux skb being filled."""
 
     __slots__ = ("frags", "it", "last", "sg", "uarg")
 
-    def __init__(self, uarg: UbufInfoMsgzc, sg: bool, it: IovIter) -> None:
+    def __init__(self, uarg: UbufInfoMsgzc | None, sg: bool, it: IovIter) -> None:
         self.uarg = uarg
         self.sg = sg
         self.it = it
@@ -97,6 +100,24 @@ class ZcSend:
         """A new Linux skb starts (or the send appends to ``tail``'s)."""
         self.frags = tail.nr_frags if tail is not None else 0
         self.last = None
+
+
+def _route_sg(sk: TcpSock) -> bool:
+    """sk_route_caps & NETIF_F_SG: the route's device takes page fragments."""
+    dst = sk.dst
+    dev = getattr(dst.rt, "dev", None) if dst is not None else None
+    return dev is not None and bool(dev.features & NETIF_F_SG)
+
+
+def tcp_splice_begin(sk: TcpSock, it: IovIter) -> ZcSend | None:
+    """MSG_SPLICE_PAGES (sendfile, splice to a socket): the pages become fragments when
+    the route does scatter-gather, else they are copied ("copy if we can't")."""
+    if not it.count or not _route_sg(sk):
+        return None
+    zc = ZcSend(None, True, it)
+    wq = sk.sk_write_queue
+    zc.new_linux_skb(wq[-1] if wq else None)
+    return zc
 
 
 def tcp_zerocopy_begin(sk: TcpSock, size: int, it: IovIter) -> ZcSend | None:
@@ -111,9 +132,7 @@ def tcp_zerocopy_begin(sk: TcpSock, size: int, it: IovIter) -> ZcSend | None:
     uarg = msg_zerocopy_realloc(sk, size, skb_zcopy(tail) if tail is not None else None)
     if uarg is None:
         raise sock_errno(errno.ENOBUFS)
-    dst = sk.dst
-    dev = getattr(dst.rt, "dev", None) if dst is not None else None
-    sg = dev is not None and bool(dev.features & NETIF_F_SG)  # sk_route_caps
+    sg = _route_sg(sk)
     if not sg:
         uarg.zerocopy = False
     zc = ZcSend(uarg, sg, it)
@@ -124,7 +143,7 @@ def tcp_zerocopy_begin(sk: TcpSock, size: int, it: IovIter) -> ZcSend | None:
 def tcp_zerocopy_end(zc: ZcSend | None, ok: bool) -> None:
     """The send call's reference: net_zcopy_put when it queued data, else
     net_zcopy_put_abort (the id is given back; a lone uarg notifies nothing)."""
-    if zc is None:
+    if zc is None or zc.uarg is None:
         return
     if ok:
         net_zcopy_put(zc.uarg)
@@ -137,8 +156,9 @@ def skb_zerocopy_iter_stream(sk: TcpSock, skb: SkBuff, zc: ZcSend, length: int) 
     to ``skb`` as fragments. Returns the bytes added, -EEXIST when ``skb`` belongs to
     another uarg, -EMSGSIZE when the Linux skb has no fragment left and nothing was
     added. sk_wmem_queued grows by the pages charged."""
+    uarg = zc.uarg
     orig = skb_zcopy(skb)
-    if orig is not None and orig is not zc.uarg:
+    if uarg is not None and orig is not None and orig is not uarg:
         return EEXIST
     it = zc.it
     added = 0
@@ -146,17 +166,21 @@ def skb_zerocopy_iter_stream(sk: TcpSock, skb: SkBuff, zc: ZcSend, length: int) 
     while length and it.count:
         seg = it.segs[it.idx]
         pos = it.off
-        page = pos // PAGE_SIZE
-        n = min(length, len(seg) - pos, PAGE_SIZE - pos % PAGE_SIZE)
+        fpos = it.base + pos  # the byte's place in its pages
+        page = fpos // PAGE_SIZE
+        n = min(length, len(seg) - pos, PAGE_SIZE - fpos % PAGE_SIZE)
+        # skb_splice_from_iter charges the bytes, a pinned user page the whole page
+        charge = n if uarg is None else PAGE_SIZE
         if zc.last == (it.idx, page, pos):
             # the Linux skb's fragment on this page began in the previous MSS skb
-            skb.add_frag(seg, pos, n, 0)
+            skb.add_frag(seg, pos, n, n if uarg is None else 0)
+            charged += n if uarg is None else 0
         else:
             if zc.frags >= MAX_SKB_FRAGS:
                 break
             zc.frags += 1
-            skb.add_frag(seg, pos, n, PAGE_SIZE)
-            charged += PAGE_SIZE
+            skb.add_frag(seg, pos, n, charge)
+            charged += charge
         zc.last = (it.idx, page, pos + n)
         added += n
         length -= n
@@ -167,7 +191,8 @@ def skb_zerocopy_iter_stream(sk: TcpSock, skb: SkBuff, zc: ZcSend, length: int) 
             it.off = 0
     if not added:
         return EMSGSIZE
-    skb_zcopy_set(skb, zc.uarg)
+    if uarg is not None:
+        skb_zcopy_set(skb, uarg)
     sk.sk_wmem_queued += charged
     return added
 
