@@ -182,13 +182,13 @@ def _msg_zerocopy_callback(uarg: UbufInfoMsgzc) -> None:
     skb.cb = SockExterrSkb(ee)
     q = sk.sk_error_queue
     tail = q[-1] if q else None
-    if (tail is None or not isinstance(tail.cb, SockExterrSkb)
-            or tail.cb.ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY
-            or not _notify_extend(tail, lo, uarg.len)):
+    merged = (tail is not None and isinstance(tail.cb, SockExterrSkb)
+              and tail.cb.ee.ee_origin == SO_EE_ORIGIN_ZEROCOPY
+              and _notify_extend(tail, lo, uarg.len))
+    if not merged:
         q.append(skb)  # __skb_queue_tail: charged to optmem, not to the receive buffer
-        skb = None
     sk.sk_error_report()
-    if skb is not None:
+    if merged:
         skb.free()  # consume_skb: merged into the queued notification
 
 

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING
 from tuxnet.core.netdevice import NETIF_F_CSUM_MASK, NETIF_F_SG, NETIF_F_TSO
 from tuxnet.skb import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb
 from tuxnet.tcp import timer as _timer
-from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
-from tuxnet.tcp.zerocopy import skb_split_frags
 from tuxnet.tcp.chrono import (
     TCP_CHRONO_BUSY,
     TCP_CHRONO_RWND_LIMITED,
@@ -59,6 +57,8 @@ from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
 from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal
+from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
+from tuxnet.tcp.zerocopy import skb_split_frags
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:

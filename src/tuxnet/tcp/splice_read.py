@@ -86,6 +86,8 @@ def tcp_splice_read(sk: TcpSock, pipe: SplicePipe, length: int, timeo_ns: int | 
     """tcp_splice_read(): splice up to ``length`` received bytes into ``pipe``; waits
     for data unless ``timeo_ns`` is 0 (EAGAIN); 0 at end of stream or when only urgent
     data is queued. A full pipe ends the call (EAGAIN if nothing moved)."""
+    from tuxnet.tcp.proto import _recv_ready
+
     if sk.sk_state == TCP_LISTEN:
         raise sock_errno(errno.ENOTCONN)
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
@@ -114,10 +116,7 @@ def tcp_splice_read(sk: TcpSock, pipe: SplicePipe, length: int, timeo_ns: int | 
                 raise sock_errno(errno.EAGAIN)
             if sk.sk_receive_queue:
                 break  # only urgent data: do not loop
-            rcv_nxt = sk.rcv_nxt
-            sk_wait_event(sk, lambda: sk.rcv_nxt != rcv_nxt or bool(sk.sk_err) or
-                          bool(sk.sk_shutdown & RCV_SHUTDOWN) or sk.sk_state == TCP_CLOSE,
-                          deadline, "splice")
+            sk_wait_event(sk, _recv_ready(sk, sk.rcv_nxt), deadline, "splice")  # sk_wait_data
             continue
         length -= ret
         spliced += ret
