@@ -279,7 +279,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
             sk.retrans_stamp = 0
         else:
             flag |= FLAG_DATA_ACKED
-        tcp_ack_tstamp(sk, skb, prior_snd_una)
+        if cb.txstamp_ack:
+            tcp_ack_tstamp(sk, skb, prior_snd_una)
         if not fully_acked:
             break
         rtx.popleft()

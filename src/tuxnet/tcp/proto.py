@@ -202,6 +202,8 @@ def inet_csk_destroy_sock(sk: TcpSock) -> None:
     sk.out_of_order_queue.clear()
     while sk.sk_receive_queue:
         sk.sk_receive_queue.popleft().free()
+    while sk.sk_error_queue:  # inet_sock_destruct: skb_queue_purge(sk_error_queue)
+        sk.sk_error_queue.popleft().free()
     sk.sk_rmem_alloc = 0
     if sk.bound:
         tn.inet_put_port(sk)
