@@ -3,7 +3,9 @@
 net/ipv4/tcp.c: tcp_sendmsg, tcp_recvmsg, tcp_setsockopt, tcp_getsockopt).
 
 ``StreamSocket`` adds the stream calls to :class:`tuxnet.socket.api.socket`: bind,
-listen, accept, connect/connect_ex, send/sendall, recv/recv_into, shutdown, close, and
+listen, accept, connect/connect_ex, send/sendall/sendmsg (MSG_ZEROCOPY), sendfile,
+recv/recv_into/recvmsg (MSG_ERRQUEUE: zerocopy completions, tx timestamps; MSG_OOB),
+shutdown, close, SOL_SOCKET SO_ZEROCOPY/SO_TIMESTAMPING, and
 SOL_TCP options (TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEP*, TCP_USER_TIMEOUT,
 TCP_CONGESTION, TCP_INFO as the bytes of struct tcp_info ...).
 
