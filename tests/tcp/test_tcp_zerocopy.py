@@ -7,12 +7,14 @@ reported, and tx timestamps come back for the last byte of a send."""
 from __future__ import annotations
 
 import errno
+import random
 import struct
 
 import pytest
 from _tcppair import pair, recv_exactly
 
 from tuxnet.host import Host
+from tuxnet.skb import SkBuff
 from tuxnet.skb.exterr import SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
 from tuxnet.skb.tstamp import (
     SCM_TSTAMP_ACK,
@@ -41,6 +43,7 @@ from tuxnet.socket import (
     socket,
 )
 from tuxnet.socket.stream import StreamSocket
+from tuxnet.tcp import output
 
 _EE = struct.Struct("=IBBBBII")
 
@@ -169,3 +172,59 @@ def test_tx_timestamps_sched_snd_ack_for_the_last_byte() -> None:
     assert t0 <= stamps[0] <= stamps[1] < stamps[2]  # the ACK came an RTT later
     with pytest.raises(BlockingIOError):
         cli.recvmsg(0, 1024, MSG_ERRQUEUE)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_zerocopy_through_loss_every_send_completes(seed: int) -> None:
+    """Retransmissions go out of the referenced pages; every send id is completed."""
+    net, cli, srv = pair(loss=0.05, seed=seed)
+    cli.setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)
+    cli.setsockopt(SOL_SOCKET, SO_SNDBUF, 1 << 20)
+    rng = random.Random(seed)
+    sends = [rng.randbytes(rng.randrange(1, 20_000)) for _ in range(40)]
+    got = bytearray()
+    for i in range(0, len(sends), 4):  # a few sends in flight, then read them
+        batch = sends[i:i + 4]
+        for b in batch:
+            assert cli.sendmsg([b], (), MSG_ZEROCOPY) == len(b)
+        got += recv_exactly(srv, sum(map(len, batch)))
+    net.settle(3_000 * 1_000_000)
+    assert bytes(got) == b"".join(sends)
+    assert net.h1.mib.tcp.RetransSegs > 0
+    done: set[int] = set()
+    while True:
+        try:
+            anc, _, _ = _errqueue(cli)
+        except BlockingIOError:
+            break
+        _, origin, code, lo, hi = _ee(anc)
+        assert origin == SO_EE_ORIGIN_ZEROCOPY and code == 0
+        done |= set(range(lo, hi + 1))
+    assert done == set(range(len(sends)))
+    assert cli.sk.sk_omem_alloc == 0  # every notification skb was given back
+
+
+def test_zerocopy_skbs_split_when_the_path_mtu_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcp_fragment on skbs of page fragments (skb_split): the queued MSS skbs are cut
+    for a smaller MSS, both parts keep referencing the buffer and the uarg."""
+    net, cli, srv = pair()
+    cli.setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)
+    cli.setsockopt(SOL_SOCKET, SO_SNDBUF, 1 << 20)
+    data = random.Random(9).randbytes(60_000)
+    assert cli.sendmsg([data], (), MSG_ZEROCOPY | MSG_DONTWAIT) == 60_000
+    assert cli.sk.sk_write_queue  # beyond the initial window: still queued
+    splits = []
+    real_split = output.skb_split_frags
+
+    def spy(skb: SkBuff, buff: SkBuff, length: int) -> int:
+        splits.append(length)
+        return real_split(skb, buff, length)
+
+    monkeypatch.setattr(output, "skb_split_frags", spy)
+    out0 = net.h1.mib.tcp.OutSegs
+    cli.sk.dst.mtu_fn = lambda: 1000  # a learned path MTU (ip_rt_update_pmtu)
+    assert recv_exactly(srv, 60_000) == data
+    net.settle()
+    assert splits and all(n == 948 for n in splits)  # 1000 - 40 - 12 (timestamps)
+    assert net.h1.mib.tcp.OutSegs - out0 > (60_000 - 14_480) // 1448 + 5
+    assert _ee(_errqueue(cli)[0])[1:] == (SO_EE_ORIGIN_ZEROCOPY, 0, 0, 0)
