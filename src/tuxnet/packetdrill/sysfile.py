@@ -32,7 +32,7 @@ from tuxnet.packetdrill.sysbase import (
     expr_int,
     is_null,
 )
-from tuxnet.socket.consts import MSG_DONTWAIT, MSG_MORE
+from tuxnet.socket.consts import MSG_MORE
 from tuxnet.socket.sendfile import PIPE_DEF_BUFFERS, splice_direct
 from tuxnet.tcp.proto import tcp_sendmsg
 from tuxnet.tcp.splice_read import tcp_splice_read
@@ -173,27 +173,37 @@ class FileCalls(FdTable):
         _, fent = self.entry(call.args[1])
         off_e = call.args[2]
         count = expr_int(call.args[3])
+        sent = [0]  # a blocking call that had to wait goes on where it stopped
 
         def body() -> int:
             of = fent.file
-            if not isinstance(of, OpenFile) or "r" not in of.mode:
-                raise Errno(errno.EBADF if of is None or "r" not in of.mode else
-                            errno.EINVAL)
+            if not isinstance(of, OpenFile):
+                raise Errno(errno.EINVAL)  # no page cache to splice from
+            if "r" not in of.mode:
+                raise Errno(errno.EBADF)
             use_pos = is_null(off_e)
             offset = of.pos if use_pos else expr_int(off_e)
             if offset < 0:
                 raise Errno(errno.EINVAL)
             pages = of.file.getbuffer()
-            flags = MSG_DONTWAIT if ent.nonblock else 0
             sk = s._sk
 
             def send(chunk: memoryview, off: int, more: bool) -> int:
-                return tcp_sendmsg(sk, chunk, flags | (MSG_MORE if more else 0),
-                                   None if not ent.nonblock else 0, splice_off=off)
-            n = splice_direct(pages, offset, count, send)
+                return tcp_sendmsg(sk, chunk, MSG_MORE if more else 0, 0, splice_off=off)
+            try:
+                n = splice_direct(pages, offset + sent[0], count - sent[0], send)
+            except BlockingIOError:
+                if sent[0] and ent.nonblock:
+                    n = 0
+                else:
+                    raise
+            sent[0] += n
+            if sent[0] < count and n and not ent.nonblock and \
+                    offset + sent[0] < len(pages):
+                raise BlockingIOError(errno.EAGAIN, "sendfile")  # wait for room
             if use_pos:
-                of.pos = offset + n
-            return n
+                of.pos = offset + sent[0]
+            return sent[0]
         return Attempt(self._wrap(ent, body), sk=s._sk)
 
     def sys_pipe(self, call: Syscall) -> Attempt:
@@ -225,12 +235,11 @@ class FileCalls(FdTable):
             def to_pipe() -> int:
                 nonblock = src.nonblock or bool(flags & SPLICE_F_NONBLOCK)
                 return tcp_splice_read(s._sk, pipe, length, 0 if src.nonblock else None,
-                                       nonblock_pipe=nonblock)
+                                       nonblock_pipe=nonblock, wait=False)
             return Attempt(self._wrap(src, to_pipe), sk=s._sk)
         if isinstance(src.pipe, PipeEnd) and not src.pipe.write and dst.sock is not None:
             d = dst.sock
             pipe = src.pipe.pipe
-            ent = dst
 
             def from_pipe() -> int:
                 """splice_to_socket(): the pipe's buffers, sent as spliced pages, MSG_MORE
@@ -242,12 +251,11 @@ class FileCalls(FdTable):
                         break
                     views.append(b[:left])
                     left -= len(views[-1])
-                timeo = 0 if ent.nonblock else None
                 sent = 0
                 for i, v in enumerate(views):
                     more = MSG_MORE if flags & SPLICE_F_MORE or i < len(views) - 1 else 0
                     try:
-                        n = tcp_sendmsg(d._sk, v, more, timeo, splice_off=0)
+                        n = tcp_sendmsg(d._sk, v, more, 0, splice_off=0)
                     except OSError:
                         if sent:
                             break

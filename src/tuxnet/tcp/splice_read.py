@@ -82,10 +82,11 @@ def tcp_read_sock(sk: TcpSock, count: int, pipe: SplicePipe) -> int:
 
 
 def tcp_splice_read(sk: TcpSock, pipe: SplicePipe, length: int, timeo_ns: int | None,
-                    nonblock_pipe: bool = False) -> int:
+                    nonblock_pipe: bool = False, wait: bool = True) -> int:
     """tcp_splice_read(): splice up to ``length`` received bytes into ``pipe``; waits
     for data unless ``timeo_ns`` is 0 (EAGAIN); 0 at end of stream or when only urgent
-    data is queued. A full pipe ends the call (EAGAIN if nothing moved)."""
+    data is queued. A full pipe ends the call (EAGAIN if nothing moved). ``wait=False``
+    raises EAGAIN where a blocking call would sleep (a caller that waits itself)."""
     from tuxnet.tcp.proto import _recv_ready
 
     if sk.sk_state == TCP_LISTEN:
@@ -116,6 +117,8 @@ def tcp_splice_read(sk: TcpSock, pipe: SplicePipe, length: int, timeo_ns: int | 
                 raise sock_errno(errno.EAGAIN)
             if sk.sk_receive_queue:
                 break  # only urgent data: do not loop
+            if not wait:
+                raise sock_errno(errno.EAGAIN)
             sk_wait_event(sk, _recv_ready(sk, sk.rcv_nxt), deadline, "splice")  # sk_wait_data
             continue
         length -= ret
