@@ -36,6 +36,7 @@ from tuxnet.socket.consts import (
     MSG_DONTWAIT,
     MSG_ERRQUEUE,
     MSG_MORE,
+    MSG_OOB,
     SO_ACCEPTCONN,
     SO_KEEPALIVE,
     SO_LINGER,
@@ -401,7 +402,8 @@ class StreamSocket(socket):
                 return ip_recv_error(sk, bufsize, ancbufsize)
             finally:
                 self._sync_fd()
-        return self.recv(bufsize, flags), [], 0, None
+        data = self.recv(bufsize, flags)
+        return data, [], MSG_OOB if flags & MSG_OOB else 0, None  # tcp_recv_urg: MSG_OOB
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Up to ``bufsize`` bytes; b"" at the end of the stream."""
