@@ -79,12 +79,14 @@ def two_hosts(*, seed: int = 1, rate_bps: int | None = None,
         _ipv4(h, lo, nic, f"10.0.0.{i}")
         hosts.append(h)
         nics.append(nic)
-    params: dict[str, int] = {}
+    params: dict[str, float] = {}
     if rate_bps is not None:
         params["rate_bps"] = rate_bps
     if delay_ns is not None:
         params["delay_ns"] = delay_ns
-    connect_simnics(topo, nics[0], nics[1], loss=loss, **params)
+    if loss:
+        params["loss"] = loss
+    connect_simnics(topo, nics[0], nics[1], **params)
     return Net(loop, hosts[0], hosts[1], nics[0], nics[1])
 
 
