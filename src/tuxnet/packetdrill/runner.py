@@ -145,12 +145,13 @@ class _Runner:
         self.sent_idx = 0
         self.sys = Syscalls(self.host, self.local_ip, self.remote_ip, int(o["bind_port"]),
                             int(o["connect_port"]))
+        self.sys.tolerance_us = self.tol_us
         self.conn: _Conn | None = None
         self.next_remote_port = 48_000
         self.ts_map: dict[int, int] = {}
         self.pending: _Pending | None = None
         self.code_ns: dict[str, Any] = {}
-        self.shell_state: dict[str, object] = {}
+        self.shell_state: dict[str, object] = {"files": self.sys.files}
         self.notes: list[str] = []
         self.script_dir = os.path.dirname(os.path.abspath(path)) if path else "."
 

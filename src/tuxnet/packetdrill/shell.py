@@ -18,6 +18,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from tuxnet.packetdrill.sysfile import run_file_command
 from tuxnet.sysctl import SysctlError
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
             return
         raise ShellUnsupported(f"unsupported: shell command {cmd!r}")
     words = _strip_redirects(raw)
+    if run_file_command(words, state):
+        return  # rm -f / dd if=/dev/zero / touch on the script's files (sysfile.py)
     if prog == "defaults.sh":
         path = os.path.normpath(os.path.join(script_dir, raw[0]))
         if os.path.isfile(path):

@@ -202,6 +202,7 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     child.sk_sndbuf = listener.sk_sndbuf
     child.sk_userlocks = listener.sk_userlocks
     child.sock_flags = set(listener.sock_flags) - {"SOCK_DEAD"}
+    child.sk_tsflags = listener.sk_tsflags
     child.nonagle = listener.nonagle
     child.rx_opt.user_mss = listener.rx_opt.user_mss
     child.icsk_ca_ops = listener.icsk_ca_ops

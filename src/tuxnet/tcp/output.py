@@ -57,6 +57,8 @@ from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
 from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal
+from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
+from tuxnet.tcp.zerocopy import skb_split_frags
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:
@@ -200,7 +202,8 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
         skb.csum_start = skb.data_off
         skb.csum_offset = 16  # offsetof(struct tcphdr, check)
         return
-    check = ~ones_sum(skb.data, sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP + skb.len) & 0xFFFF
+    data = skb.data if not skb.data_len else skb.copy_bits(0, skb.len)  # frags: gather
+    check = ~ones_sum(data, sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP + skb.len) & 0xFFFF
     _U16.pack_into(th, 16, check)
 
 
@@ -229,6 +232,8 @@ def _tso_clone(oskb: SkBuff) -> SkBuff:
     skb.gso_type = oskb.gso_type
     skb.priority = oskb.priority
     skb.mark = oskb.mark
+    sh, osh = skb.shinfo, oskb.shinfo  # the clone's shared info: the stamp request
+    sh.tx_flags, sh.tskey = osh.tx_flags, osh.tskey
     return skb
 
 
@@ -559,11 +564,15 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     cb = tcp_cb(skb)
     buff = tcp_stream_alloc_skb(sk, nlen)
     buff.header_release()  # __skb_header_release
-    buff.put_data(skb.data[length:])
-    skb.trim(length)
+    if skb.data_len:  # skb_split: the frags past ``length`` move to buff
+        moved = skb_split_frags(skb, buff, length)
+    else:
+        buff.put_data(skb.data[length:])
+        skb.trim(length)
+        moved = nlen
     sk.sk_wmem_queued += buff.truesize
-    buff.truesize += nlen
-    skb.truesize -= nlen
+    buff.truesize += moved
+    skb.truesize -= moved
     bcb = tcp_cb(buff)
     bcb.seq = (cb.seq + length) & _M32
     bcb.end_seq = cb.end_seq
@@ -572,6 +581,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     cb.tcp_flags = flags & ~(TCPHDR_FIN | TCPHDR_PSH)
     bcb.tcp_flags = flags
     bcb.eor, cb.eor = cb.eor, False  # tcp_skb_fragment_eor
+    tcp_fragment_tstamp(skb, buff)
     bcb.sacked = cb.sacked
     bcb.tx_mstamp = cb.tx_mstamp
     bcb.first_tx_mstamp = cb.first_tx_mstamp

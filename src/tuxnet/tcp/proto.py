@@ -23,10 +23,12 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.skb import MAX_SKB_FRAGS
 from tuxnet.socket.core import sk_wait_event, sock_errno
 from tuxnet.tcp import control as _ctl
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp import zerocopy as _zc
 from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import (
     tcp_assign_congestion_control,
@@ -82,6 +84,8 @@ from tuxnet.tcp.sockopt import (
     tcp_setsockopt,
 )
 from tuxnet.tcp.tso_chunk import gso_size_goal
+from tuxnet.tcp.tx_timestamp import tcp_tx_timestamp
+from tuxnet.tcp.urgent import tcp_recv_urg, tcp_urg_consumed, urg_limit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,6 +124,7 @@ MSG_EOR = 0x80
 MSG_WAITALL = 0x100
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
+MSG_ZEROCOPY = 0x4000000
 EPOLLIN = 0x1
 EPOLLPRI = 0x2
 EPOLLOUT = 0x4
@@ -197,6 +202,8 @@ def inet_csk_destroy_sock(sk: TcpSock) -> None:
     sk.out_of_order_queue.clear()
     while sk.sk_receive_queue:
         sk.sk_receive_queue.popleft().free()
+    while sk.sk_error_queue:  # inet_sock_destruct: skb_queue_purge(sk_error_queue)
+        sk.sk_error_queue.popleft().free()
     sk.sk_rmem_alloc = 0
     if sk.bound:
         tn.inet_put_port(sk)
@@ -516,14 +523,41 @@ def _stream_error(sk: TcpSock, flags: int, err: int) -> OSError:
     return sock_errno(err)
 
 
-def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 0,
-                timeo_ns: int | None = None) -> int:
+def tcp_sendmsg(sk: TcpSock, data: Any, flags: int = 0,
+                timeo_ns: int | None = None, splice_off: int | None = None) -> int:
     """tcp_sendmsg() / tcp_sendmsg_locked(): copy into MSS-sized skbs on the write queue,
     push as they fill (PSH when more than half the peer's largest window was written
     since the last PSH), then tcp_push with PSH on the last unless MSG_MORE. Waits for
     the connection and for send-buffer space (tcp_wmem; sk_wmem_queued < sk_sndbuf)
-    unless ``timeo_ns`` is 0. Returns the bytes queued."""
-    view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
+    unless ``timeo_ns`` is 0. Returns the bytes queued.
+
+    ``data`` is a buffer or a list of buffers (an iovec). With MSG_ZEROCOPY on a
+    SO_ZEROCOPY socket the buffers are not copied but referenced by the skbs
+    (tcp/zerocopy.py) until the completion on the error queue. ``splice_off`` says
+    ``data`` are page-cache pages of a file from that offset (MSG_SPLICE_PAGES:
+    sendfile, splice): they become the skbs' fragments, not copied."""
+    it = _zc.IovIter.of(data)
+    if splice_off is not None:
+        it.base = splice_off
+        zc = _zc.tcp_splice_begin(sk, it)
+    elif flags & MSG_ZEROCOPY:
+        zc = _zc.tcp_zerocopy_begin(sk, it.count, it)
+    else:
+        zc = None
+    try:
+        copied = _tcp_sendmsg_locked(sk, it, flags, timeo_ns, zc)
+    except BaseException:
+        _zc.tcp_zerocopy_end(zc, False)
+        raise
+    _zc.tcp_zerocopy_end(zc, bool(copied))
+    return copied
+
+
+def _tcp_sendmsg_locked(sk: TcpSock, it: _zc.IovIter, flags: int, timeo_ns: int | None,
+                        zc: _zc.ZcSend | None) -> int:
+    """The body of tcp_sendmsg_locked (see tcp_sendmsg)."""
+    use_frags = zc is not None and zc.sg
+    view = it.linear() if not use_frags else memoryview(b"")
     if flags & MSG_DONTWAIT:
         timeo_ns = 0
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
@@ -549,7 +583,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 raise sock_errno(errno.EAGAIN)
             raise _stream_error(sk, flags, errno.EPIPE)
     copied = 0
-    total = len(view)
+    total = it.count
+    new_skb = False  # the Linux skb ran out of fragments: the next bytes start another
     mss_now = tcp_current_mss(sk)
     size_goal = _out.tcp_xmit_size_goal(sk, mss_now)  # one MSS unless TSO is on
     xmit_goal = gso_size_goal(sk, mss_now)  # a Linux skb's bytes (tcp/tso_chunk.py)
@@ -568,7 +603,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
         if skb is not None and (tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN)
                                 or tcp_cb(skb).eor):  # tcp_skb_can_collapse_to
             copy = 0
-        if skb is None or copy <= 0 or skb.tailroom() < 1:
+        if (skb is None or copy <= 0 or new_skb
+                or (skb.tailroom() < 1 and not skb.data_len)):  # frags: no tailroom
             # Linux checks memory when it allocates an skb of size_goal bytes, i.e.
             # when a new run of MSS skbs starts (fill == 0), not for each MSS
             if fill == 0 and not sk.sk_stream_memory_free():
@@ -587,6 +623,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 size_goal = _out.tcp_xmit_size_goal(sk, mss_now)
                 continue
             skb = _out.tcp_stream_alloc_skb(sk, size_goal)
+            if new_skb:
+                fill, run_first, new_skb = 0, None, False
             tail = wq[-1] if fill and wq else None
             if tail is not None and _out.skb_has_head_charge(tail):
                 # the same Linux skb grows: one head allocation (tcp_stream_alloc_skb)
@@ -596,16 +634,33 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 sk.sk_wmem_queued -= skb.truesize
             else:
                 tail = None
+                if zc is not None:
+                    zc.new_linux_skb(None)
             _out.tcp_skb_entail(sk, skb)
             if tail is not None and tcp_cb(tail).tcp_flags & TCPHDR_PSH:
                 # a PSH mark is on the Linux skb, i.e. on its last byte
                 tcp_cb(tail).tcp_flags &= ~TCPHDR_PSH
                 tcp_cb(skb).tcp_flags |= TCPHDR_PSH
             copy = size_goal
-        copy = min(copy, total - copied, skb.tailroom())
-        skb.put_data(view[copied:copied + copy])
-        skb.truesize += copy  # skb_copy_to_page_nocache: truesize and wmem_queued
-        sk.sk_wmem_queued += copy
+        if use_frags:
+            assert zc is not None
+            copy = _zc.skb_zerocopy_iter_stream(sk, skb, zc, min(copy, total - copied))
+            if copy < 0:  # out of fragments, or another send's uarg: a new skb
+                _out.tcp_mark_push(sk, skb)
+                new_skb = True
+                continue
+        else:
+            copy = min(copy, total - copied, skb.tailroom())
+            if skb.data_len and skb.nr_frags >= MAX_SKB_FRAGS:  # sysctl_max_skb_frags
+                _out.tcp_mark_push(sk, skb)
+                new_skb = True
+                continue
+            if skb.data_len:  # a zerocopy skb: the copy goes into a page frag
+                skb.add_frag(bytearray(view[copied:copied + copy]), 0, copy, 0)
+            else:
+                skb.put_data(view[copied:copied + copy])
+            skb.truesize += copy  # skb_copy_to_page_nocache: truesize and wmem_queued
+            sk.sk_wmem_queued += copy
         cb = tcp_cb(skb)
         if not copied:
             cb.tcp_flags &= ~0x08  # TCPHDR_PSH
@@ -640,6 +695,7 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
             fill = (sk.write_seq - sk.snd_nxt) & _M32
             run_first = wq[0]
     if copied:
+        tcp_tx_timestamp(sk)
         _out.tcp_push(sk, flags, mss_now, sk.nonagle)
     return copied
 
@@ -674,7 +730,7 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
     if flags & MSG_DONTWAIT:
         timeo_ns = 0
     if flags & MSG_OOB:
-        raise sock_errno(errno.EINVAL)  # urgent data is not modelled yet (#5)
+        return tcp_recv_urg(sk, size, bool(flags & MSG_PEEK))
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
     peek = bool(flags & MSG_PEEK)
     target = size if flags & MSG_WAITALL else min(max(sk.sk_rcvlowat, 1), size)
@@ -692,12 +748,21 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
                 break  # the queue starts after seq: cannot happen
             if offset < skb.len:
                 used = min(skb.len - offset, size - len(out))
+                if sk.urg_data:  # the urgent mark: stop before it, step over the byte
+                    if sk.urg_seq == seq and out:
+                        break
+                    skip, used = urg_limit(sk, seq, used)
+                    seq = (seq + skip) & _M32
+                    offset += skip
                 out += skb.data[offset:offset + used]
                 seq = (seq + used) & _M32
                 if not peek:
                     sk.copied_seq = seq
+                    tcp_urg_consumed(sk)
                     tcp_rcv_space_adjust(sk)
                 if offset + used < skb.len:
+                    if not used and len(out) < size:
+                        continue  # only the urgent byte was stepped over: read on
                     break
             if cb.tcp_flags & TCPHDR_FIN:
                 seq = (seq + 1) & _M32

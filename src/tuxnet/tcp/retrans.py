@@ -43,7 +43,10 @@ def tcp_trim_head(sk: TcpSock, skb: SkBuff, length: int) -> None:
         length -= 1
     length = min(length, skb.len)
     if length > 0:
-        skb.pull(length)
+        if skb.data_len:  # page frags (zerocopy, sendfile): __pskb_trim_head
+            skb.pskb_pull(length)
+        else:
+            skb.pull(length)
         cb.seq = (cb.seq + length) & _M32
         if cb.pcount > 1:  # any change of skb->len requires recalculating the TSO factor
             _out.tcp_set_skb_tso_segs(skb, skb.gso_size)

@@ -55,7 +55,7 @@ class TcpSkbCb:
     __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "eor", "first_tx_mstamp",
                  "hdr_len", "iif", "pcount",
                  "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
-                 "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
+                 "tx_app_limited", "tx_delivered", "tx_mstamp", "txstamp_ack", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
         self.seq = seq
@@ -77,6 +77,7 @@ class TcpSkbCb:
         self.iif = 0
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
         self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
+        self.txstamp_ack = False  # SOF_TIMESTAMPING_TX_ACK asked for (tcp/tx_timestamp.py)
 
     def copy(self) -> TcpSkbCb:
         """memcpy of skb->cb, as skb_clone does."""
@@ -96,6 +97,7 @@ class TcpSkbCb:
         n.daddr = self.daddr
         n.iif = self.iif
         n.eor = self.eor
+        n.txstamp_ack = self.txstamp_ack
         return n
 
     def __repr__(self) -> str:
@@ -341,7 +343,8 @@ class TcpSock(Sock):
         self.tcp_header_len = 20
         self.pred_flags = 0
         self.nonagle = 0
-        self.urg_data = 0
+        self.urg_data = 0  # TCP_URG_* | the urgent byte (tcp/urgent.py)
+        self.urg_seq = 0
         self.rx_opt = RxOpt()
         self.tsoffset = 0
         self.snt_isn = 0

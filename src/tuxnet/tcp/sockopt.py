@@ -71,7 +71,11 @@ def tcp_poll(sk: TcpSock) -> int:
     if shutdown & RCV_SHUTDOWN:
         mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP
     if state != TCP_SYN_SENT and state != TCP_SYN_RECV:
-        if ((sk.rcv_nxt - sk.copied_seq) & _M32) >= max(sk.sk_rcvlowat, 1):
+        target = max(sk.sk_rcvlowat, 1)
+        if sk.urg_data and sk.urg_seq == sk.copied_seq and \
+                "SOCK_URGINLINE" not in sk.sock_flags:
+            target += 1  # the urgent byte at the mark is not in-line data
+        if ((sk.rcv_nxt - sk.copied_seq) & _M32) >= target:
             mask |= EPOLLIN | EPOLLRDNORM
         if not shutdown & SEND_SHUTDOWN:
             if sk.sk_stream_is_writeable() and sk.sk_stream_memory_free(1):
@@ -80,7 +84,9 @@ def tcp_poll(sk: TcpSock) -> int:
                 sk.sock_nospace = True
         else:
             mask |= EPOLLOUT | EPOLLWRNORM
-    if sk.sk_err:
+        if sk.urg_data & 0x0100:  # TCP_URG_VALID: the urgent byte is readable
+            mask |= EPOLLPRI
+    if sk.sk_err or sk.sk_error_queue:
         mask |= EPOLLERR
     return mask
 
