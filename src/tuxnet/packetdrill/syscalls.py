@@ -30,6 +30,7 @@ from tuxnet.packetdrill.sysbase import (
     iov_len,
     is_null,
 )
+from tuxnet.packetdrill.sysfastopen import FastopenSend
 from tuxnet.packetdrill.syspoll import PollCalls
 from tuxnet.socket import AF_INET, SOCK_STREAM, socket
 from tuxnet.socket.stream import StreamSocket
@@ -168,25 +169,30 @@ class Syscalls(PollCalls):
         return Attempt(self._wrap(ent, body), sk=s._sk)
 
     def _send(self, call: Syscall, ent: FdEntry, s: StreamSocket, n: int,
-              flags: int, buf: Expr | None = None) -> Attempt:
+              flags: int, buf: Expr | None = None, to: Expr | None = None) -> Attempt:
         if flags & SYMBOLS["MSG_ZEROCOPY"]:
             if ent.zerocopy and n > 0:
                 # zerocopy skbs and their error-queue completions are not modelled
                 raise Unsupported("unsupported: MSG_ZEROCOPY")
             flags &= ~SYMBOLS["MSG_ZEROCOPY"]  # tcp_sendmsg_locked: a no-op without it
-        if flags & SYMBOLS["MSG_FASTOPEN"]:
-            raise Unsupported("unsupported: TCP_FASTOPEN (MSG_FASTOPEN)")
         if is_null(buf) and n > 0:
             return Attempt(lambda: (-1, errno.EFAULT))  # copy_from_user faults
         data = bytes(n)
         sent = [0]
+        fo = FastopenSend(self, ent, s, data, flags, to)
+        rest_flags = flags & ~SYMBOLS["MSG_FASTOPEN"]  # tcp_sendmsg_locked after connecting
 
         def body() -> int:
+            if not fo.done:
+                r = fo.step()
+                if r is not None:
+                    return r
+                sent[0] = fo.copied_syn
             if n == 0:
-                return s.send(data, flags)
+                return s.send(data, rest_flags)
             while sent[0] < n:
                 try:
-                    sent[0] += s.send(memoryview(data)[sent[0]:], flags)
+                    sent[0] += s.send(memoryview(data)[sent[0]:], rest_flags)
                 except BlockingIOError:
                     if sent[0] and ent.nonblock:
                         return sent[0]
@@ -205,8 +211,9 @@ class Syscalls(PollCalls):
 
     def sys_sendto(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
+        to = call.args[4] if len(call.args) > 4 else None
         return self._send(call, ent, s, expr_int(call.args[2]), expr_int(call.args[3]),
-                          call.args[1])
+                          call.args[1], to)
 
     def sys_writev(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
@@ -217,7 +224,7 @@ class Syscalls(PollCalls):
         msg = expr_fields(call.args[1])
         iov = msg.get("msg_iov")
         n = iov_len(iov) if iov is not None else 0
-        return self._send(call, ent, s, n, expr_int(call.args[2]))
+        return self._send(call, ent, s, n, expr_int(call.args[2]), to=msg.get("msg_name"))
 
     def _recv(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
               got: list[int] | None = None, buf: Expr | None = None) -> Attempt:
@@ -328,11 +335,6 @@ class Syscalls(PollCalls):
         level = expr_int(call.args[1])
         opt = expr_int(call.args[2])
         val = call.args[3]
-        if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_FASTOPEN"],
-                                                    SYMBOLS["TCP_FASTOPEN_CONNECT"],
-                                                    SYMBOLS["TCP_FASTOPEN_KEY"],
-                                                    SYMBOLS["TCP_FASTOPEN_NO_COOKIE"]):
-            raise Unsupported("unsupported: TCP_FASTOPEN")
         if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_MD5SIG"],
                                                     SYMBOLS["TCP_MD5SIG_EXT"]):
             raise Unsupported("unsupported: TCP_MD5SIG")

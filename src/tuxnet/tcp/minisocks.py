@@ -111,6 +111,8 @@ class TcpRequestSock:
         self.hashed = False
         self.dst: TcpDst | None = None
         self.tos = 0
+        self.tfo_listener = False  # a Fast Open child holds it (tcp_fastopen.c)
+        self.sk: TcpSock | None = None  # that child, until accept() takes it
 
     def __repr__(self) -> str:
         return f"<TcpRequestSock :{self.inet_num} <- :{self.inet_dport} isn={self.snt_isn}>"

@@ -36,6 +36,7 @@ from tuxnet.tcp.defs import (
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_RETRANS,
     MAX_TCP_HEADER,
+    MAX_TCP_OPTION_SPACE,
     TCP_ATO_MIN,
     TCP_CLOSE,
     TCP_NAGLE_CORK,
@@ -211,7 +212,12 @@ def _syn_options(sk: TcpSock, tsval: int) -> bytes:
     if tn.sysctl("tcp_timestamps"):
         ts = ((tsval + sk.tsoffset) & _M32, sk.rx_opt.ts_recent)
     wscale = sk.rx_opt.rcv_wscale if tn.sysctl("tcp_window_scaling") else -1
-    return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
+    opts = tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
+    if sk.fastopen_req is not None:
+        from tuxnet.tcp.fastopen import syn_fastopen_option
+
+        opts += syn_fastopen_option(sk, MAX_TCP_OPTION_SPACE - len(opts))
+    return opts
 
 
 def _tso_clone(oskb: SkBuff) -> SkBuff:
