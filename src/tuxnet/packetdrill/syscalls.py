@@ -119,7 +119,8 @@ class Syscalls(PollCalls):
             s.settimeout(0.0)
             fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
             self.fds[fd] = FdEntry(s, nonblock=bool(stype & SOCK_NONBLOCK))
-            if self.under_test is None or self.fds[self.under_test].sock is None:
+            cur = self.fds.get(self.under_test) if self.under_test is not None else None
+            if cur is None or cur.sock is None:  # none yet, or it was closed
                 self.under_test = fd
             return fd
         return Attempt(self._wrap(FdEntry(), body))
