@@ -404,7 +404,7 @@ def parse_script(text: str) -> Script:
 # run_all.py's -D symbols for IPv4 (gtests/net/packetdrill/run_all.py): the cookie Linux
 # computes for 192.0.2.1 -> 192.168.0.1 under defaults.sh's tcp_fastopen_key
 RUN_ALL_DEFINES = {"TFO_COOKIE": "3021b9d889017eeb", "CODE": "host_unreachable"}
-_MAX_TCP_FAST_OPEN_COOKIE_BYTES = 16
+_MAX_TCP_FAST_OPEN_COOKIE_BYTES = 38  # what fits the option space (40 - kind - len)
 
 
 def fastopen_cookie(line: int, text: str) -> list[int]:

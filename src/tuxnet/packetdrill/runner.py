@@ -502,8 +502,9 @@ class _Runner:
             t_ns, raw = self.tun.sent[self.sent_idx]
             self.sent_idx += 1
             p = parse_live_packet(t_ns - self.start_ns, raw)
-            if p.is_tcp:
-                return p
+            port = self.sys.under_test_port()
+            if p.is_tcp and (not port or p.sport == port):
+                return p  # packets of other sockets are not checked (run_packet.c)
 
     def outbound(self, ev: Event, spec: PacketSpec, t: int | None, t_end: int | None,
                  prev: int) -> int:

@@ -79,6 +79,14 @@ class Syscalls(PollCalls):
             return None
         return tcp_get_info(ent.sock._sk)
 
+    def under_test_port(self) -> int:
+        """The local port of the socket under test (0: none or not bound yet)."""
+        ent = self.fds.get(self.under_test) if self.under_test is not None else None
+        if ent is None or ent.sock is None:
+            return 0
+        port: int = ent.sock._sk.inet_num
+        return port
+
     def close_all(self) -> None:
         """Close every fd still open at the end of the script (process exit)."""
         for ent in self.fds.values():
@@ -181,6 +189,9 @@ class Syscalls(PollCalls):
         data = bytes(n)
         sent = [0]
         fo = FastopenSend(self, ent, s, data, flags, to)
+        if flags & SYMBOLS["MSG_FASTOPEN"]:
+            fd = expr_int(call.args[0])  # a Fast Open send connects: the socket under test
+            self.under_test = fd
         rest_flags = flags & ~SYMBOLS["MSG_FASTOPEN"]  # tcp_sendmsg_locked after connecting
 
         def body() -> int:

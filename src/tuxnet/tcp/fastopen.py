@@ -183,7 +183,7 @@ class FastopenMetrics:
         self.syn_loss = 0
         self.try_exp = 0
         self.last_syn_loss = 0
-        self.cookie = FastopenCookie()
+        self.cookie = FastopenCookie(0)  # tcpm_suck_dst: no cookie yet (request one)
 
 
 class TfoNet:
@@ -704,7 +704,9 @@ def tcp_send_syn_data(sk: TcpSock, syn: SkBuff) -> int:
         # left for the largest option block a middlebox could add
         sk.rx_opt.mss_clamp = tcp_mss_clamp(sk, sk.rx_opt.mss_clamp)
         tcp_sync_mss(sk, sk.icsk_pmtu_cookie)
-        space = tcp_mtu_to_mss(sk, sk.icsk_pmtu_cookie) - MAX_TCP_OPTION_SPACE
+        # __tcp_mtu_to_mss(): without the fixed options tcp_mtu_to_mss takes off
+        space = tcp_mtu_to_mss(sk, sk.icsk_pmtu_cookie) + (sk.tcp_header_len - 20) - \
+            MAX_TCP_OPTION_SPACE
         space = max(0, min(space, fo.size))
         syn_data = _out.tcp_stream_alloc_skb(sk, space)
         syn_data.cb = tcp_cb(syn).copy()
@@ -745,8 +747,7 @@ def tcp_send_syn_data(sk: TcpSock, syn: SkBuff) -> int:
     return err
 
 
-def tcp_rcv_fastopen_synack(sk: TcpSock, synack: SkBuff, cookie: FastopenCookie,
-                            synack_mss: int) -> bool:
+def tcp_rcv_fastopen_synack(sk: TcpSock, synack: SkBuff, cookie: FastopenCookie) -> bool:
     """tcp_rcv_fastopen_synack(): cache what the SYN-ACK taught (cookie, MSS, whether
     to try the experimental option); SYN data it did not acknowledge is marked lost and
     resent now (TCPFastOpenActiveFail); True if so. Acknowledged SYN data counts
@@ -756,7 +757,12 @@ def tcp_rcv_fastopen_synack(sk: TcpSock, synack: SkBuff, cookie: FastopenCookie,
     data = sk.tcp_rtx_queue[0] if sk.syn_data and sk.tcp_rtx_queue else None
     mss = sk.rx_opt.mss_clamp
     if mss == sk.rx_opt.user_mss:
-        mss = synack_mss  # the SYN-ACK's own MSS when TCP_MAXSEG set mss_clamp
+        # TCP_MAXSEG set mss_clamp: cache the SYN-ACK's own MSS
+        from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
+
+        opt = TcpRxOptions()
+        tcp_parse_options(sk.net, synack.data, 0, tcp_cb(synack).hdr_len, True, False, opt)
+        mss = opt.mss_clamp
     syn_drop = False
     try_exp = 0
     if not sk.syn_fastopen:

@@ -64,8 +64,9 @@ _PORTS_SEQ = struct.Struct("!HHI")
 
 def tcp_simple_retransmit(sk: TcpSock) -> None:
     """tcp_simple_retransmit(): segments larger than the new MSS are lost; resend them
-    without touching cwnd (the units changed, not the amount of data)."""
-    mss = tcp_current_mss(sk)
+    without touching cwnd (the units changed, not the amount of data). A Fast Open SYN
+    with data is two skbs (SYN, data): both count as lost."""
+    mss = -1 if sk.syn_data and sk.sk_state == TCP_SYN_SENT else tcp_current_mss(sk)
     for skb in list(sk.tcp_rtx_queue):
         cb = tcp_cb(skb)
         if ((cb.end_seq - cb.seq) & 0xFFFFFFFF) > mss:

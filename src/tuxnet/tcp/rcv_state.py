@@ -195,7 +195,7 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
         sk.max_window = max(sk.max_window, sk.snd_wnd)
         tcp_finish_connect(sk)
         fastopen_fail = (sk.syn_fastopen or sk.syn_data) and \
-            tcp_rcv_fastopen_synack(sk, skb, foc, tmp.mss_clamp)
+            tcp_rcv_fastopen_synack(sk, skb, foc)
         sk.sk_state_change()
         if fastopen_fail:
             return -1

@@ -87,6 +87,9 @@ def tcp_poll(sk: TcpSock) -> int:
                 sk.sock_nospace = True
         else:
             mask |= EPOLLOUT | EPOLLWRNORM
+    elif state == TCP_SYN_SENT and sk.defer_connect:
+        # TCP_FASTOPEN_CONNECT: writable, so that the write that sends the SYN comes
+        mask |= EPOLLOUT | EPOLLWRNORM
     if sk.sk_err:
         mask |= EPOLLERR
     return mask
