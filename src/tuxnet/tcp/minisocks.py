@@ -203,6 +203,8 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     child.sk_rcvbuf = listener.sk_rcvbuf
     child.sk_sndbuf = listener.sk_sndbuf
     child.sk_userlocks = listener.sk_userlocks
+    child.sk_reuse = listener.sk_reuse  # sk_clone_lock copies the socket's flags
+    child.sk_reuseport = listener.sk_reuseport
     child.sock_flags = set(listener.sock_flags) - {"SOCK_DEAD"}
     child.nonagle = listener.nonagle
     child.rx_opt.user_mss = listener.rx_opt.user_mss
