@@ -45,16 +45,16 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     USEC_PER_JIFFY,
 )
-from tuxnet.tcp.mss import (
-    tcp_full_space,
-    tcp_initialize_rcv_mss,
-    tcp_sync_mss,
-)
 from tuxnet.tcp.fastopen import (
     FastopenCookie,
     tcp_fastopen_check_req,
     tcp_rcv_fastopen_synack,
     tcp_rcv_synrecv_state_fastopen,
+)
+from tuxnet.tcp.mss import (
+    tcp_full_space,
+    tcp_initialize_rcv_mss,
+    tcp_sync_mss,
 )
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
 from tuxnet.tcp.seq import after, before, between
