@@ -89,44 +89,38 @@ def _rotl(x: int, b: int) -> int:
     return ((x << b) | (x >> (64 - b))) & _M64
 
 
+def _sipround(v0: int, v1: int, v2: int, v3: int) -> tuple[int, int, int, int]:
+    """SipRound: the ARX network on the four 64-bit state words."""
+    v0 = (v0 + v1) & _M64
+    v1 = _rotl(v1, 13) ^ v0
+    v0 = _rotl(v0, 32)
+    v2 = (v2 + v3) & _M64
+    v3 = _rotl(v3, 16) ^ v2
+    v0 = (v0 + v3) & _M64
+    v3 = _rotl(v3, 21) ^ v0
+    v2 = (v2 + v1) & _M64
+    v1 = _rotl(v1, 17) ^ v2
+    return v0, v1, _rotl(v2, 32), v3
+
+
 def siphash24(k0: int, k1: int, data: bytes) -> int:
-    """SipHash-2-4 of ``data`` under the key (k0, k1) (two little-endian u64 words)."""
-    v0 = k0 ^ 0x736F6D6570736575
-    v1 = k1 ^ 0x646F72616E646F6D
-    v2 = k0 ^ 0x6C7967656E657261
-    v3 = k1 ^ 0x7465646279746573
+    """SipHash-2-4 of ``data`` under the key (k0, k1) (two little-endian u64 words):
+    two rounds per 8-byte word (the last carries the length in its top byte), four
+    to finalise."""
+    v = (k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D,
+         k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573)
     n = len(data)
     tail = n & ~7
     words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, tail, 8)]
     words.append(((n & 0xFF) << 56) | int.from_bytes(data[tail:], "little"))
-    for i, m in enumerate(words):
-        v3 ^= m
-        for _ in range(2):
-            v0 = (v0 + v1) & _M64
-            v1 = _rotl(v1, 13) ^ v0
-            v0 = _rotl(v0, 32)
-            v2 = (v2 + v3) & _M64
-            v3 = _rotl(v3, 16) ^ v2
-            v0 = (v0 + v3) & _M64
-            v3 = _rotl(v3, 21) ^ v0
-            v2 = (v2 + v1) & _M64
-            v1 = _rotl(v1, 17) ^ v2
-            v2 = _rotl(v2, 32)
-        v0 ^= m
-        del i
-    v2 ^= 0xFF
+    for m in words:
+        v = (v[0], v[1], v[2], v[3] ^ m)
+        v = _sipround(*_sipround(*v))
+        v = (v[0] ^ m, v[1], v[2], v[3])
+    v = (v[0], v[1], v[2] ^ 0xFF, v[3])
     for _ in range(4):
-        v0 = (v0 + v1) & _M64
-        v1 = _rotl(v1, 13) ^ v0
-        v0 = _rotl(v0, 32)
-        v2 = (v2 + v3) & _M64
-        v3 = _rotl(v3, 16) ^ v2
-        v0 = (v0 + v3) & _M64
-        v3 = _rotl(v3, 21) ^ v0
-        v2 = (v2 + v1) & _M64
-        v1 = _rotl(v1, 17) ^ v2
-        v2 = _rotl(v2, 32)
-    return v0 ^ v1 ^ v2 ^ v3
+        v = _sipround(*v)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
 
 
 # -- state ------------------------------------------------------------------------------
@@ -429,6 +423,7 @@ def tcp_fastopen_create_child(sk: TcpSock, skb: SkBuff, req: TcpRequestSock) -> 
     assert q is not None
     q.qlen += 1
     child.fastopen_rsk = req
+    child.syn_fastopen_child = True
     req.tfo_listener = True
     req.sk = child
     cb = tcp_cb(skb)
@@ -844,9 +839,10 @@ def tcp_sendmsg_fastopen(sk: TcpSock, data: memoryview, timeo_ns: int | None,
 
 
 def tcp_fastopen_tcpi_options(sk: TcpSock) -> int:
-    """tcp_get_info(): TCPI_OPT_SYN_DATA when the peer acknowledged our SYN data or
-    the child's SYN data was accepted."""
-    return 32 if sk.syn_data_acked else 0
+    """tcp_get_info(): TCPI_OPT_SYN_DATA (32) when the peer acknowledged our SYN data
+    or the child's SYN data was accepted; TCPI_OPT_TFO_CHILD (128) for a child a Fast
+    Open SYN created."""
+    return (32 if sk.syn_data_acked else 0) | (128 if sk.syn_fastopen_child else 0)
 
 
 def tcp_fastopen_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock) -> bool:

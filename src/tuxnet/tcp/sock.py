@@ -464,6 +464,7 @@ class TcpSock(Sock):
         self.syn_fastopen_exp = False  # ... in the experimental (254) format
         self.syn_fastopen_ch = False  # active TFO re-enabled after a blackhole pause
         self.syn_data_acked = False  # the SYN data was acknowledged (TCPI_OPT_SYN_DATA)
+        self.syn_fastopen_child = False  # created by a Fast Open SYN (TCPI_OPT_TFO_CHILD)
 
     def __repr__(self) -> str:
         from tuxnet.wire.addr import int_to_ip
