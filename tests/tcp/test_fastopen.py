@@ -15,10 +15,13 @@ from tuxnet.tcp.defs import TCP_ESTABLISHED, TCP_SYN_RECV, TCP_SYN_SENT
 from tuxnet.tcp.fastopen import (
     TCP_FASTOPEN,
     TCP_FASTOPEN_CONNECT,
+    TCP_FASTOPEN_KEY,
     FastopenCookie,
     siphash24,
     tcp_fastopen_cache_get,
     tcp_fastopen_cookie_gen_addrs,
+    tcp_fastopen_getsockopt,
+    tcp_fastopen_set_key,
     tcp_fastopen_setsockopt,
 )
 from tuxnet.tcp.ipv4 import tcp_v4_init
@@ -185,3 +188,53 @@ def test_siphash_and_linux_cookie() -> None:
     keys = (0xB2B2B2B2A1A1A1A1, 0xD4D4D4D4C3C3C3C3)
     cookie = tcp_fastopen_cookie_gen_addrs(keys, ip_int("192.0.2.1"), ip_int("192.168.0.1"))
     assert cookie.hex() == "3021b9d889017eeb"
+
+
+def test_listener_key_rotation_accepts_the_backup_key() -> None:
+    net, lst = _net()
+    k1 = bytes(range(16))
+    k2 = bytes(range(16, 32))
+    tcp_fastopen_set_key(lst, k1)
+    _cookie_request(net, lst)
+    tcp_fastopen_set_key(lst, k2 + k1)  # rotate: k2 primary, k1 still accepted
+    assert tcp_fastopen_getsockopt(lst, TCP_FASTOPEN_KEY) == k2 + k1
+    cli, n = _fastopen_send(net, b"x")
+    assert n == 1
+    net.settle(50 * MS)
+    assert net.h2.mib.tcpext.TCPFastOpenPassive == 1
+    assert net.h2.mib.tcpext.TCPFastOpenPassiveAltKey == 1
+    # the SYN-ACK handed out the primary key's cookie, now cached by the client
+    cached = FastopenCookie(0)
+    tcp_fastopen_cache_get(cli, cached)
+    primary = (int.from_bytes(k2[:8], "little"), int.from_bytes(k2[8:], "little"))
+    assert cached.val == tcp_fastopen_cookie_gen_addrs(primary, ip_int("10.0.0.1"), SERVER)
+
+
+def test_socket_api_sendto_msg_fastopen() -> None:
+    """The same through tuxnet.socket: setsockopt(TCP_FASTOPEN), sendto(MSG_FASTOPEN)
+    on blocking sockets (the call waits for the handshake), TCP_INFO's options."""
+    from tuxnet.socket import AF_INET, SOCK_STREAM, SOL_TCP, TCP_INFO, socket
+    from tuxnet.socket.stream import StreamSocket
+
+    net = two_hosts(delay_ns=10 * MS)
+    for h in (net.h1, net.h2):
+        tcp_v4_init(h)
+    net.h2.sysctl.set("net.ipv4.tcp_fastopen", "3")
+    lst = socket(AF_INET, SOCK_STREAM, 0, host=net.h2)
+    assert isinstance(lst, StreamSocket)
+    lst.bind(("10.0.0.2", PORT))
+    lst.listen(8)
+    lst.setsockopt(SOL_TCP, TCP_FASTOPEN, 5)
+    assert lst.getsockopt(SOL_TCP, TCP_FASTOPEN) == 5
+    for payload, syn_data in ((b"first", False), (b"second", True)):
+        cli = socket(AF_INET, SOCK_STREAM, 0, host=net.h1)
+        assert isinstance(cli, StreamSocket)
+        assert cli.sendto(payload, MSG_FASTOPEN, ("10.0.0.2", PORT)) == len(payload)
+        srv, _ = lst.accept()
+        assert srv.recv(100) == payload
+        info = cli.getsockopt(SOL_TCP, TCP_INFO, 8)
+        assert isinstance(info, bytes)
+        assert bool(info[5] & TCPI_OPT_SYN_DATA) == syn_data  # tcpi_options
+        cli.close()
+        srv.close()
+        net.settle(100 * MS)

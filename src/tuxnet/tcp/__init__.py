@@ -28,10 +28,11 @@ timestamps; ICMP errors and PMTU; the congestion-control interface with Reno, CU
 (the default) and BBR v1 (cong/), delivery-rate sampling (rate.py), pacing with
 EDT departure times, TCP's own pacing timer and fq's (pacing.py); receive-buffer
 autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio); TSO super-segments
-when the route can offload (live mode).
+when the route can offload (live mode); TCP Fast Open, RFC 7413 (fastopen.py: cookies,
+SYN data both ways, TCP_FASTOPEN*, the per-destination cookie cache).
 
 Not yet (#5): F-RTO, ECN, TSQ (and so autocorking), TSO in simulation, urgent data,
-Fast Open, MD5/AO, tcp_metrics, TIME_WAIT reuse, IPv6.
+MD5/AO, tcp_metrics (beyond Fast Open cookies), TIME_WAIT reuse, IPv6.
 """
 
 from __future__ import annotations
