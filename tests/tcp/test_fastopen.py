@@ -18,12 +18,12 @@ from tuxnet.tcp.fastopen import (
     TCP_FASTOPEN_KEY,
     FastopenCookie,
     siphash24,
-    tcp_fastopen_cache_get,
     tcp_fastopen_cookie_gen_addrs,
     tcp_fastopen_getsockopt,
     tcp_fastopen_set_key,
     tcp_fastopen_setsockopt,
 )
+from tuxnet.tcp.fastopen_client import tcp_fastopen_cache_get
 from tuxnet.tcp.ipv4 import tcp_v4_init
 from tuxnet.tcp.netns import tcp_net
 from tuxnet.tcp.sock import TcpSock

@@ -172,7 +172,7 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
     if re.fullmatch(r"sysctl_restore_.*\.sh", prog):
         return  # each script runs on a fresh host: nothing to restore
     if prog == "ip" and words[1:4] == ["tcp_metrics", "flush", "all"]:
-        from tuxnet.tcp.fastopen import tcp_fastopen_metrics_flush
+        from tuxnet.tcp.fastopen_client import tcp_fastopen_metrics_flush
         from tuxnet.tcp.netns import tcp_net
 
         tcp_fastopen_metrics_flush(tcp_net(host))  # the cached Fast Open cookies

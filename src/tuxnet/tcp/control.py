@@ -217,7 +217,7 @@ def tcp_connect(sk: TcpSock) -> int:
     sk.packets_out += 1
     sk.tcp_rtx_queue.append(skb)
     if sk.fastopen_req is not None:  # Fast Open: the SYN carries data or a cookie request
-        from tuxnet.tcp.fastopen import tcp_send_syn_data
+        from tuxnet.tcp.fastopen_client import tcp_send_syn_data
 
         err = tcp_send_syn_data(sk, skb)
     else:

@@ -1,8 +1,8 @@
-"""TCP Fast Open, RFC 7413 (net/ipv4/tcp_fastopen.c; the TFO parts of tcp_output.c:
-tcp_send_syn_data, tcp_syn_options/tcp_synack_options; tcp_input.c:
-tcp_parse_fastopen_option, tcp_rcv_fastopen_synack; tcp_metrics.c:
-tcp_fastopen_cache_get/set; tcp.c: tcp_sendmsg_fastopen; request_sock.c:
-reqsk_fastopen_remove; tcp_timer.c: tcp_fastopen_synack_timer).
+"""TCP Fast Open, RFC 7413: shared state, cookies, options and the passive side
+(net/ipv4/tcp_fastopen.c; tcp_input.c: tcp_parse_fastopen_option; tcp_output.c:
+tcp_syn_options/tcp_synack_options; tcp_minisocks.c: tcp_check_req for a TFO child;
+request_sock.c: reqsk_fastopen_remove; tcp_timer.c: tcp_fastopen_synack_timer). The
+active side is :mod:`tuxnet.tcp.fastopen_client`.
 
 net.ipv4.tcp_fastopen bits (include/net/tcp.h): 0x1 client, 0x2 server, 0x4 client
 sends data in the SYN without a cookie, 0x200 server accepts SYN data without a
@@ -17,13 +17,6 @@ and is retransmitted by the child's retransmit timer. The cookie is Linux's: Sip
 (Aumasson and Bernstein) of the SYN's source and destination addresses under the
 128-bit key of net.ipv4.tcp_fastopen_key (or the listener's TCP_FASTOPEN_KEY), its 8
 bytes little-endian; a backup key is accepted too (TCPFastOpenPassiveAltKey).
-
-Client: sendto/sendmsg(MSG_FASTOPEN) connects and puts up to one MSS of data in the
-SYN when the per-destination cache (tcp_metrics' fastopen part) holds a cookie; else
-the SYN asks for one (the RFC 7413 option, kind 34; or, after a SYN-ACK without a
-cookie, the experimental kind 254 with magic 0xF989). TCP_FASTOPEN_CONNECT defers the
-SYN of connect() until the first write when a cookie is cached. Data the SYN-ACK does
-not acknowledge is retransmitted at once (TCPFastOpenActiveFail).
 """
 
 from __future__ import annotations
@@ -35,14 +28,12 @@ from typing import TYPE_CHECKING
 from tuxnet.tcp.defs import (
     HZ,
     ICSK_TIME_RETRANS,
-    MAX_TCP_OPTION_SPACE,
     TCP_CLOSE,
     TCP_LISTEN,
     TCP_RTO_MAX,
     TCP_TIMEOUT_INIT,
     TCPHDR_ACK,
     TCPHDR_FIN,
-    TCPHDR_PSH,
     TCPHDR_RST,
     TCPHDR_SYN,
 )
@@ -55,8 +46,8 @@ if TYPE_CHECKING:
     from tuxnet.tcp.netns import TcpDst, TcpNet
     from tuxnet.tcp.sock import TcpSock
 
-__all__ = ["FastopenCookie", "FastopenRequest", "TfoNet", "siphash24",
-           "tcp_fastopen_cookie_gen_addrs", "tcp_try_fastopen"]
+__all__ = ["FastopenCookie", "FastopenQueue", "FastopenRequest", "TfoNet", "siphash24",
+           "tcp_fastopen_cookie_gen_addrs", "tcp_fastopen_no_cookie", "tcp_try_fastopen"]
 
 TFO_CLIENT_ENABLE = 0x1
 TFO_SERVER_ENABLE = 0x2
@@ -337,7 +328,7 @@ def synack_fastopen_option(foc: FastopenCookie | None, remaining: int) -> bytes:
     return fastopen_option_bytes(foc)
 
 
-def _no_cookie(sk: TcpSock, dst: TcpDst | None, flag: int) -> bool:
+def tcp_fastopen_no_cookie(sk: TcpSock, dst: TcpDst | None, flag: int) -> bool:
     """tcp_fastopen_no_cookie(): the sysctl bit, TCP_FASTOPEN_NO_COOKIE, or the route's
     fastopen_no_cookie metric."""
     if sysctl_tcp_fastopen(sk.net) & flag or sk.fastopen_no_cookie:
@@ -457,7 +448,7 @@ def tcp_try_fastopen(sk: TcpSock, skb: SkBuff, req: TcpRequestSock, foc: Fastope
         return None
     valid = FastopenCookie()
     ret = 0
-    if _no_cookie(sk, dst, TFO_SERVER_COOKIE_NOT_REQD):
+    if tcp_fastopen_no_cookie(sk, dst, TFO_SERVER_COOKIE_NOT_REQD):
         return _fastopen_child(sk, skb, req, foc, valid, ret)
     if foc.len == 0:
         valid = tcp_fastopen_cookie_gen(sk, skb)
@@ -558,284 +549,6 @@ def inet_csk_accept_fastopen(child: TcpSock) -> None:
     req = child.fastopen_rsk
     if req is not None and req.tfo_listener:
         req.sk = None
-
-
-# -- client ------------------------------------------------------------------------------
-
-def _metrics(sk: TcpSock, create: bool) -> FastopenMetrics | None:
-    """tcp_get_metrics(): the cache entry of this connection's addresses."""
-    cache = tfo_net(sk.net).cache
-    key = (sk.inet_saddr, sk.inet_daddr)
-    tm = cache.get(key)
-    if tm is None and create:
-        tm = cache[key] = FastopenMetrics()
-    return tm
-
-
-def tcp_fastopen_cache_get(sk: TcpSock, cookie: FastopenCookie) -> int:
-    """tcp_fastopen_cache_get(): the cached cookie (into ``cookie``) and MSS (0: none);
-    a destination that ignored our request gets the experimental option next time."""
-    tm = _metrics(sk, False)
-    if tm is None:
-        return 0
-    c = tm.cookie
-    cookie.len, cookie.val, cookie.exp = c.len, c.val, c.exp
-    if cookie.len <= 0 and tm.try_exp == 1:
-        cookie.exp = True
-    return tm.mss
-
-
-def tcp_fastopen_cache_set(sk: TcpSock, mss: int, cookie: FastopenCookie | None,
-                           syn_lost: bool, try_exp: int) -> None:
-    """tcp_fastopen_cache_set()."""
-    if sk.dst is None:
-        return
-    tm = _metrics(sk, True)
-    assert tm is not None
-    if mss:
-        tm.mss = mss
-    if cookie is not None and cookie.len > 0:
-        tm.cookie = cookie.copy()
-    elif try_exp > tm.try_exp and tm.cookie.len <= 0 and not tm.cookie.exp:
-        tm.try_exp = try_exp
-    if syn_lost:
-        tm.syn_loss += 1
-        tm.last_syn_loss = sk.jiffies()
-    else:
-        tm.syn_loss = 0
-
-
-def tcp_fastopen_metrics_flush(tn: TcpNet) -> None:
-    """ip tcp_metrics flush: forget every cached cookie."""
-    tfo_net(tn).cache.clear()
-
-
-def tcp_fastopen_active_should_disable(sk: TcpSock) -> bool:
-    """tcp_fastopen_active_should_disable(): active TFO is paused for
-    tcp_fastopen_blackhole_timeout_sec << (times - 1) (at most 64x) after a blackhole."""
-    tn = sk.net
-    timeout = tn.sysctl("tcp_fastopen_blackhole_timeout_sec")
-    st = tfo_net(tn)
-    if not timeout or not st.disable_times:
-        return False
-    multiplier = 1 << min(st.disable_times - 1, 6)
-    if sk.jiffies() < st.disable_stamp + multiplier * timeout * HZ:
-        return True
-    sk.syn_fastopen_ch = True
-    return False
-
-
-def tcp_fastopen_active_disable(sk: TcpSock) -> None:
-    """tcp_fastopen_active_disable() (TCPFastOpenBlackhole)."""
-    tn = sk.net
-    if not tn.sysctl("tcp_fastopen_blackhole_timeout_sec"):
-        return
-    st = tfo_net(tn)
-    st.disable_stamp = sk.jiffies()
-    st.disable_times += 1
-    sk.host.mib.tcpext.TCPFastOpenBlackhole += 1
-
-
-def tcp_fastopen_active_detect_blackhole(sk: TcpSock, expired: bool) -> None:
-    """tcp_fastopen_active_detect_blackhole(): a third timeout of an active TFO
-    connection (or giving up earlier) pauses active TFO (TCPFastOpenActiveFail)."""
-    timeouts = sk.icsk_retransmits
-    if (sk.syn_fastopen or sk.syn_data or sk.syn_data_acked) and \
-            (timeouts == 2 or (timeouts < 2 and expired)):
-        tcp_fastopen_active_disable(sk)
-        sk.host.mib.tcpext.TCPFastOpenActiveFail += 1
-
-
-def tcp_fastopen_cookie_check(sk: TcpSock, cookie: FastopenCookie) -> tuple[bool, int]:
-    """tcp_fastopen_cookie_check(): (may the SYN carry data, the cached MSS or 0)."""
-    mss = tcp_fastopen_cache_get(sk, cookie)
-    if tcp_fastopen_active_should_disable(sk):
-        cookie.len = -1
-        return False, mss
-    if _no_cookie(sk, sk.dst, TFO_CLIENT_NO_COOKIE):
-        cookie.len = -1
-        return True, mss
-    if cookie.len > 0:
-        return True, mss
-    sk.fastopen_client_fail = TFO_COOKIE_UNAVAILABLE
-    return False, mss
-
-
-def tcp_fastopen_defer_connect(sk: TcpSock) -> bool:
-    """tcp_fastopen_defer_connect(): with TCP_FASTOPEN_CONNECT and a cached cookie,
-    connect() returns at once and the SYN waits for the first write; without one the
-    SYN requests a cookie."""
-    if not sk.fastopen_connect or sk.fastopen_req is not None:
-        return False
-    cookie = FastopenCookie(0)
-    ok, _mss = tcp_fastopen_cookie_check(sk, cookie)
-    if ok:
-        sk.defer_connect = True
-        return True
-    fo = FastopenRequest(None, 0)
-    fo.cookie = cookie
-    sk.fastopen_req = fo
-    return False
-
-
-def tcp_send_syn_data(sk: TcpSock, syn: SkBuff) -> int:
-    """tcp_send_syn_data(): send the SYN with data and the cached cookie, then keep the
-    data as a separate skb after the SYN on the retransmit queue, so that timeouts
-    resend a plain SYN; without a cookie, a SYN with a cookie request."""
-    from tuxnet.tcp import output as _out
-    from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_start
-    from tuxnet.tcp.mss import tcp_mss_clamp, tcp_mtu_to_mss, tcp_sync_mss
-
-    fo = sk.fastopen_req
-    assert fo is not None
-    sk.rx_opt.mss_clamp = sk.advmss  # if no MSS is cached
-    ok, mss = tcp_fastopen_cookie_check(sk, fo.cookie)
-    if mss:
-        sk.rx_opt.mss_clamp = mss
-    err = 0
-    sent = False
-    if ok:
-        # the SYN data fits the cached MSS, the path MTU and TCP_MAXSEG, with room
-        # left for the largest option block a middlebox could add
-        sk.rx_opt.mss_clamp = tcp_mss_clamp(sk, sk.rx_opt.mss_clamp)
-        tcp_sync_mss(sk, sk.icsk_pmtu_cookie)
-        # __tcp_mtu_to_mss(): without the fixed options tcp_mtu_to_mss takes off
-        space = tcp_mtu_to_mss(sk, sk.icsk_pmtu_cookie) + (sk.tcp_header_len - 20) - \
-            MAX_TCP_OPTION_SPACE
-        space = max(0, min(space, fo.size))
-        syn_data = _out.tcp_stream_alloc_skb(sk, space)
-        syn_data.cb = tcp_cb(syn).copy()
-        if space:
-            assert fo.data is not None
-            syn_data.put_data(fo.data[:space])
-            syn_data.truesize += space
-        if space == fo.size:
-            fo.data = None  # nothing left for inet_wait_for_connect to wait on
-        fo.copied = space
-        # tcp_connect_queue_skb
-        dcb = tcp_cb(syn_data)
-        dcb.end_seq = (dcb.end_seq + syn_data.len) & _M32
-        sk.sk_wmem_queued += syn_data.truesize
-        sk.write_seq = dcb.end_seq
-        sk.packets_out += 1
-        if syn_data.len:
-            tcp_chrono_start(sk, TCP_CHRONO_BUSY)
-        err = _out.tcp_transmit_skb(sk, syn_data, True)
-        syn.cb.tx_mstamp = dcb.tx_mstamp
-        dcb.seq = (dcb.seq + 1) & _M32
-        dcb.tcp_flags = TCPHDR_ACK | TCPHDR_PSH
-        if not err:
-            sk.syn_data = fo.copied > 0
-            sk.tcp_rtx_queue.append(syn_data)
-            sk.host.mib.tcpext.TCPOrigDataSent += 1
-            sent = True
-        else:
-            sk.sk_write_queue.append(syn_data)  # not sent: it waits on the write queue
-            sk.packets_out -= 1
-    if not sent:
-        if fo.cookie.len > 0:
-            fo.cookie.len = 0  # a regular SYN with a cookie request
-        err = _out.tcp_transmit_skb(sk, syn, True)
-        if err:
-            sk.syn_fastopen = False
-    fo.cookie.len = -1  # SYN retransmits carry no Fast Open option
-    return err
-
-
-def tcp_rcv_fastopen_synack(sk: TcpSock, synack: SkBuff, cookie: FastopenCookie) -> bool:
-    """tcp_rcv_fastopen_synack(): cache what the SYN-ACK taught (cookie, MSS, whether
-    to try the experimental option); SYN data it did not acknowledge is marked lost and
-    resent now (TCPFastOpenActiveFail); True if so. Acknowledged SYN data counts
-    TCPFastOpenActive and TCPI_OPT_SYN_DATA."""
-    from tuxnet.tcp.recovery import tcp_mark_skb_lost
-
-    data = sk.tcp_rtx_queue[0] if sk.syn_data and sk.tcp_rtx_queue else None
-    mss = sk.rx_opt.mss_clamp
-    if mss == sk.rx_opt.user_mss:
-        # TCP_MAXSEG set mss_clamp: cache the SYN-ACK's own MSS
-        from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
-
-        opt = TcpRxOptions()
-        tcp_parse_options(sk.net, synack.data, 0, tcp_cb(synack).hdr_len, True, False, opt)
-        mss = opt.mss_clamp
-    syn_drop = False
-    try_exp = 0
-    if not sk.syn_fastopen:
-        cookie.len = -1  # ignore an unsolicited cookie
-    elif sk.total_retrans:
-        # the SYN timed out and the SYN-ACK neither has a cookie nor acknowledges
-        # data: the SYN-data or its SYN-ACK was presumably dropped
-        syn_drop = cookie.len < 0 and data is not None
-    elif cookie.len < 0 and not sk.syn_data:
-        # no cookie for our request: try the other option format next time
-        try_exp = 2 if sk.syn_fastopen_exp else 1
-    tcp_fastopen_cache_set(sk, mss, cookie, syn_drop, try_exp)
-    if data is not None:
-        sk.fastopen_client_fail = TFO_SYN_RETRANSMITTED if sk.total_retrans else \
-            TFO_DATA_NOT_ACKED
-        started = False
-        for skb in list(sk.tcp_rtx_queue):
-            if skb is data:
-                started = True
-            if started:
-                tcp_mark_skb_lost(sk, skb)
-        tcp_non_congestion_loss_retransmit(sk)
-        sk.host.mib.tcpext.TCPFastOpenActiveFail += 1
-        return True
-    sk.syn_data_acked = sk.syn_data
-    if sk.syn_data_acked:
-        sk.host.mib.tcpext.TCPFastOpenActive += 1
-        if sk.delivered > 1:  # SYN-data counts as two packets in tcp_ack()
-            sk.delivered -= 1
-    tcp_fastopen_add_skb(sk, synack)
-    return False
-
-
-def tcp_non_congestion_loss_retransmit(sk: TcpSock) -> None:
-    """tcp_non_congestion_loss_retransmit(): resend what is marked lost without
-    treating it as congestion (Loss state, ssthresh kept, no undo)."""
-    from tuxnet.tcp.cong import tcp_set_ca_state
-    from tuxnet.tcp.retrans import tcp_xmit_retransmit_queue
-
-    if sk.icsk_ca_state != 4:  # TCP_CA_Loss
-        sk.high_seq = sk.snd_nxt
-        sk.snd_ssthresh = sk.tcp_current_ssthresh()
-        sk.prior_ssthresh = 0
-        sk.undo_marker = 0
-        tcp_set_ca_state(sk, 4)
-    tcp_xmit_retransmit_queue(sk)
-
-
-def tcp_sendmsg_fastopen(sk: TcpSock, data: memoryview, timeo_ns: int | None,
-                         addr: tuple[int, int] | None, af_unspec: bool) -> tuple[int, int]:
-    """tcp_sendmsg_fastopen(): connect with data in the SYN (waiting for the handshake
-    unless ``timeo_ns`` is 0); (errno or 0, the bytes that went into the SYN)."""
-    import errno
-
-    from tuxnet.tcp.proto import inet_stream_connect_fo
-
-    tn = sk.net
-    if not sysctl_tcp_fastopen(tn) & TFO_CLIENT_ENABLE or af_unspec:
-        return errno.EOPNOTSUPP, 0
-    if sk.fastopen_req is not None:
-        return errno.EALREADY, 0  # another Fast Open is in progress
-    fo = FastopenRequest(data, len(data))
-    sk.fastopen_req = fo
-    if sk.defer_connect:
-        from tuxnet.tcp.control import tcp_connect
-
-        if tcp_connect(sk):
-            from tuxnet.tcp.sock import tcp_set_state
-
-            tcp_set_state(sk, TCP_CLOSE)
-            sk.inet_dport = 0
-    err = inet_stream_connect_fo(sk, addr, timeo_ns)
-    copied = 0
-    if sk.fastopen_req is not None:
-        copied = sk.fastopen_req.copied
-        sk.fastopen_req = None
-        sk.defer_connect = False
-    return err, copied
 
 
 def tcp_fastopen_tcpi_options(sk: TcpSock) -> int:

@@ -318,7 +318,7 @@ def tcp_validate_incoming(sk: TcpSock, skb: SkBuff, syn_inerr: bool) -> bool:
             return False
         if sk.syn_fastopen and not sk.data_segs_in and sk.sk_state == TCP_ESTABLISHED:
             # an out-of-order RST before any data: a middlebox may drop Fast Open
-            from tuxnet.tcp.fastopen import tcp_fastopen_active_disable
+            from tuxnet.tcp.fastopen_client import tcp_fastopen_active_disable
 
             tcp_fastopen_active_disable(sk)
         tcp_send_challenge_ack(sk)

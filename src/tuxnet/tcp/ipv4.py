@@ -454,7 +454,7 @@ def tcp_v4_connect(sk: TcpSock, daddr: int, dport: int) -> int:
         tcp_assign_congestion_control(sk)
     if sk not in tn.all_socks:
         tn.all_socks.append(sk)
-    from tuxnet.tcp.fastopen import tcp_fastopen_defer_connect
+    from tuxnet.tcp.fastopen_client import tcp_fastopen_defer_connect
 
     if tcp_fastopen_defer_connect(sk):
         return 0  # TCP_FASTOPEN_CONNECT: the SYN goes with the first write

@@ -468,8 +468,6 @@ def __inet_stream_connect(sk: TcpSock, addr: tuple[int, int] | None, timeo_ns: i
             err = errno.EINPROGRESS if is_sendmsg else errno.EISCONN
         else:
             err = errno.EALREADY
-    elif state != SS_UNCONNECTED:
-        return errno.EINVAL
     else:
         if sk.sk_state != TCP_CLOSE:
             return errno.EISCONN
@@ -576,38 +574,16 @@ def _stream_error(sk: TcpSock, flags: int, err: int) -> OSError:
 def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 0,
                 timeo_ns: int | None = None, addr: tuple[int, int] | None = None,
                 af_unspec: bool = False) -> int:
-    """tcp_sendmsg(): with MSG_FASTOPEN (or after a deferred TCP_FASTOPEN_CONNECT
-    connect) first connect to ``addr`` with data in the SYN (tcp_sendmsg_fastopen:
-    EOPNOTSUPP when client TFO is off or ``af_unspec``, EALREADY while one is in
-    progress, EINPROGRESS when not waiting and nothing went into the SYN), then queue
-    the rest as tcp_sendmsg_locked does."""
-    view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
-    copied_syn = 0
-    if flags & MSG_FASTOPEN or sk.defer_connect:
-        from tuxnet.tcp.fastopen import tcp_sendmsg_fastopen
-
-        err, copied_syn = tcp_sendmsg_fastopen(sk, view, 0 if flags & MSG_DONTWAIT else
-                                               timeo_ns, addr, af_unspec)
-        if err == errno.EINPROGRESS and copied_syn > 0:
-            return copied_syn
-        if err:
-            raise _stream_error(sk, flags, err)
-        view = view[copied_syn:]
-    try:
-        return _tcp_sendmsg_locked(sk, view, flags, timeo_ns) + copied_syn
-    except OSError:
-        if copied_syn:
-            return copied_syn
-        raise
-
-
-def _tcp_sendmsg_locked(sk: TcpSock, data: memoryview, flags: int,
-                        timeo_ns: int | None) -> int:
-    """tcp_sendmsg_locked(): copy into MSS-sized skbs on the write queue,
+    """tcp_sendmsg() / tcp_sendmsg_locked(): copy into MSS-sized skbs on the write queue,
     push as they fill (PSH when more than half the peer's largest window was written
     since the last PSH), then tcp_push with PSH on the last unless MSG_MORE. Waits for
     the connection and for send-buffer space (tcp_wmem; sk_wmem_queued < sk_sndbuf)
-    unless ``timeo_ns`` is 0. Returns the bytes queued."""
+    unless ``timeo_ns`` is 0. Returns the bytes queued. MSG_FASTOPEN (or a deferred
+    TCP_FASTOPEN_CONNECT connect) first connects to ``addr`` with data in the SYN."""
+    if flags & MSG_FASTOPEN or sk.defer_connect:
+        from tuxnet.tcp.fastopen_client import tcp_sendmsg_fastopen_data
+
+        return tcp_sendmsg_fastopen_data(sk, data, flags, timeo_ns, addr, af_unspec)
     view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
     if flags & MSG_DONTWAIT:
         timeo_ns = 0

@@ -48,9 +48,9 @@ from tuxnet.tcp.defs import (
 from tuxnet.tcp.fastopen import (
     FastopenCookie,
     tcp_fastopen_check_req,
-    tcp_rcv_fastopen_synack,
     tcp_rcv_synrecv_state_fastopen,
 )
+from tuxnet.tcp.fastopen_client import tcp_rcv_fastopen_synack
 from tuxnet.tcp.mss import (
     tcp_full_space,
     tcp_initialize_rcv_mss,

@@ -245,7 +245,7 @@ def tcp_write_timeout(sk: TcpSock) -> bool:
     if not expired:
         expired = retransmits_timed_out(sk, retry_until, sk.icsk_user_timeout)
     if sk.syn_fastopen or sk.syn_data or sk.syn_data_acked:
-        from tuxnet.tcp.fastopen import tcp_fastopen_active_detect_blackhole
+        from tuxnet.tcp.fastopen_client import tcp_fastopen_active_detect_blackhole
 
         tcp_fastopen_active_detect_blackhole(sk, expired)
     if expired:
