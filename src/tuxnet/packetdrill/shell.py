@@ -139,6 +139,14 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
     words = _strip_redirects(raw)
     if run_file_command(words, state):
         return  # rm -f / dd if=/dev/zero / touch on the script's files (sysfile.py)
+    if prog == "nstat":
+        from tuxnet.packetdrill.nstat import NstatError, run_nstat
+
+        try:
+            run_nstat(host, words, state)
+        except NstatError as e:
+            raise ShellError(str(e)) from None
+        return
     if prog == "defaults.sh":
         path = os.path.normpath(os.path.join(script_dir, raw[0]))
         if os.path.isfile(path):
@@ -167,7 +175,11 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
     if re.fullmatch(r"sysctl_restore_.*\.sh", prog):
         return  # each script runs on a fresh host: nothing to restore
     if prog == "ip" and words[1:4] == ["tcp_metrics", "flush", "all"]:
-        return  # a fresh host has an empty tcp_metrics cache
+        from tuxnet.tcp.fastopen_client import tcp_fastopen_metrics_flush
+        from tuxnet.tcp.netns import tcp_net
+
+        tcp_fastopen_metrics_flush(tcp_net(host))  # the cached Fast Open cookies
+        return
     if prog == "tc" and words[1:2] == ["qdisc"]:
         if words[-1] == "pfifo" or words[2:3] == ["delete"]:
             return  # tun0's queue already behaves as a default-sized pfifo

@@ -32,6 +32,7 @@ from tuxnet.packetdrill.sysbase import (
     iov_lens,
     is_null,
 )
+from tuxnet.packetdrill.sysfastopen import FastopenSend
 from tuxnet.packetdrill.sysfile import FileCalls, VirtualFile
 from tuxnet.packetdrill.syspoll import PollCalls
 from tuxnet.socket import AF_INET, SOCK_STREAM, socket
@@ -86,6 +87,14 @@ class Syscalls(PollCalls, FileCalls):
             return None
         return tcp_get_info(ent.sock._sk)
 
+    def under_test_port(self) -> int:
+        """The local port of the socket under test (0: none or not bound yet)."""
+        ent = self.fds.get(self.under_test) if self.under_test is not None else None
+        if ent is None or ent.sock is None:
+            return 0
+        port: int = ent.sock._sk.inet_num
+        return port
+
     def close_all(self) -> None:
         """Close every fd still open at the end of the script (process exit)."""
         for ent in self.fds.values():
@@ -126,7 +135,8 @@ class Syscalls(PollCalls, FileCalls):
             s.settimeout(0.0)
             fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
             self.fds[fd] = FdEntry(s, nonblock=bool(stype & SOCK_NONBLOCK))
-            if self.under_test is None or self.fds[self.under_test].sock is None:
+            cur = self.fds.get(self.under_test) if self.under_test is not None else None
+            if cur is None or cur.sock is None:  # none yet, or it was closed
                 self.under_test = fd
             return fd
         return Attempt(self._wrap(FdEntry(), body))
@@ -176,21 +186,30 @@ class Syscalls(PollCalls, FileCalls):
         return Attempt(self._wrap(ent, body), sk=s._sk)
 
     def _send(self, call: Syscall, ent: FdEntry, s: StreamSocket, n: int,
-              flags: int, buf: Expr | None = None, iov: list[int] | None = None) -> Attempt:
-        if flags & SYMBOLS["MSG_FASTOPEN"]:
-            raise Unsupported("unsupported: TCP_FASTOPEN (MSG_FASTOPEN)")
+              flags: int, buf: Expr | None = None, iov: list[int] | None = None,
+              to: Expr | None = None) -> Attempt:
         if is_null(buf) and n > 0:
             return Attempt(lambda: (-1, errno.EFAULT))  # copy_from_user faults
         # each iovec element is its own zero-filled allocation (iovec_new: calloc)
         bufs = [bytearray(k) for k in iov] if iov is not None else [bytearray(n)]
         sent = [0]
+        fo = FastopenSend(self, ent, s, b"".join(bufs), flags, to)
+        if flags & SYMBOLS["MSG_FASTOPEN"]:
+            fd = expr_int(call.args[0])  # a Fast Open send connects: the socket under test
+            self.under_test = fd
+        rest_flags = flags & ~SYMBOLS["MSG_FASTOPEN"]  # tcp_sendmsg_locked after connecting
 
         def body() -> int:
+            if not fo.done:
+                r = fo.step()
+                if r is not None:
+                    return r
+                sent[0] = fo.copied_syn
             if n == 0:
-                return s.sendmsg(bufs, (), flags)
+                return s.sendmsg(bufs, (), rest_flags)
             while sent[0] < n:
                 try:
-                    sent[0] += s.sendmsg(_iov_from(bufs, sent[0]), (), flags)
+                    sent[0] += s.sendmsg(_iov_from(bufs, sent[0]), (), rest_flags)
                 except BlockingIOError:
                     if sent[0] and ent.nonblock:
                         return sent[0]
@@ -209,8 +228,9 @@ class Syscalls(PollCalls, FileCalls):
 
     def sys_sendto(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
+        to = call.args[4] if len(call.args) > 4 else None
         return self._send(call, ent, s, expr_int(call.args[2]), expr_int(call.args[3]),
-                          call.args[1])
+                          call.args[1], to=to)
 
     def sys_writev(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
@@ -222,7 +242,8 @@ class Syscalls(PollCalls, FileCalls):
         msg = expr_fields(call.args[1])
         iov = msg.get("msg_iov")
         lens = iov_lens(iov) if iov is not None else []
-        return self._send(call, ent, s, sum(lens), expr_int(call.args[2]), iov=lens)
+        return self._send(call, ent, s, sum(lens), expr_int(call.args[2]), iov=lens,
+                          to=msg.get("msg_name"))
 
     def _recv(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
               got: list[int] | None = None, buf: Expr | None = None) -> Attempt:
@@ -358,11 +379,6 @@ class Syscalls(PollCalls, FileCalls):
         level = expr_int(call.args[1])
         opt = expr_int(call.args[2])
         val = call.args[3]
-        if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_FASTOPEN"],
-                                                    SYMBOLS["TCP_FASTOPEN_CONNECT"],
-                                                    SYMBOLS["TCP_FASTOPEN_KEY"],
-                                                    SYMBOLS["TCP_FASTOPEN_NO_COOKIE"]):
-            raise Unsupported("unsupported: TCP_FASTOPEN")
         if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_MD5SIG"],
                                                     SYMBOLS["TCP_MD5SIG_EXT"]):
             raise Unsupported("unsupported: TCP_MD5SIG")

@@ -49,6 +49,7 @@ from tuxnet.socket.errqueue import ip_recv_error
 from tuxnet.socket.sendfile import file_pages, splice_direct
 from tuxnet.socket.sockopt import sock_getsockopt, sock_setsockopt
 from tuxnet.tcp.defs import HZ, TCP_CC_INFO, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
+from tuxnet.tcp.fastopen import TCP_FASTOPEN_KEY, tcp_fastopen_getsockopt, tcp_fastopen_set_key
 from tuxnet.tcp.ipv4 import tcp_v4_init
 from tuxnet.tcp.pacing import sk_set_max_pacing_rate
 from tuxnet.tcp.proto import (
@@ -137,7 +138,8 @@ def tcp_info_bytes(info: dict[str, int]) -> bytes:
     values = [info.get(k, 0) & 0xFF for k in _TCP_INFO_HEAD]
     values.append((info.get("tcpi_snd_wscale", 0) & 0xF)
                   | (info.get("tcpi_rcv_wscale", 0) & 0xF) << 4)
-    values.append(info.get("tcpi_delivery_rate_app_limited", 0) & 1)  # :1, fastopen_fail:2
+    values.append(info.get("tcpi_delivery_rate_app_limited", 0) & 1  # :1, fastopen_fail:2
+                  | (info.get("tcpi_fastopen_client_fail", 0) & 3) << 1)
     values += [info.get(name, 0) & _MASK[kind] for kind, name in _TCP_INFO_TAIL]
     return _TCP_INFO.pack(*values)
 
@@ -305,6 +307,24 @@ class StreamSocket(socket):
 
         def do(timeo: int | None) -> int:
             return tcp_sendmsg(sk, view, flags, timeo)
+
+        n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "send")
+        return n
+
+    def sendto(self, data: Any, flags_or_addr: Any, address: Any = None) -> int:
+        """sendto(data[, flags], address): with MSG_FASTOPEN on an unconnected socket,
+        connect to ``address`` with the data in the SYN (TCP Fast Open, RFC 7413);
+        otherwise the address is ignored, as Linux does for a connected stream."""
+        if address is None:
+            flags, address = 0, flags_or_addr
+        else:
+            flags = int(flags_or_addr)
+        sk = self._check()
+        view = _as_view(data)
+        addr = parse_sockaddr(address, "sendto")
+
+        def do(timeo: int | None) -> int:
+            return tcp_sendmsg(sk, view, flags, timeo, addr=addr)
 
         n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "send")
         return n
@@ -492,6 +512,9 @@ class StreamSocket(socket):
             return
         if optname == TCP_INFO:
             raise sock_errno(errno.ENOPROTOOPT)
+        if optname == TCP_FASTOPEN_KEY:
+            tcp_fastopen_set_key(sk, optval)
+            return
         if len(optval) < 4:
             raise sock_errno(errno.EINVAL)
         val: int = _INT.unpack_from(optval)[0]
@@ -509,6 +532,8 @@ class StreamSocket(socket):
                 value = tcp_info_bytes(tcp_get_info(sk))
             elif optname == TCP_CC_INFO:
                 value = tcp_cc_info_bytes(sk)
+            elif optname == TCP_FASTOPEN_KEY:
+                value = bytes(tcp_fastopen_getsockopt(sk, optname))
             else:
                 got = tcp_getsockopt(sk, optname)
                 value = (got.encode().ljust(_TCP_CA_NAME_MAX, b"\0")[:_TCP_CA_NAME_MAX]

@@ -30,10 +30,11 @@ EDT departure times, TCP's own pacing timer and fq's (pacing.py); receive-buffer
 autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio); TSO super-segments
 when the route can offload (live mode); MSG_ZEROCOPY (zerocopy.py), SO_TIMESTAMPING
 (tx_timestamp.py), sendfile/splice pages (zerocopy.py, splice_read.py), receive-side
-urgent data (urgent.py).
+urgent data (urgent.py); TCP Fast Open, RFC 7413 (fastopen.py, fastopen_client.py:
+cookies, SYN data both ways, TCP_FASTOPEN*, the per-destination cookie cache).
 
 Not yet (#5): F-RTO, ECN, TSQ (and so autocorking), TSO in simulation, sending urgent
-data (MSG_OOB), Fast Open, MD5/AO, tcp_metrics, TIME_WAIT reuse, IPv6.
+data (MSG_OOB), MD5/AO, tcp_metrics (beyond Fast Open cookies), TIME_WAIT reuse, IPv6.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from tuxnet.tcp.defs import (
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
+    TCP_ESTABLISHED,
     TCP_FASTRETRANS_THRESH,
     TCP_HP_BITS,
     TCP_LAST_ACK,
@@ -316,6 +317,11 @@ def tcp_validate_incoming(sk: TcpSock, skb: SkBuff, syn_inerr: bool) -> bool:
             tcp_reset(sk, skb)
             _consume(sk, skb)
             return False
+        if sk.syn_fastopen and not sk.data_segs_in and sk.sk_state == TCP_ESTABLISHED:
+            # an out-of-order RST before any data: a middlebox may drop Fast Open
+            from tuxnet.tcp.fastopen_client import tcp_fastopen_active_disable
+
+            tcp_fastopen_active_disable(sk)
         tcp_send_challenge_ack(sk)
         tcp_drop(sk, skb, R.TCP_RESET, "tcp_validate_incoming")
         return False

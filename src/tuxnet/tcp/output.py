@@ -36,6 +36,7 @@ from tuxnet.tcp.defs import (
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_RETRANS,
     MAX_TCP_HEADER,
+    MAX_TCP_OPTION_SPACE,
     TCP_ATO_MIN,
     TCP_CLOSE,
     TCP_NAGLE_CORK,
@@ -207,6 +208,19 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
     _U16.pack_into(th, 16, check)
 
 
+def tcp_advertise_mss(sk: TcpSock) -> int:
+    """tcp_advertise_mss(): advmss, lowered to the route's advmss metric (which follows
+    a learned path MTU: ipv4_default_advmss)."""
+    mss = sk.advmss
+    dst = sk.dst
+    rt = dst.rt if dst is not None else None
+    if dst is not None and rt is not None and hasattr(rt, "metric"):
+        metric = rt.metric(8) or max(dst.mtu() - 40, 256)  # RTAX_ADVMSS
+        if metric < mss:
+            mss = sk.advmss = metric
+    return mss
+
+
 def _syn_options(sk: TcpSock, tsval: int) -> bytes:
     """tcp_syn_options(): MSS, and TS / wscale / sackOK when their sysctls are on."""
     tn = sk.net
@@ -214,7 +228,12 @@ def _syn_options(sk: TcpSock, tsval: int) -> bytes:
     if tn.sysctl("tcp_timestamps"):
         ts = ((tsval + sk.tsoffset) & _M32, sk.rx_opt.ts_recent)
     wscale = sk.rx_opt.rcv_wscale if tn.sysctl("tcp_window_scaling") else -1
-    return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
+    opts = tcp_options_write(tcp_advertise_mss(sk), ts, bool(tn.sysctl("tcp_sack")), wscale)
+    if sk.fastopen_req is not None:
+        from tuxnet.tcp.fastopen import syn_fastopen_option
+
+        opts += syn_fastopen_option(sk, MAX_TCP_OPTION_SPACE - len(opts))
+    return opts
 
 
 def _tso_clone(oskb: SkBuff) -> SkBuff:

@@ -125,6 +125,7 @@ MSG_WAITALL = 0x100
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
 MSG_ZEROCOPY = 0x4000000
+MSG_FASTOPEN = 0x20000000
 EPOLLIN = 0x1
 EPOLLPRI = 0x2
 EPOLLOUT = 0x4
@@ -217,10 +218,15 @@ def inet_csk_destroy_sock(sk: TcpSock) -> None:
 def tcp_done(sk: TcpSock) -> None:
     """tcp_done(): CLOSE (AttemptFails from SYN_SENT/SYN_RECV), timers off, wake the
     owner or destroy the orphan."""
+    req = sk.fastopen_rsk
     if sk.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV):
         sk.host.mib.tcp.AttemptFails += 1
     tcp_set_state(sk, TCP_CLOSE)
     _timer.tcp_clear_xmit_timers(sk)
+    if req is not None:
+        from tuxnet.tcp.fastopen import reqsk_fastopen_remove
+
+        reqsk_fastopen_remove(sk, req, False)
     _timer.inet_csk_delete_keepalive_timer(sk)
     sk.sk_shutdown = SHUTDOWN_MASK
     if "SOCK_DEAD" not in sk.sock_flags:
@@ -299,6 +305,8 @@ def inet_csk_listen_stop(sk: TcpSock) -> None:
         child.parent = None
         tcp_disconnect(child)
         child.sock_flags.add("SOCK_DEAD")
+        if child.fastopen_rsk is not None:  # inet_child_forget: a Fast Open child
+            child.fastopen_rsk = None
         if child.sk_state == TCP_CLOSE:
             inet_csk_destroy_sock(child)
 
@@ -358,6 +366,9 @@ def tcp_disconnect(sk: TcpSock) -> int:
     sk.rx_opt.__init__()  # type: ignore[misc]
     sk.selective_acks.clear()
     sk.dst = None
+    sk.fastopen_req = None  # tcp_free_fastopen_req
+    sk.defer_connect = False
+    sk.fastopen_client_fail = 0
     sk.sk_error_report()
     return 0
 
@@ -403,6 +414,11 @@ def tcp_close(sk: TcpSock, linger_ns: int | None = None) -> None:
     sk.poll_notify = None
     sk.wq.clear()
     if state == TCP_CLOSE:
+        req = sk.fastopen_rsk
+        if req is not None:  # a Fast Open child aborted before its handshake completed
+            from tuxnet.tcp.fastopen import reqsk_fastopen_remove
+
+            reqsk_fastopen_remove(sk, req, False)
         inet_csk_destroy_sock(sk)
         return
     sk.sock_flags.add("SOCK_ORPHAN_COUNTED")
@@ -435,36 +451,68 @@ def max_seq(a: int, b: int) -> int:
 def inet_stream_connect(sk: TcpSock, daddr: int, dport: int, timeo_ns: int | None) -> None:
     """inet_stream_connect() (RFC 9293 3.10.1 OPEN): raises EINPROGRESS when not
     waiting, EALREADY while connecting, EISCONN once connected; the connect error
-    (ECONNREFUSED, ETIMEDOUT ...) when the handshake fails."""
+    (ECONNREFUSED, ETIMEDOUT ...) when the handshake fails. With TCP_FASTOPEN_CONNECT
+    and a cached cookie it returns at once (the SYN goes with the first write)."""
+    err = __inet_stream_connect(sk, (daddr, dport), timeo_ns, False)
+    if err:
+        raise sock_errno(err)
+
+
+def inet_stream_connect_fo(sk: TcpSock, addr: tuple[int, int] | None,
+                           timeo_ns: int | None) -> int:
+    """__inet_stream_connect(is_sendmsg=1) for tcp_sendmsg_fastopen: 0 or an errno."""
+    return __inet_stream_connect(sk, addr, timeo_ns, True)
+
+
+def __inet_stream_connect(sk: TcpSock, addr: tuple[int, int] | None, timeo_ns: int | None,
+                          is_sendmsg: bool) -> int:
+    """__inet_stream_connect(): 0 or an errno."""
     state = sk.sk_socket_state
     if state == SS_CONNECTED:
-        raise sock_errno(errno.EISCONN)
+        return errno.EISCONN
     if state == SS_CONNECTING:
-        err = errno.EALREADY
+        if sk.defer_connect:
+            err = errno.EINPROGRESS if is_sendmsg else errno.EISCONN
+        else:
+            err = errno.EALREADY
     else:
         if sk.sk_state != TCP_CLOSE:
-            raise sock_errno(errno.EISCONN)
+            return errno.EISCONN
+        if addr is None:
+            return errno.EINVAL  # no address (addr_len < sizeof(sa_family))
         from tuxnet.tcp.ipv4 import tcp_v4_connect
 
-        rc = tcp_v4_connect(sk, daddr, dport)
+        rc = tcp_v4_connect(sk, addr[0], addr[1])
         if rc < 0:
-            raise sock_errno(-rc)
+            return -rc
         sk.sk_socket_state = SS_CONNECTING
+        if sk.defer_connect:
+            return 0
         err = errno.EINPROGRESS
     if (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV):
         if timeo_ns == 0:
-            raise sock_errno(err)
+            return err
+        # inet_wait_for_connect(): a writer whose data did not all fit in the SYN
+        # counts as pending (the SYN-ACK is then ACKed with that data)
+        fo = sk.fastopen_req
+        writebias = 1 if fo is not None and fo.data is not None else 0
         deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
-        ok = sk_wait_event(sk, lambda: not (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV),
-                           deadline, "connect")
+        sk.sk_write_pending += writebias
+        try:
+            ok = sk_wait_event(sk, lambda: not (1 << sk.sk_state) & (TCPF_SYN_SENT |
+                                                                     TCPF_SYN_RECV),
+                               deadline, "connect")
+        finally:
+            sk.sk_write_pending -= writebias
         if not ok:
-            raise sock_errno(errno.EINPROGRESS)  # timed out: the socket timeout
+            return err  # timed out: the socket timeout
     if sk.sk_state == TCP_CLOSE:
         e = sk.sock_error() or errno.ECONNABORTED
         sk.sk_socket_state = SS_UNCONNECTED
         tcp_disconnect(sk)
-        raise sock_errno(e)
+        return e
     sk.sk_socket_state = SS_CONNECTED
+    return 0
 
 
 def inet_listen(sk: TcpSock, backlog: int) -> None:
@@ -481,6 +529,9 @@ def inet_listen(sk: TcpSock, backlog: int) -> None:
     sk.sk_max_ack_backlog = backlog
     if old_state == TCP_LISTEN:
         return
+    from tuxnet.tcp.fastopen import tcp_fastopen_listen
+
+    tcp_fastopen_listen(sk, backlog)
     sk.sk_ack_backlog = 0
     sk.icsk_accept_queue.clear()
     if not sk.bound and sk.net.get_port(sk, sk.inet_num):
@@ -511,6 +562,10 @@ def inet_csk_accept(sk: TcpSock, timeo_ns: int | None) -> TcpSock:
     sk.sk_ack_backlog -= 1
     child.parent = None
     child.sk_socket_state = SS_CONNECTED
+    if child.fastopen_rsk is not None:
+        from tuxnet.tcp.fastopen import inet_csk_accept_fastopen
+
+        inet_csk_accept_fastopen(child)
     return child
 
 
@@ -524,7 +579,8 @@ def _stream_error(sk: TcpSock, flags: int, err: int) -> OSError:
 
 
 def tcp_sendmsg(sk: TcpSock, data: Any, flags: int = 0,
-                timeo_ns: int | None = None, splice_off: int | None = None) -> int:
+                timeo_ns: int | None = None, splice_off: int | None = None,
+                addr: tuple[int, int] | None = None, af_unspec: bool = False) -> int:
     """tcp_sendmsg() / tcp_sendmsg_locked(): copy into MSS-sized skbs on the write queue,
     push as they fill (PSH when more than half the peer's largest window was written
     since the last PSH), then tcp_push with PSH on the last unless MSG_MORE. Waits for
@@ -535,7 +591,14 @@ def tcp_sendmsg(sk: TcpSock, data: Any, flags: int = 0,
     SO_ZEROCOPY socket the buffers are not copied but referenced by the skbs
     (tcp/zerocopy.py) until the completion on the error queue. ``splice_off`` says
     ``data`` are page-cache pages of a file from that offset (MSG_SPLICE_PAGES:
-    sendfile, splice): they become the skbs' fragments, not copied."""
+    sendfile, splice): they become the skbs' fragments, not copied. MSG_FASTOPEN (or a
+    deferred TCP_FASTOPEN_CONNECT connect) first connects to ``addr`` with data in the
+    SYN."""
+    if flags & MSG_FASTOPEN or sk.defer_connect:
+        from tuxnet.tcp.fastopen_client import tcp_sendmsg_fastopen_data
+
+        return tcp_sendmsg_fastopen_data(sk, _zc.IovIter.of(data).linear(), flags, timeo_ns,
+                                         addr, af_unspec)
     it = _zc.IovIter.of(data)
     if splice_off is not None:
         it.base = splice_off
@@ -562,7 +625,9 @@ def _tcp_sendmsg_locked(sk: TcpSock, it: _zc.IovIter, flags: int, timeo_ns: int 
         timeo_ns = 0
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
     tcp_rate_check_app_limited(sk)  # is sending application-limited? (tcp_rate.c)
-    if (1 << sk.sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT):
+    if (1 << sk.sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT) and not (
+            sk.sk_state == TCP_SYN_RECV and sk.fastopen_rsk is not None):
+        # a passive Fast Open child may send before the handshake completes
         # sk_stream_wait_connect
         if sk.sk_err:
             raise sock_errno(sk.sock_error())

@@ -120,7 +120,11 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
     head = rtx[0] if rtx else None
     hole = None
     tcpext = sk.host.mib.tcpext
-    for skb in list(rtx):
+    skbs = list(rtx)
+    j = 0
+    while j < len(skbs):
+        skb = skbs[j]
+        j += 1
         if sk.snd_cwnd - sk.tcp_packets_in_flight() <= 0:
             break
         sacked = tcp_cb(skb).sacked
@@ -132,8 +136,14 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
             continue
         if sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS):
             continue
+        end_seq = tcp_cb(skb).end_seq
         if tcp_retransmit_skb(sk, skb, 1):
             break
+        if tcp_cb(skb).end_seq != end_seq:
+            # tcp_fragment split it (a smaller MSS): its rest follows it in the queue
+            k = rtx.index(skb) + 1
+            if k < len(rtx):
+                skbs.insert(j, rtx[k])
         pcount = tcp_cb(skb).pcount
         if sk.icsk_ca_state != TCP_CA_Loss:
             tcpext.TCPFastRetrans += pcount

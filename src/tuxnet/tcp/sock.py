@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from tuxnet.loop import TimerHandle
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.cong import TcpCongestionOps
+    from tuxnet.tcp.fastopen import FastopenQueue, FastopenRequest
+    from tuxnet.tcp.minisocks import TcpRequestSock
     from tuxnet.tcp.netns import TcpDst
 
 __all__ = ["IcskAck", "Minmax", "RackState", "RxOpt", "TcpSkbCb", "TcpSock", "inet_sk_set_state",
@@ -452,6 +454,20 @@ class TcpSock(Sock):
         self.synsent_drop_reason = R.NOT_SPECIFIED
         self.sk_socket_state = 1  # struct socket state: SS_UNCONNECTED
         self.bind_by_connect = False
+        # -- TCP Fast Open (tuxnet.tcp.fastopen) ----------------------------------------
+        self.fastopen_req: FastopenRequest | None = None  # active open in progress
+        self.fastopen_rsk: TcpRequestSock | None = None  # a passive child's request
+        self.fastopenq: FastopenQueue | None = None  # listener: TCP_FASTOPEN queue
+        self.fastopen_connect = False  # TCP_FASTOPEN_CONNECT
+        self.fastopen_no_cookie = False  # TCP_FASTOPEN_NO_COOKIE
+        self.fastopen_client_fail = 0  # tcpi_fastopen_client_fail
+        self.defer_connect = False  # inet DEFER_CONNECT: the SYN waits for a write
+        self.syn_data = False  # the SYN carried data
+        self.syn_fastopen = False  # the SYN carried a Fast Open option
+        self.syn_fastopen_exp = False  # ... in the experimental (254) format
+        self.syn_fastopen_ch = False  # active TFO re-enabled after a blackhole pause
+        self.syn_data_acked = False  # the SYN data was acknowledged (TCPI_OPT_SYN_DATA)
+        self.syn_fastopen_child = False  # created by a Fast Open SYN (TCPI_OPT_TFO_CHILD)
 
     def __repr__(self) -> str:
         from tuxnet.wire.addr import int_to_ip
