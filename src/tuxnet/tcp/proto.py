@@ -475,6 +475,10 @@ def __inet_stream_connect(sk: TcpSock, addr: tuple[int, int] | None, timeo_ns: i
             err = errno.EINPROGRESS if is_sendmsg else errno.EISCONN
         else:
             err = errno.EALREADY
+    elif state != SS_UNCONNECTED:
+        # SS_DISCONNECTING (shutdown() while connecting left it so): the switch's
+        # default case
+        return errno.EINVAL
     else:
         if sk.sk_state != TCP_CLOSE:
             return errno.EISCONN
