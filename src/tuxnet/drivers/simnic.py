@@ -310,7 +310,9 @@ class SimNic(NetDevice):
         ihl = (frame[14] & 0x0F) * 4
         frag = ((frame[20] << 8) | frame[21]) & 0x3FFF
         if frame[23] in (6, 17) and not frag and len(frame) >= 18 + ihl:
-            key = bytes(frame[26:34]) + bytes(frame[14 + ihl:18 + ihl])
+            # addresses then ports: contiguous without IP options
+            key = (bytes(frame[26:38]) if ihl == 20 else
+                   bytes(frame[26:34]) + bytes(frame[14 + ihl:18 + ihl]))
             l4 = True
         else:
             key = bytes(frame[26:34])

@@ -499,7 +499,8 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
                 charge(core.costs.tcp_fast_path_ns)
                 if hl == 32 and rcv_nxt == sk.rcv_wup:
                     tcp_store_ts_recent(sk)
-                tcp_rcv_rtt_measure_ts(sk, skb)
+                if rx.rcv_tsecr != sk.rcv_rtt_last_tsecr:  # else no new sample
+                    tcp_rcv_rtt_measure_ts(sk, skb)
                 sk.host.mib.tcpext.TCPHPHits += 1
                 skb.pull(hl)
                 # tcp_queue_rcv: skb_set_owner_r, tcp_rcv_nxt_update
