@@ -88,15 +88,22 @@ class SimLoop(EventLoop):
 
     def run_inline_at(self, when_ns: int) -> bool:
         """For a callback about to schedule its own continuation at ``when_ns``: True
-        when that event would be the very next one run -- nothing (live or cancelled)
-        is due at or before it, the running :meth:`run` reaches it and nobody called
-        :meth:`stop` -- and then the clock is set to ``when_ns`` and the event counted
-        (and given its sequence number) as if it had gone through the heap, so the
-        caller runs it at once. False: schedule it as usual."""
-        heap = self._heap
-        if (self._stopping or when_ns > self._limit or when_ns < self._now
-                or (heap and heap[0][0] <= when_ns)):
+        when that event would be the very next one run -- nothing live is due at or
+        before it (cancelled ones there are dropped, as run() would), the running
+        :meth:`run` reaches it and nobody called :meth:`stop` -- and then the clock is
+        set to ``when_ns`` and the event counted (and given its sequence number) as if
+        it had gone through the heap, so the caller runs it at once. False: schedule it
+        as usual."""
+        if self._stopping or when_ns > self._limit or when_ns < self._now:
             return False
+        heap = self._heap
+        while heap:
+            top = heap[0]
+            if top[0] > when_ns:
+                break
+            if not top[2].cancelled:
+                return False
+            heapq.heappop(heap)  # run() would skip it: drop it now
         self._now = when_ns
         self._seq += 1
         self.events_run += 1

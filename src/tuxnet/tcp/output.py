@@ -250,9 +250,9 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         ocb.tx_mstamp = now_us
         if partial and not oskb.data_len:
             skb = _tso_clone(oskb)
-        else:
+            skb.cb = ocb.copy()
+        else:  # skb_clone and pskb_copy copy the cb themselves (__copy_skb_header)
             skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
-        skb.cb = ocb.copy()
     cb: TcpSkbCb = skb.cb
     payload = skb.len
     _header(sk, skb, cb, rcv_nxt, partial)
