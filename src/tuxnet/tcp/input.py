@@ -464,7 +464,8 @@ def _trace_probe(sk: TcpSock, skb: SkBuff) -> None:
 def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_rcv_established(): header prediction, then the slow path."""
     cb: TcpSkbCb = skb.cb
-    data = skb._hmv[skb.data_off:skb.tail]  # skb.data
+    head = skb.head  # the header is read at skb.data (data_off) in the head buffer
+    off = skb.data_off
     net = sk.net
     if net.tp_probe.active:
         _trace_probe(sk, skb)
@@ -474,13 +475,13 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
     core = net.core
     length = skb.len
     rcv_nxt = sk.rcv_nxt
-    if (_WORD.unpack_from(data, 12)[0] & TCP_HP_BITS) == sk.pred_flags and \
+    if (_WORD.unpack_from(head, off + 12)[0] & TCP_HP_BITS) == sk.pred_flags and \
             cb.seq == rcv_nxt and ((sk.snd_nxt - cb.ack_seq) & _M32) < 0x80000000:
         # (the last test is !after(ack_seq, snd_nxt))
         hl = sk.tcp_header_len
         fast = True
         if hl == 32:
-            word, tsval, tsecr = _ALIGNED_TS.unpack_from(data, 20)
+            word, tsval, tsecr = _ALIGNED_TS.unpack_from(head, off + 20)
             if word != _ALIGNED_TS_WORD:
                 fast = False  # no aligned TS: tcp_parse_aligned_timestamp fails
             else:
@@ -513,7 +514,11 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
                 if rx.rcv_tsecr != sk.rcv_rtt_last_tsecr:  # else no new sample
                     tcp_rcv_rtt_measure_ts(sk, skb)
                 sk.host.mib.tcpext.TCPHPHits += 1
-                skb.pull(hl)
+                if hl <= length - skb.data_len:  # skb.pull(hl), inline
+                    skb.data_off = off + hl
+                    skb.len = length - hl
+                else:
+                    skb.pull(hl)
                 # tcp_queue_rcv: skb_set_owner_r, tcp_rcv_nxt_update
                 sk.sk_receive_queue.append(skb)
                 skb.sk = sk
