@@ -28,7 +28,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuxnet.core.cpu import NET_RX_SOFTIRQ, Cpu, current_cpu
+from tuxnet.core import cpu as _cpu
+from tuxnet.core.cpu import NET_RX_SOFTIRQ, Cpu
 
 if TYPE_CHECKING:
     from tuxnet.core.netcore import NetCore
@@ -146,7 +147,7 @@ def napi_complete_done(napi: NapiStruct, work_done: int) -> bool:
     if state & NAPI_STATE_MISSED:
         napi.state = state & ~NAPI_STATE_MISSED
         owner = napi.list_owner
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         if cpu is not None and (owner < 0 or owner == cpu.index):
             _napi_schedule(napi, cpu)
             return False
@@ -222,7 +223,7 @@ def net_rx_action(cpu: Cpu, core: NetCore) -> Iterator[None]:
             break
         n = work_list.popleft()
         budget -= yield from _napi_poll(cpu, n, repoll, core)
-        if budget <= 0 or cpu.clock_ns() >= time_limit:
+        if budget <= 0 or cpu._now() + cpu._acc >= time_limit:  # cpu.clock_ns()
             sd.time_squeeze += 1
             break
     # list_splice_tail_init(&sd->poll_list, &list); list_splice_tail(&repoll, &list);

@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.core import cpu as _cpu
 from tuxnet.core.cpu import Cpu, IrqLine, current_cpu
 from tuxnet.core.dev import (
     NETDEV_TX_BUSY,
@@ -347,7 +348,7 @@ class SimNic(NetDevice):
     def _poll(self, napi: NapiStruct, budget: int) -> int:
         """ixgbe_poll: clean TX, receive up to ``budget`` frames, complete when done."""
         v: _Vector = napi.data
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         costs = self.core.costs
         self._clean_tx(v, cpu)
         ring = v.rxq.ring
@@ -527,7 +528,7 @@ class SimNic(NetDevice):
             netif_tx_stop_queue(txq)
             self.tx_busy += 1
             return NETDEV_TX_BUSY
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         if cpu is not None:
             cpu._acc += self.core.costs.driver_tx_ns
         ring.pending.append(skb)
