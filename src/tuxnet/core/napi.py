@@ -25,7 +25,7 @@ than the current jiffy when a poll consumes its whole weight.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tuxnet.core import cpu as _cpu
@@ -166,42 +166,6 @@ def napi_disable(napi: NapiStruct) -> None:
     napi.state |= NAPI_STATE_DISABLE
 
 
-def _napi_poll(cpu: Cpu, n: NapiStruct, repoll: deque[NapiStruct], core: NetCore
-               ) -> Generator[None, None, int]:
-    """napi_poll / __napi_poll: poll ``n`` up to its weight, in chunks."""
-    weight = n.weight
-    work = 0
-    cpu._acc += core.costs.napi_poll_ns
-    n.polls += 1
-    if n.state & NAPI_STATE_SCHED:
-        poll = n.poll
-        chunk = core.chunk_packets
-        while True:
-            ask = weight - work
-            if ask > chunk:
-                ask = chunk
-            done = poll(n, ask)
-            work += done
-            yield
-            if done < ask or work >= weight or not n.state & NAPI_STATE_SCHED:
-                break
-    tp = core.tp_napi_poll
-    if tp.active:
-        tp.emit(napi=id(n), dev_name=n.dev.name if n.dev is not None else "(no_device)",
-                work=work, budget=weight)
-    if work < weight or not n.state & NAPI_STATE_SCHED:
-        return work
-    if n.state & NAPI_STATE_DISABLE:
-        napi_complete_done(n, work)
-        return work
-    gro = n.gro
-    if gro is not None:  # napi_gro_flush(n, HZ >= 1000): flush what waited a jiffy
-        now = cpu.clock_ns()
-        gro.flush(now - now % TICK_NSEC)
-    repoll.append(n)
-    return work
-
-
 def net_rx_action(cpu: Cpu, core: NetCore) -> Iterator[None]:
     """net_rx_action: NET_RX_SOFTIRQ handler (net/core/dev.c)."""
     sd = cpu.sd
@@ -222,7 +186,38 @@ def net_rx_action(cpu: Cpu, core: NetCore) -> Iterator[None]:
                     continue
             break
         n = work_list.popleft()
-        budget -= yield from _napi_poll(cpu, n, repoll, core)
+        # napi_poll / __napi_poll: poll n up to its weight, a chunk per yield (inline in
+        # this generator: one generator per softirq pass, not one per poll)
+        weight = n.weight
+        work = 0
+        cpu._acc += core.costs.napi_poll_ns
+        n.polls += 1
+        if n.state & NAPI_STATE_SCHED:
+            poll = n.poll
+            chunk = core.chunk_packets
+            while True:
+                ask = weight - work
+                if ask > chunk:
+                    ask = chunk
+                done = poll(n, ask)
+                work += done
+                yield
+                if done < ask or work >= weight or not n.state & NAPI_STATE_SCHED:
+                    break
+        tp = core.tp_napi_poll
+        if tp.active:
+            tp.emit(napi=id(n), dev_name=n.dev.name if n.dev is not None else "(no_device)",
+                    work=work, budget=weight)
+        if work >= weight and n.state & NAPI_STATE_SCHED:  # the whole weight: repoll
+            if n.state & NAPI_STATE_DISABLE:
+                napi_complete_done(n, work)
+            else:
+                gro = n.gro
+                if gro is not None:  # napi_gro_flush(n, HZ >= 1000): what waited a jiffy
+                    now = cpu.clock_ns()
+                    gro.flush(now - now % TICK_NSEC)
+                repoll.append(n)
+        budget -= work
         if budget <= 0 or cpu._now() + cpu._acc >= time_limit:  # cpu.clock_ns()
             sd.time_squeeze += 1
             break
