@@ -96,6 +96,34 @@ def test_sim_is_deterministic() -> None:
     assert trace() == trace()
 
 
+def test_sim_run_inline_at_only_when_next_and_within_run() -> None:
+    loop = SimLoop()
+    out: list[tuple[int, object]] = []
+    assert not loop.run_inline_at(5)  # not inside run()
+
+    def step(n: int) -> None:
+        out.append((loop.now_ns(), n))
+        if n < 3:
+            # due at 10: another event comes at 20, so chunks at 12 and 14 run inline,
+            # the one at 20 goes through the heap after "other" (FIFO, scheduled first)
+            when = loop.now_ns() + (2 if n < 2 else 6)
+            if loop.run_inline_at(when):
+                step(n + 1)
+            else:
+                loop.call_at(when, step, n + 1)
+
+    loop.call_at(10, step, 0)
+    loop.call_at(20, lambda: out.append((loop.now_ns(), "other")))
+    loop.run(until_ns=100)
+    assert out == [(10, 0), (12, 1), (14, 2), (20, "other"), (20, 3)]
+    assert loop.events_run == 5  # inline runs count as events
+    loop.call_at(200, lambda: out.append((loop.now_ns(), "late")))
+    loop.call_at(150, lambda: out.append((loop.now_ns(), loop.run_inline_at(250))))
+    loop.run(until_ns=160)
+    assert out[-1] == (150, False)  # past the run's limit
+    loop.stop()
+
+
 @pytest.mark.parametrize("busy_poll", [False, True])
 def test_real_loop_timers_and_reader(busy_poll: bool) -> None:
     loop = RealLoop()

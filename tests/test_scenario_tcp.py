@@ -108,3 +108,27 @@ def test_a_dead_link_is_reported_not_raised() -> None:
     r = run_tcp_bulk(TcpBulkParams(nbytes=10_000, loss=1.0, time_limit_ns=200 * 10**9))
     assert not r["transfer"]["sha256_ok"]
     assert any("connection closed" in e or "incomplete" in e for e in r["errors"])
+
+
+def test_inline_cpu_chunks_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CPU chunk that no other event precedes runs in place (SimLoop.run_inline_at)
+    # instead of going through the heap: the report, event count included, is the same.
+    from tuxnet.loop.sim import SimLoop
+
+    params = TcpBulkParams(seed=5, nbytes=300_000, loss=0.02, corrupt=0.005,
+                           rate_bps=100_000_000, delay_ns=1_000_000)
+    real = SimLoop.run_inline_at
+    ran_inline = 0
+
+    def counting(self: SimLoop, when_ns: int) -> bool:
+        nonlocal ran_inline
+        ok = real(self, when_ns)
+        ran_inline += ok
+        return ok
+
+    monkeypatch.setattr(SimLoop, "run_inline_at", counting)
+    inline = run_tcp_bulk(params)
+    assert ran_inline > 100  # the case is exercised
+    monkeypatch.setattr(SimLoop, "run_inline_at", lambda self, when_ns: False)
+    heap_only = run_tcp_bulk(params)
+    assert json.dumps(inline, sort_keys=True) == json.dumps(heap_only, sort_keys=True)

@@ -211,6 +211,10 @@ class Cpu:
         self.loop = loop
         self._now = loop.now_ns
         self._call_at = loop.call_at
+        # SimLoop.run_inline_at: run the next chunk in place when no other event comes
+        # first (the same order and times as scheduling it, without the heap round trip)
+        self._run_inline_at: Callable[[int], bool] | None = getattr(loop, "run_inline_at",
+                                                                     None)
         self.index = index
         self.sd = sd
         self.host = host
@@ -386,6 +390,11 @@ class Cpu:
                         self._sirq_gen is None and self.softirq_pending and self._sirq_inline)):
                 more = self._chunk()
                 n += 1
+        else:
+            inline = self._run_inline_at
+            if inline is not None:
+                while more and inline(self.busy_until):
+                    more = self._chunk()
         if more:
             self._handle = self._call_at(self.busy_until, self._dispatch)
 
@@ -409,17 +418,27 @@ class Cpu:
             if self._irqq or self._cur_irq is not None:
                 cls = self._ctx = CLS_HARDIRQ
                 self._run_hardirq()
-            elif (self._sirq_gen is not None and not self._sirq_in_ksoftirqd) or (
-                    self._sirq_gen is None and self.softirq_pending and self._sirq_inline):
-                cls = self._ctx = CLS_SOFTIRQ
-                self._run_softirq_inline()
             else:
-                task = self._pick_task()
-                if task is None:
-                    return False
-                self._ctx = CLS_TASK
-                cls = task.account_as
-                self._run_task(task)
+                gen = self._sirq_gen
+                if (gen is not None and not self._sirq_in_ksoftirqd) or (
+                        gen is None and self.softirq_pending and self._sirq_inline):
+                    cls = self._ctx = CLS_SOFTIRQ
+                    # a handle_softirqs pass under way, or a new one
+                    if gen is None:
+                        self._sirq_inline = False
+                        gen = self._sirq_gen = self._handle_softirqs()
+                        self._sirq_in_ksoftirqd = False
+                    try:
+                        next(gen)
+                    except StopIteration:
+                        self._sirq_gen = None
+                else:
+                    task = self._pick_task()
+                    if task is None:
+                        return False
+                    self._ctx = CLS_TASK
+                    cls = task.account_as
+                    self._run_task(task)
         finally:
             self._in_chunk = False
             self._ctx = _CTX_NONE
@@ -452,17 +471,6 @@ class Cpu:
         # irq_exit -> invoke_softirq (unless a softirq pass was interrupted)
         if self.softirq_pending and self._sirq_gen is None:
             self._sirq_inline = True
-
-    def _run_softirq_inline(self) -> None:
-        gen = self._sirq_gen
-        if gen is None:
-            self._sirq_inline = False
-            gen = self._sirq_gen = self._handle_softirqs()
-            self._sirq_in_ksoftirqd = False
-        try:
-            next(gen)
-        except StopIteration:
-            self._sirq_gen = None
 
     def _handle_softirqs(self) -> Iterator[None]:
         """handle_softirqs (__do_softirq): run the pending vectors, restart while

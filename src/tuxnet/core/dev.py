@@ -37,7 +37,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tuxnet.core.cpu import NET_TX_SOFTIRQ, Cpu, IrqLine, current_cpu
+from tuxnet.core import cpu as _cpu
+from tuxnet.core.cpu import NET_TX_SOFTIRQ, Cpu, IrqLine
 from tuxnet.core.napi import NAPI_STATE_SCHED, NapiStruct, _napi_schedule, napi_schedule
 from tuxnet.core.netdevice import (
     IFF_LOWER_UP,
@@ -182,7 +183,7 @@ def napi_gro_receive(napi: NapiStruct, skb: SkBuff) -> None:
     if gro is None:
         netif_receive_skb(skb)
     else:
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         if cpu is not None:
             cpu._acc += skb.dev.core.costs.gro_receive_ns
         gro.gro_receive(skb)
@@ -197,7 +198,7 @@ def netif_receive_skb(skb: SkBuff) -> int:
     if rps is not None:
         cpu = rps(skb.dev, skb)
         if cpu >= 0:
-            this = current_cpu()
+            this = _cpu._running  # current_cpu()
             if this is not None:
                 this._acc += core.costs.netif_rx_ns  # enqueue_to_backlog
             return enqueue_to_backlog(skb, cpu, rps=True, rflow=core.rps_rflow)
@@ -206,7 +207,7 @@ def netif_receive_skb(skb: SkBuff) -> int:
 
 def _this_sd_cpu(core: NetCore) -> Cpu | None:
     """The running CPU if it belongs to ``core``'s host, else None."""
-    cpu = current_cpu()
+    cpu = _cpu._running  # current_cpu()
     if cpu is not None and cpu.host is core.host:
         return cpu
     return None
@@ -217,7 +218,7 @@ def netif_receive_skb_core(skb: SkBuff) -> int:
     device's rx_handler and the protocol handler for ``skb.protocol``."""
     dev = skb.dev
     core = dev.core
-    cpu = current_cpu()
+    cpu = _cpu._running  # current_cpu()
     if cpu is not None and cpu.host is core.host:
         cpu._acc += core.costs.netif_receive_skb_ns
         cpu.sd.processed += 1
@@ -514,7 +515,7 @@ def dev_queue_xmit(skb: SkBuff) -> int:
     device's qdisc to its driver. Returns NET_XMIT_* or -ENETDOWN."""
     dev: NetDevice = skb.dev
     core = dev.core
-    cpu = current_cpu()
+    cpu = _cpu._running  # current_cpu()
     if cpu is not None:
         cpu._acc += core.costs.dev_queue_xmit_ns
     skb.mac_header = skb.data_off

@@ -247,6 +247,9 @@ def skb_checksum(skb: SkBuff, offset: int, length: int, initial: int = 0) -> int
     ``length`` bytes from data + offset (linear part and frags), plus ``initial``."""
     if offset < 0 or length < 0 or offset + length > skb.len:
         raise SkbError("skb_checksum: range outside the skb")
+    if not skb.data_len:  # linear: one piece, summed and folded in one go
+        start = skb.data_off + offset
+        return ones_sum(skb._hmv[start:start + length], initial)
     return csum_fold(_sum_views(_skb_views(skb, offset, length), initial))
 
 

@@ -25,10 +25,11 @@ than the current jiffy when a poll consumes its whole weight.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuxnet.core.cpu import NET_RX_SOFTIRQ, Cpu, current_cpu
+from tuxnet.core import cpu as _cpu
+from tuxnet.core.cpu import NET_RX_SOFTIRQ, Cpu
 
 if TYPE_CHECKING:
     from tuxnet.core.netcore import NetCore
@@ -146,7 +147,7 @@ def napi_complete_done(napi: NapiStruct, work_done: int) -> bool:
     if state & NAPI_STATE_MISSED:
         napi.state = state & ~NAPI_STATE_MISSED
         owner = napi.list_owner
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         if cpu is not None and (owner < 0 or owner == cpu.index):
             _napi_schedule(napi, cpu)
             return False
@@ -163,42 +164,6 @@ def napi_disable(napi: NapiStruct) -> None:
     """napi_disable: forbid scheduling (a scheduled instance completes at its next
     poll)."""
     napi.state |= NAPI_STATE_DISABLE
-
-
-def _napi_poll(cpu: Cpu, n: NapiStruct, repoll: deque[NapiStruct], core: NetCore
-               ) -> Generator[None, None, int]:
-    """napi_poll / __napi_poll: poll ``n`` up to its weight, in chunks."""
-    weight = n.weight
-    work = 0
-    cpu._acc += core.costs.napi_poll_ns
-    n.polls += 1
-    if n.state & NAPI_STATE_SCHED:
-        poll = n.poll
-        chunk = core.chunk_packets
-        while True:
-            ask = weight - work
-            if ask > chunk:
-                ask = chunk
-            done = poll(n, ask)
-            work += done
-            yield
-            if done < ask or work >= weight or not n.state & NAPI_STATE_SCHED:
-                break
-    tp = core.tp_napi_poll
-    if tp.active:
-        tp.emit(napi=id(n), dev_name=n.dev.name if n.dev is not None else "(no_device)",
-                work=work, budget=weight)
-    if work < weight or not n.state & NAPI_STATE_SCHED:
-        return work
-    if n.state & NAPI_STATE_DISABLE:
-        napi_complete_done(n, work)
-        return work
-    gro = n.gro
-    if gro is not None:  # napi_gro_flush(n, HZ >= 1000): flush what waited a jiffy
-        now = cpu.clock_ns()
-        gro.flush(now - now % TICK_NSEC)
-    repoll.append(n)
-    return work
 
 
 def net_rx_action(cpu: Cpu, core: NetCore) -> Iterator[None]:
@@ -221,8 +186,39 @@ def net_rx_action(cpu: Cpu, core: NetCore) -> Iterator[None]:
                     continue
             break
         n = work_list.popleft()
-        budget -= yield from _napi_poll(cpu, n, repoll, core)
-        if budget <= 0 or cpu.clock_ns() >= time_limit:
+        # napi_poll / __napi_poll: poll n up to its weight, a chunk per yield (inline in
+        # this generator: one generator per softirq pass, not one per poll)
+        weight = n.weight
+        work = 0
+        cpu._acc += core.costs.napi_poll_ns
+        n.polls += 1
+        if n.state & NAPI_STATE_SCHED:
+            poll = n.poll
+            chunk = core.chunk_packets
+            while True:
+                ask = weight - work
+                if ask > chunk:
+                    ask = chunk
+                done = poll(n, ask)
+                work += done
+                yield
+                if done < ask or work >= weight or not n.state & NAPI_STATE_SCHED:
+                    break
+        tp = core.tp_napi_poll
+        if tp.active:
+            tp.emit(napi=id(n), dev_name=n.dev.name if n.dev is not None else "(no_device)",
+                    work=work, budget=weight)
+        if work >= weight and n.state & NAPI_STATE_SCHED:  # the whole weight: repoll
+            if n.state & NAPI_STATE_DISABLE:
+                napi_complete_done(n, work)
+            else:
+                gro = n.gro
+                if gro is not None:  # napi_gro_flush(n, HZ >= 1000): what waited a jiffy
+                    now = cpu.clock_ns()
+                    gro.flush(now - now % TICK_NSEC)
+                repoll.append(n)
+        budget -= work
+        if budget <= 0 or cpu._now() + cpu._acc >= time_limit:  # cpu.clock_ns()
             sd.time_squeeze += 1
             break
     # list_splice_tail_init(&sd->poll_list, &list); list_splice_tail(&repoll, &list);

@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.core import cpu as _cpu
 from tuxnet.core.cpu import Cpu, IrqLine, current_cpu
 from tuxnet.core.dev import (
     NETDEV_TX_BUSY,
@@ -311,7 +312,9 @@ class SimNic(NetDevice):
         ihl = (frame[14] & 0x0F) * 4
         frag = ((frame[20] << 8) | frame[21]) & 0x3FFF
         if frame[23] in (6, 17) and not frag and len(frame) >= 18 + ihl:
-            key = bytes(frame[26:34]) + bytes(frame[14 + ihl:18 + ihl])
+            # addresses then ports: contiguous without IP options
+            key = (bytes(frame[26:38]) if ihl == 20 else
+                   bytes(frame[26:34]) + bytes(frame[14 + ihl:18 + ihl]))
             l4 = True
         else:
             key = bytes(frame[26:34])
@@ -346,7 +349,7 @@ class SimNic(NetDevice):
     def _poll(self, napi: NapiStruct, budget: int) -> int:
         """ixgbe_poll: clean TX, receive up to ``budget`` frames, complete when done."""
         v: _Vector = napi.data
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         costs = self.core.costs
         self._clean_tx(v, cpu)
         ring = v.rxq.ring
@@ -526,7 +529,7 @@ class SimNic(NetDevice):
             netif_tx_stop_queue(txq)
             self.tx_busy += 1
             return NETDEV_TX_BUSY
-        cpu = current_cpu()
+        cpu = _cpu._running  # current_cpu()
         if cpu is not None:
             cpu._acc += self.core.costs.driver_tx_ns
         skb_tx_timestamp(skb)

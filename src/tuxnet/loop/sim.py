@@ -23,6 +23,7 @@ class SimLoop(EventLoop):
         super().__init__()
         self._now = start_ns
         self.events_run = 0
+        self._limit = -1  # the running run()'s until_ns (-1: not running)
 
     def now_ns(self) -> int:
         """Virtual time in nanoseconds."""
@@ -62,6 +63,8 @@ class SimLoop(EventLoop):
         pop = heapq.heappop
         self._stopping = False
         limit = until_ns if until_ns is not None else 1 << 126
+        outer_limit = self._limit
+        self._limit = limit
         count = 0
         try:
             while heap:
@@ -81,6 +84,30 @@ class SimLoop(EventLoop):
                 self._now = until_ns
         finally:
             self.events_run += count
+            self._limit = outer_limit
+
+    def run_inline_at(self, when_ns: int) -> bool:
+        """For a callback about to schedule its own continuation at ``when_ns``: True
+        when that event would be the very next one run -- nothing live is due at or
+        before it (cancelled ones there are dropped, as run() would), the running
+        :meth:`run` reaches it and nobody called :meth:`stop` -- and then the clock is
+        set to ``when_ns`` and the event counted (and given its sequence number) as if
+        it had gone through the heap, so the caller runs it at once. False: schedule it
+        as usual."""
+        if self._stopping or when_ns > self._limit or when_ns < self._now:
+            return False
+        heap = self._heap
+        while heap:
+            top = heap[0]
+            if top[0] > when_ns:
+                break
+            if not top[2].cancelled:
+                return False
+            heapq.heappop(heap)  # run() would skip it: drop it now
+        self._now = when_ns
+        self._seq += 1
+        self.events_run += 1
+        return True
 
     def advance(self, delta_ns: int) -> None:
         """Run everything due in the next ``delta_ns`` nanoseconds."""

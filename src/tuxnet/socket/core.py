@@ -166,8 +166,10 @@ class Sock:
 
     # -- wakeups --------------------------------------------------------------------
     def _wake(self) -> None:
-        for waker in tuple(self.wq):
-            waker()
+        wq = self.wq
+        if wq:
+            for waker in tuple(wq):
+                waker()
         notify = self.poll_notify
         if notify is not None:
             notify()

@@ -67,7 +67,7 @@ from tuxnet.tcp.tx_timestamp import tcp_ack_tstamp
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
-    from tuxnet.tcp.sock import TcpSock
+    from tuxnet.tcp.sock import TcpSkbCb, TcpSock
 
 __all__ = ["SackState", "tcp_ack", "tcp_ack_update_rtt", "tcp_may_update_window",
            "tcp_rtt_estimator", "tcp_set_rto"]
@@ -235,7 +235,7 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
     is_sack = sk.tcp_is_sack()
     while rtx:
         skb = rtx[0]
-        cb = tcp_cb(skb)
+        cb: TcpSkbCb = skb.cb
         fully_acked = True
         if after(cb.end_seq, snd_una):
             # tcp_tso_acked(): a TSO skb acknowledged in part loses its acked MSS

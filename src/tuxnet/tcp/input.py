@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from tuxnet.core import cpu as _cpu
 from tuxnet.core.cpu import charge
 from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.tcp import ack as _ack
@@ -51,6 +52,7 @@ from tuxnet.tcp.defs import (
     TCPF_CLOSING,
     TCPF_LAST_ACK,
     TCPHDR_ACK,
+    TCPHDR_PSH,
     TCPHDR_RST,
     TCPHDR_SYN,
 )
@@ -377,8 +379,15 @@ def tcp_event_data_recv(sk: TcpSock, skb: SkBuff) -> None:
     ack = sk.icsk_ack
     ack.pending |= ICSK_ACK_SCHED
     cb = skb.cb
-    tcp_measure_rcv_mss(sk, skb, cb.tcp_flags, cb.hdr_len)
-    tcp_rcv_rtt_measure(sk)
+    flags = cb.tcp_flags
+    length = skb.gso_size or skb.len
+    if length == ack.rcv_mss and length <= sk.advmss and not flags & TCPHDR_PSH:
+        ack.last_seg_size = 0  # all tcp_measure_rcv_mss does for one more full segment
+    else:
+        tcp_measure_rcv_mss(sk, skb, flags, cb.hdr_len)
+    # tcp_rcv_rtt_measure returns at once while rcv_nxt is before the sample's end
+    if not sk.rcv_rtt_est_time or ((sk.rcv_nxt - sk.rcv_rtt_est_seq) & _M32) < 0x80000000:
+        tcp_rcv_rtt_measure(sk)
     now = (sk.host.loop.now_ns() + TCP_CLOCK_BOOT_NS) // NSEC_PER_JIFFY  # sk.jiffies()
     if not ack.ato:
         tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)
@@ -462,7 +471,8 @@ def _trace_probe(sk: TcpSock, skb: SkBuff) -> None:
 def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_rcv_established(): header prediction, then the slow path."""
     cb: TcpSkbCb = skb.cb
-    data = skb.data
+    head = skb.head  # the header is read at skb.data (data_off) in the head buffer
+    off = skb.data_off
     net = sk.net
     if net.tp_probe.active:
         _trace_probe(sk, skb)
@@ -472,13 +482,13 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
     core = net.core
     length = skb.len
     rcv_nxt = sk.rcv_nxt
-    if (_WORD.unpack_from(data, 12)[0] & TCP_HP_BITS) == sk.pred_flags and \
+    if (_WORD.unpack_from(head, off + 12)[0] & TCP_HP_BITS) == sk.pred_flags and \
             cb.seq == rcv_nxt and ((sk.snd_nxt - cb.ack_seq) & _M32) < 0x80000000:
         # (the last test is !after(ack_seq, snd_nxt))
         hl = sk.tcp_header_len
         fast = True
         if hl == 32:
-            word, tsval, tsecr = _ALIGNED_TS.unpack_from(data, 20)
+            word, tsval, tsecr = _ALIGNED_TS.unpack_from(head, off + 20)
             if word != _ALIGNED_TS_WORD:
                 fast = False  # no aligned TS: tcp_parse_aligned_timestamp fails
             else:
@@ -503,12 +513,19 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
                 return
             truesize = skb.truesize
             if sk.sk_rmem_alloc + truesize <= sk.sk_rcvbuf:
-                charge(core.costs.tcp_fast_path_ns)
+                cpu = _cpu._running  # charge(), inline
+                if cpu is not None:
+                    cpu._acc += core.costs.tcp_fast_path_ns
                 if hl == 32 and rcv_nxt == sk.rcv_wup:
                     tcp_store_ts_recent(sk)
-                tcp_rcv_rtt_measure_ts(sk, skb)
+                if rx.rcv_tsecr != sk.rcv_rtt_last_tsecr:  # else no new sample
+                    tcp_rcv_rtt_measure_ts(sk, skb)
                 sk.host.mib.tcpext.TCPHPHits += 1
-                skb.pull(hl)
+                if hl <= length - skb.data_len:  # skb.pull(hl), inline
+                    skb.data_off = off + hl
+                    skb.len = length - hl
+                else:
+                    skb.pull(hl)
                 # tcp_queue_rcv: skb_set_owner_r, tcp_rcv_nxt_update
                 sk.sk_receive_queue.append(skb)
                 skb.sk = sk

@@ -470,7 +470,9 @@ def tcp_v4_connect(sk: TcpSock, daddr: int, dport: int) -> int:
 
 def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     """tcp_v4_rcv(): validate, look the socket up, hand the segment over."""
-    tn = tcp_net(host)
+    tn = getattr(host, "_tcp_net", None)
+    if tn is None:
+        tn = tcp_net(host)
     mib = host.mib
     if skb.pkt_type != PACKET_HOST:
         host.kfree_skb(skb, R.OTHERHOST, "tcp_v4_rcv")
@@ -478,7 +480,7 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     mib.tcp.InSegs += 1
     if skb.data_len:  # skb_is_nonlinear
         skb.linearize()
-    data = skb.data
+    data = skb._hmv[skb.data_off:skb.tail]  # skb.data
     length = len(data)
     if length < 20:
         host.kfree_skb(skb, R.PKT_TOO_SMALL, "tcp_v4_rcv")
@@ -491,7 +493,7 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     if hl > length:
         host.kfree_skb(skb, R.PKT_TOO_SMALL, "tcp_v4_rcv")
         return 0
-    saddr, daddr = _ADDRS.unpack_from(skb.skb_network_header(), 12)
+    saddr, daddr = _ADDRS.unpack_from(skb._hmv[skb.network_header:skb.tail], 12)
     # skb_csum_unnecessary(): CHECKSUM_PARTIAL (a GRO-merged or local skb) is verified
     summed = skb.ip_summed
     if summed != CHECKSUM_UNNECESSARY and summed != CHECKSUM_PARTIAL and \

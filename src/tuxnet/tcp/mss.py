@@ -98,9 +98,13 @@ def __tcp_select_window(sk: TcpSock) -> int:
     """__tcp_select_window(): the window we would offer now (never shrinking is the
     caller's job; tcp_shrink_window is not modelled)."""
     mss = sk.icsk_ack.rcv_mss
-    free_space = tcp_space(sk)
-    allowed_space = tcp_full_space(sk)
-    full_space = min(sk.window_clamp, allowed_space)
+    # tcp_space and tcp_full_space (tcp_win_from_space of the free / whole buffer), inline
+    ratio = sk.scaling_ratio
+    rcvbuf = sk.sk_rcvbuf
+    free_space = ((rcvbuf - sk.sk_rmem_alloc) * ratio) >> TCP_RMEM_TO_WIN_SCALE
+    allowed_space = (rcvbuf * ratio) >> TCP_RMEM_TO_WIN_SCALE
+    clamp = sk.window_clamp
+    full_space = clamp if clamp < allowed_space else allowed_space
     wscale = sk.rx_opt.rcv_wscale
     if mss > full_space:
         mss = full_space
@@ -111,7 +115,9 @@ def __tcp_select_window(sk: TcpSock) -> int:
         free_space = (free_space >> wscale) << wscale
         if free_space < (allowed_space >> 4) or free_space < mss:
             return 0
-    free_space = min(free_space, sk.rcv_ssthresh)
+    ssthresh = sk.rcv_ssthresh
+    if ssthresh < free_space:
+        free_space = ssthresh
     if wscale:
         unit = 1 << wscale
         return (free_space + unit - 1) & ~(unit - 1)
@@ -164,7 +170,9 @@ def tcp_select_window(sk: TcpSock) -> int:
 def tcp_grow_window(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_grow_window(): raise rcv_ssthresh (the window we are willing to offer) as
     data arrives, while the buffer can hold that much at this skb's overhead."""
-    room = min(sk.window_clamp, tcp_space(sk)) - sk.rcv_ssthresh
+    space = ((sk.sk_rcvbuf - sk.sk_rmem_alloc) * sk.scaling_ratio) >> TCP_RMEM_TO_WIN_SCALE
+    clamp = sk.window_clamp  # room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh
+    room = (clamp if clamp < space else space) - sk.rcv_ssthresh
     if room <= 0:
         return
     truesize = skb.truesize

@@ -127,6 +127,7 @@ class TcpNet:
         self.tp_bad_csum = host.tracepoints["tcp:tcp_bad_csum"]
         self.tp_destroy = host.tracepoints["tcp:tcp_destroy_sock"]
         self.tp_cong_state = host.tracepoints["tcp:tcp_cong_state_set"]
+        self.tp_rcv_space_adjust = host.tracepoints["tcp:tcp_rcv_space_adjust"]
         self.all_socks: list[TcpSock] = []  # every live full socket (for ss and tests)
         # integer net.ipv4.* sysctls TCP read per segment, cached until one is written
         self._sysctl_cache: dict[str, int] = {}

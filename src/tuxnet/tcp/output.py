@@ -270,13 +270,13 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
     prior_wstamp = sk.tcp_wstamp_ns
     wstamp = sk.tcp_wstamp_ns = max(prior_wstamp, now_ns)
     if clone_it:
-        ocb = tcp_cb(oskb)
+        ocb: TcpSkbCb = oskb.cb
         ocb.tx_mstamp = now_us
         if partial and not oskb.data_len:
             skb = _tso_clone(oskb)
-        else:
+            skb.cb = ocb.copy()
+        else:  # skb_clone and pskb_copy copy the cb themselves (__copy_skb_header)
             skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
-        skb.cb = ocb.copy()
     cb: TcpSkbCb = skb.cb
     payload = skb.len
     _header(sk, skb, cb, rcv_nxt, partial)
@@ -307,7 +307,7 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         tsq = sk.tsorted_sent_queue
         tsq.pop(oskb, None)
         tsq[oskb] = None
-        tcp_rate_skb_sent(sk, tcp_cb(oskb), now_us)
+        tcp_rate_skb_sent(sk, oskb.cb, now_us)
     return err
 
 
@@ -350,7 +350,7 @@ def tcp_event_ack_sent(sk: TcpSock, rcv_nxt: int) -> None:
 
 def tcp_skb_entail(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_skb_entail(): append an empty data skb at write_seq."""
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     cb.seq = cb.end_seq = sk.write_seq
     cb.tcp_flags = TCPHDR_ACK
     if not sk.sk_write_queue:  # tcp_add_write_queue_tail: sending starts
@@ -412,7 +412,7 @@ def tcp_push_one(sk: TcpSock, mss_now: int) -> None:
 
 def tcp_cwnd_test(sk: TcpSock, skb: SkBuff) -> int:
     """tcp_cwnd_test(): how many segments cwnd lets out (the final FIN always goes)."""
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     if cb.tcp_flags & TCPHDR_FIN and cb.pcount == 1:
         return 1
     in_flight = sk.tcp_packets_in_flight()
@@ -424,7 +424,7 @@ def tcp_cwnd_test(sk: TcpSock, skb: SkBuff) -> int:
 
 def tcp_snd_wnd_test(sk: TcpSock, skb: SkBuff, cur_mss: int) -> bool:
     """tcp_snd_wnd_test(): the first segment's end lies within the peer's window."""
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     end_seq = cb.end_seq
     if skb.len > cur_mss:
         end_seq = (cb.seq + cur_mss) & _M32
@@ -491,7 +491,7 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
                 break
             if skb.len > limit:  # tso_fragment
                 tcp_fragment(sk, wq, skb, limit, mss_now)
-        cb = tcp_cb(skb)
+        cb: TcpSkbCb = skb.cb
         if cb.end_seq == cb.seq:
             break  # an empty skb a sleeping sendmsg left
         chunk_ended, force_psh = True, False
@@ -545,7 +545,7 @@ def tcp_event_new_data_sent(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_event_new_data_sent(): move the sent skb to the retransmit queue, advance
     snd_nxt, count TCPOrigDataSent, start the RTO timer on the first packet out."""
     prior_packets = sk.packets_out
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     sk.snd_nxt = cb.end_seq
     sk.sk_write_queue.popleft()
     sk.tcp_rtx_queue.append(skb)

@@ -75,7 +75,7 @@ from tuxnet.tcp.defs import (
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window_raw
 from tuxnet.tcp.rate import tcp_rate_check_app_limited
 from tuxnet.tcp.rcvbuf import tcp_rcv_space_adjust
-from tuxnet.tcp.sock import TcpSock, inet_sk_set_state, tcp_cb, tcp_set_state
+from tuxnet.tcp.sock import TcpSkbCb, TcpSock, inet_sk_set_state, tcp_cb, tcp_set_state
 from tuxnet.tcp.sockopt import (
     tcp_get_info,
     tcp_getsockopt,
@@ -730,7 +730,7 @@ def _tcp_sendmsg_locked(sk: TcpSock, it: _zc.IovIter, flags: int, timeo_ns: int 
                 skb.put_data(view[copied:copied + copy])
             skb.truesize += copy  # skb_copy_to_page_nocache: truesize and wmem_queued
             sk.sk_wmem_queued += copy
-        cb = tcp_cb(skb)
+        cb: TcpSkbCb = skb.cb
         if not copied:
             cb.tcp_flags &= ~0x08  # TCPHDR_PSH
         sk.write_seq = (sk.write_seq + copy) & _M32
@@ -811,7 +811,7 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
         i = 0
         while i < len(q) and len(out) < size:
             skb = q[i]
-            cb = tcp_cb(skb)
+            cb: TcpSkbCb = skb.cb
             offset = (seq - cb.seq) & _M32
             if offset >= 0x80000000:
                 break  # the queue starts after seq: cannot happen

@@ -124,7 +124,7 @@ def tcp_rcv_space_adjust(sk: TcpSock) -> None:
     """tcp_rcv_space_adjust() (6.16+): called as the reader copies data; once per
     receiver RTT, bytes read in that RTT less what still waits in the queue become
     rcvq_space.space when they grew, and the buffer grows for them."""
-    tp = sk.host.tracepoints["tcp:tcp_rcv_space_adjust"]
+    tp = sk.net.tp_rcv_space_adjust
     if tp.active:
         from tuxnet.wire.addr import int_to_ip
 

@@ -66,7 +66,7 @@ from tuxnet.tcp.sock import tcp_cb
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.ack import SackState
-    from tuxnet.tcp.sock import TcpSock
+    from tuxnet.tcp.sock import TcpSkbCb, TcpSock
 
 __all__ = ["tcp_cwnd_reduction", "tcp_end_cwnd_reduction", "tcp_enter_loss",
            "tcp_enter_recovery", "tcp_fastretrans_alert", "tcp_init_cwnd_reduction",
@@ -105,14 +105,14 @@ def tcp_tsopt_ecr_before(sk: TcpSock, when: int) -> bool:
 
 def tcp_skb_spurious_retrans(sk: TcpSock, skb: SkBuff) -> bool:
     """tcp_skb_spurious_retrans(): retransmitted, yet TSecr shows the original arrived."""
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     return bool(cb.sacked & TCPCB_RETRANS) and tcp_tsopt_ecr_before(
         sk, (cb.tx_mstamp // 1000) & _M32)
 
 
 def tcp_mark_skb_lost(sk: TcpSock, skb: SkBuff) -> None:
     """tcp_mark_skb_lost(): a lost retransmission counts TCPLostRetransmit."""
-    cb = tcp_cb(skb)
+    cb: TcpSkbCb = skb.cb
     sacked = cb.sacked
     if sacked & TCPCB_SACKED_ACKED:
         return

@@ -397,7 +397,13 @@ def tcp_probe_timer(sk: TcpSock) -> None:
 def tcp_reset_delack_timer(sk: TcpSock, timeout_jiffies: int) -> None:
     """sk_reset_timer(&icsk_delack_timer, timeout)."""
     when = jiffies_to_loop_ns(timeout_jiffies)
-    _arm(sk, "icsk_delack_timer", max(when, sk.host.loop.now_ns()), tcp_delack_timer)
+    now = sk.host.loop.now_ns()
+    if when < now:
+        when = now
+    h = sk.icsk_delack_timer
+    if h is not None and not h.cancelled and h.when <= when:
+        return  # already due no later (what _arm would find)
+    _arm(sk, "icsk_delack_timer", when, tcp_delack_timer)
 
 
 def tcp_delack_timer(sk: TcpSock) -> None:

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 from tuxnet.tcp.defs import TCPHDR_PSH
 from tuxnet.tcp.mss import tcp_bound_to_half_wnd
 from tuxnet.tcp.pacing import tcp_tso_segs
-from tuxnet.tcp.sock import tcp_cb
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
-    from tuxnet.tcp.sock import TcpSock
+    from tuxnet.tcp.sock import TcpSkbCb, TcpSock
 
 __all__ = ["TsoChunk", "gso_size_goal"]
 
@@ -58,7 +57,7 @@ class TsoChunk:
         end of a Linux skb. Returns (chunk ended, force PSH on this transmission): a chunk of
         several segments gets PSH on its last one. The PSH goes on the sent copy only
         (__tcp_transmit_skb sets it in the clone's cb), not on the queued skb."""
-        cb = tcp_cb(skb)
+        cb: TcpSkbCb = skb.cb
         if not self.segs:
             # tcp_cwnd_test(): a packet takes at most half the cwnd ("at least 2 GSO
             # packets in flight") and what cwnd leaves; tcp_tso_segs() bounds it too
