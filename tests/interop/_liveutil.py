@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from conftest import need
@@ -133,3 +134,17 @@ def live(ns: str, *args: str) -> Iterator[Live]:
         yield inst
     finally:
         inst.stop()
+
+
+def run_bench_quick(script: str, nratios: int, timeout: float) -> list[str]:
+    """Run ``benchmarks/SCRIPT --quick`` on this tree; assert it succeeds and ends with
+    exactly ``nratios`` ratio lines; return its output lines."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--quick"],
+                         capture_output=True, text=True, timeout=timeout,
+                         env=dict(os.environ, PYTHONPATH=str(root / "src")))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    ratios = [ln for ln in lines if ln.startswith("ratio:")]
+    assert len(ratios) == nratios and lines[-nratios:] == ratios, out.stdout
+    return lines

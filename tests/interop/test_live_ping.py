@@ -15,10 +15,9 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from _liveutil import Live, live, netns, ns_run, require_live
+from _liveutil import Live, live, netns, ns_run, require_live, run_bench_quick
 from conftest import need
 
 pytestmark = pytest.mark.root
@@ -153,16 +152,9 @@ def test_busy_poll_ping_udp_and_sigterm(ns: str) -> None:
 def test_bench_ping_quick() -> None:
     """benchmarks/bench_ping.py --quick runs both tuxnet modes and ends with its ratios."""
     require_live("ping")
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_ping.py"),
-                          "--quick"], capture_output=True, text=True, timeout=180,
-                         env=dict(os.environ, PYTHONPATH=str(root / "src")))
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    ratios = [ln for ln in lines if ln.startswith("ratio:")]
-    assert len(ratios) == 4 and lines[-4:] == ratios, out.stdout
+    lines = run_bench_quick("bench_ping.py", 4, timeout=180)
     for peer in ("tuxnet (TAP)", "tuxnet --busy-poll", "kernel (veth)", "raw TAP floor"):
-        assert sum(ln.startswith(peer) for ln in lines) == 2, out.stdout
+        assert sum(ln.startswith(peer) for ln in lines) == 2, lines
 
 
 def test_not_root_is_a_clear_error() -> None:

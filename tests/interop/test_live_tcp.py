@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _liveutil import live, netns, ns_run, require_live
+from _liveutil import live, netns, ns_run, require_live, run_bench_quick
 
 pytestmark = pytest.mark.root
 
@@ -258,13 +258,5 @@ def test_fetch_connection_refused(ns: str, tmp_path: Path) -> None:
 def test_bench_tcp_tap_quick() -> None:
     """benchmarks/bench_tcp_tap.py --quick runs and ends with its ratio lines."""
     require_live()
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_tcp_tap.py"),
-                          "--quick"], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=str(root / "src")))
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    ratios = [ln for ln in lines if ln.startswith("ratio:")]
-    assert len(ratios) == 4 and lines[-4:] == ratios
-    for ln in ratios:
+    for ln in run_bench_quick("bench_tcp_tap.py", 4, timeout=120)[-4:]:
         assert re.fullmatch(r"ratio: [a-z_]+ tuxnet/kernel_veth = \d+\.\d+", ln), ln

@@ -790,6 +790,21 @@ def tcp_cleanup_rbuf(sk: TcpSock, copied: int) -> None:
         _ctl.tcp_send_ack(sk)
 
 
+def tcp_recv_at_end(sk: TcpSock) -> bool:
+    """The checks tcp_recvmsg_locked() and tcp_splice_read() make when nothing was read
+    yet: True at the end of the stream (SOCK_DONE, RCV_SHUTDOWN); raises the pending
+    error, or ENOTCONN on a closed socket; False when waiting may bring data."""
+    if "SOCK_DONE" in sk.sock_flags:
+        return True
+    if sk.sk_err:
+        raise sock_errno(sk.sock_error())
+    if sk.sk_shutdown & RCV_SHUTDOWN:
+        return True
+    if sk.sk_state == TCP_CLOSE:
+        raise sock_errno(errno.ENOTCONN)
+    return False
+
+
 def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = None) -> bytes:
     """tcp_recvmsg() / tcp_recvmsg_locked(): up to ``size`` bytes; b"" at end of stream;
     waits for data (MSG_WAITALL: for all of it) unless ``timeo_ns`` is 0. Raises
@@ -852,14 +867,8 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
                     sk.sk_shutdown & RCV_SHUTDOWN:
                 break
         else:
-            if "SOCK_DONE" in sk.sock_flags:
+            if tcp_recv_at_end(sk):
                 break
-            if sk.sk_err:
-                raise sock_errno(sk.sock_error())
-            if sk.sk_shutdown & RCV_SHUTDOWN:
-                break
-            if sk.sk_state == TCP_CLOSE:
-                raise sock_errno(errno.ENOTCONN)
             if timeo_ns == 0:
                 raise sock_errno(errno.EAGAIN)
         if deadline is not None and sk.host.loop.now_ns() >= deadline:

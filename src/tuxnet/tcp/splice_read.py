@@ -87,7 +87,7 @@ def tcp_splice_read(sk: TcpSock, pipe: SplicePipe, length: int, timeo_ns: int | 
     for data unless ``timeo_ns`` is 0 (EAGAIN); 0 at end of stream or when only urgent
     data is queued. A full pipe ends the call (EAGAIN if nothing moved). ``wait=False``
     raises EAGAIN where a blocking call would sleep (a caller that waits itself)."""
-    from tuxnet.tcp.proto import _recv_ready
+    from tuxnet.tcp.proto import _recv_ready, tcp_recv_at_end
 
     if sk.sk_state == TCP_LISTEN:
         raise sock_errno(errno.ENOTCONN)
@@ -102,16 +102,8 @@ def tcp_splice_read(sk: TcpSock, pipe: SplicePipe, length: int, timeo_ns: int | 
             break
         ret = tcp_read_sock(sk, length, pipe)
         if not ret:
-            if spliced:
+            if spliced or tcp_recv_at_end(sk):
                 break
-            if "SOCK_DONE" in sk.sock_flags:
-                break
-            if sk.sk_err:
-                raise sock_errno(sk.sock_error())
-            if sk.sk_shutdown & RCV_SHUTDOWN:
-                break
-            if sk.sk_state == TCP_CLOSE:
-                raise sock_errno(errno.ENOTCONN)
             if timeo_ns == 0 or (deadline is not None and
                                  sk.host.loop.now_ns() >= deadline):
                 raise sock_errno(errno.EAGAIN)
