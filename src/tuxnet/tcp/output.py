@@ -478,6 +478,7 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
                 or not tcp_snd_wnd_test(sk, nxt, mss_now)
                 or not tcp_nagle_test(sk, nxt, mss_now,
                                       nonagle if len(wq) == 2 else TCP_NAGLE_PUSH))
+        cb.tso_end = chunk_ended
         if force_psh:
             flags = cb.tcp_flags
             cb.tcp_flags = flags | TCPHDR_PSH
@@ -572,6 +573,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     cb.tcp_flags = flags & ~(TCPHDR_FIN | TCPHDR_PSH)
     bcb.tcp_flags = flags
     bcb.eor, cb.eor = cb.eor, False  # tcp_skb_fragment_eor
+    bcb.tso_end, cb.tso_end = cb.tso_end, True  # two retransmit-queue skbs now
     bcb.sacked = cb.sacked
     bcb.tx_mstamp = cb.tx_mstamp
     bcb.first_tx_mstamp = cb.first_tx_mstamp

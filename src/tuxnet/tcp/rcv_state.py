@@ -51,6 +51,7 @@ from tuxnet.tcp.mss import (
     tcp_sync_mss,
 )
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
+from tuxnet.tcp.pacing import tcp_update_pacing_rate
 from tuxnet.tcp.seq import after, before, between
 from tuxnet.tcp.sock import tcp_cb, tcp_clock_us, tcp_set_state
 
@@ -331,6 +332,9 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         sk.snd_una = cb.ack_seq
         sk.snd_wnd = cb.window << sk.rx_opt.snd_wscale
         sk.snd_wl1 = cb.seq
+        ops = sk.icsk_ca_ops
+        if ops is not None and not ops.HAS_CONG_CONTROL:
+            tcp_update_pacing_rate(sk)
         sk.lsndtime = sk.jiffies()
         tcp_initialize_rcv_mss(sk)
         _q.tcp_fast_path_on(sk)

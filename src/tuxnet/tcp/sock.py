@@ -54,7 +54,7 @@ class TcpSkbCb:
 
     __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "eor", "first_tx_mstamp",
                  "hdr_len", "iif", "pcount",
-                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
+                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tso_end", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
@@ -77,6 +77,8 @@ class TcpSkbCb:
         self.iif = 0
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
         self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
+        # sent: the last MSS of a Linux retransmit-queue skb (tcp/tso_chunk.py)
+        self.tso_end = False
 
     def copy(self) -> TcpSkbCb:
         """memcpy of skb->cb, as skb_clone does."""
@@ -96,6 +98,7 @@ class TcpSkbCb:
         n.daddr = self.daddr
         n.iif = self.iif
         n.eor = self.eor
+        n.tso_end = self.tso_end
         return n
 
     def __repr__(self) -> str:
