@@ -35,6 +35,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     USEC_PER_JIFFY,
 )
+from tuxnet.tcp.ecn import tcp_ecn_send_syn, tcp_ecn_send_synack
 from tuxnet.tcp.mss import (
     tcp_current_mss,
     tcp_full_space,
@@ -161,6 +162,7 @@ def tcp_send_synack(sk: TcpSock) -> int:
     if not cb.tcp_flags & TCPHDR_SYN:
         return -14
     cb.tcp_flags |= TCPHDR_ACK
+    tcp_ecn_send_synack(sk, skb)
     return _out.tcp_transmit_skb(sk, skb, True)
 
 
@@ -209,6 +211,7 @@ def tcp_connect(sk: TcpSock) -> int:
     tcp_connect_init(sk)
     skb = _out.tcp_stream_alloc_skb(sk, 0)
     _out.tcp_init_nondata_skb(skb, sk.write_seq, TCPHDR_SYN)
+    tcp_ecn_send_syn(sk, skb)
     sk.write_seq = (sk.write_seq + 1) & _M32
     sk.tcp_mstamp_refresh()
     sk.retrans_stamp = sk.tcp_time_stamp_ts()

@@ -41,6 +41,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     TCPOLEN_TSTAMP_ALIGNED,
 )
+from tuxnet.tcp.ecn import INET_ECN_MASK, tcp_ecn_create_request, tcp_ecn_make_synack
 from tuxnet.tcp.mss import tcp_full_space, tcp_mss_clamp, tcp_select_initial_window, tcp_sync_mss
 from tuxnet.tcp.netns import TcpNet, tcp_net
 from tuxnet.tcp.options import TcpRxOptions, tcp_options_write, tcp_parse_options
@@ -136,7 +137,9 @@ def tcp_v4_send_ack(host: Host, skb: SkBuff, seq: int, ack: int, win: int, tsval
     opts = tcp_options_write(ts=(tsval, tsecr)) if tsecr else b""
     rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, seq, ack, TCPHDR_ACK, win, opts)
     host.mib.tcp.OutSegs += 1
-    tcp_net(host).ip_queue_xmit(host, rep, cb.daddr, cb.saddr, None, tos, None, None)
+    # ip_send_unicast_reply: replies go Not-ECT (tos & ~INET_ECN_MASK)
+    tcp_net(host).ip_queue_xmit(host, rep, cb.daddr, cb.saddr, None, tos & ~INET_ECN_MASK,
+                                None, None)
 
 
 def tcp_v4_timewait_ack(tw: _mini.TcpTimewaitSock, skb: SkBuff) -> None:
@@ -169,13 +172,14 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) 
         tsval = now_ms
         if cookie:
             tsval = _cookies.cookie_init_timestamp(now_ms, req.wscale_ok, req.snd_wscale,
-                                                   req.sack_ok, False)
+                                                   req.sack_ok, req.ecn_ok)
         ts = ((tsval + req.ts_off) & _M32, req.ts_recent)
     if not cookie and not req.snt_synack:
         req.snt_synack = now_ns // 1000
     opts = tcp_options_write(mss, ts, req.sack_ok, req.rcv_wscale if req.wscale_ok else -1)
     return _reply_skb(host, req.inet_rcv_saddr, req.inet_daddr, req.inet_num, req.inet_dport,
-                      req.snt_isn, req.rcv_nxt, TCPHDR_SYN | TCPHDR_ACK,
+                      req.snt_isn, req.rcv_nxt,
+                      TCPHDR_SYN | TCPHDR_ACK | tcp_ecn_make_synack(req),
                       min(req.rsk_rcv_wnd, 0xFFFF), opts)
 
 
@@ -291,6 +295,7 @@ def tcp_v4_conn_request(listener: TcpSock, skb: SkBuff) -> None:
         _tcp_listendrop(listener, skb, R.IP_OUTNOROUTES)
         return
     req.dst = dst
+    tcp_ecn_create_request(req, listener, cb.tcp_flags, cb.ip_dsfield)
     if req.tstamp_ok:
         req.ts_off = tn.secure_tcp_ts_off(cb.daddr, cb.saddr)
     if not want_cookie and not isn:
@@ -366,6 +371,7 @@ def tcp_v4_cookie_check(listener: TcpSock, skb: SkBuff) -> TcpSock | None:
         tmp.rcv_tsecr = (tmp.rcv_tsecr - tsoff) & _M32
     if not _cookies.cookie_timestamp_decode(tn, tmp):
         return listener
+    ecn_ok = _cookies.cookie_ecn_ok(tn, tmp)
     req = _mini.TcpRequestSock(listener)
     req.syncookie = True
     req.mss = mss
@@ -382,6 +388,7 @@ def tcp_v4_cookie_check(listener: TcpSock, skb: SkBuff) -> TcpSock | None:
     req.rcv_nxt = cb.seq
     req.snt_isn = (cb.ack_seq - 1) & _M32
     req.ts_off = tsoff
+    req.ecn_ok = ecn_ok
     dst = tn.route_output(listener.host, cb.saddr, cb.daddr, listener.sk_bound_dev_if, 0)
     if dst.error:
         return None
@@ -490,6 +497,7 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     cb.saddr = saddr
     cb.daddr = daddr
     cb.iif = skb.skb_iif
+    cb.ip_dsfield = skb.skb_network_header()[1]  # tcp_v4_fill_cb: ipv4_get_dsfield
     skb.cb = cb
     # __inet_lookup_established, inline for the common case
     sk = tn.ehash.get((daddr, dport, saddr, sport))

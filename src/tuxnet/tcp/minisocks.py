@@ -36,6 +36,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_RST,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.ecn import tcp_ecn_openreq_child
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TcpSock, inet_sk_set_state, ktime_get_seconds, tcp_cb
@@ -111,6 +112,7 @@ class TcpRequestSock:
         self.hashed = False
         self.dst: TcpDst | None = None
         self.tos = 0
+        self.ecn_ok = False  # inet_rsk(req)->ecn_ok (tcp/ecn.py)
 
     def __repr__(self) -> str:
         return f"<TcpRequestSock :{self.inet_num} <- :{self.inet_dport} isn={self.snt_isn}>"
@@ -215,6 +217,7 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     child.uc_ttl = listener.uc_ttl
     child.sk_mark = listener.sk_mark
     inet_sk_set_state(child, TCP_SYN_RECV)
+    tcp_ecn_openreq_child(child, req)
     child.pred_flags = 0
     seq = (req.rcv_isn + 1) & _M32
     child.rcv_wup = child.copied_seq = child.rcv_nxt = seq

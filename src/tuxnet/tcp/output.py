@@ -49,6 +49,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_PSH,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.ecn import tcp_ecn_send
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
@@ -255,6 +256,8 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         skb.cb = ocb.copy()
     cb: TcpSkbCb = skb.cb
     payload = skb.len
+    if sk.ecn_flags and not cb.tcp_flags & TCPHDR_SYN:
+        tcp_ecn_send(sk, cb, payload > 0)
     _header(sk, skb, cb, rcv_nxt, partial)
     flags = cb.tcp_flags
     if flags & TCPHDR_ACK:

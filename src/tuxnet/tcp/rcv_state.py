@@ -45,6 +45,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     USEC_PER_JIFFY,
 )
+from tuxnet.tcp.ecn import tcp_ecn_rcv_syn, tcp_ecn_rcv_synack
 from tuxnet.tcp.mss import (
     tcp_full_space,
     tcp_initialize_rcv_mss,
@@ -159,6 +160,7 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
             _in.tcp_drop(sk, skb, R.TCP_FLAGS, "tcp_rcv_synsent_state_process")
             return 0
         # the SYN-ACK
+        tcp_ecn_rcv_synack(sk, flags)
         sk.snd_wl1 = cb.seq
         _ack.tcp_ack(sk, skb, FLAG_SLOWPATH)
         sk.rcv_nxt = (cb.seq + 1) & _M32
@@ -200,6 +202,7 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
     if flags & TCPHDR_SYN:
         # simultaneous open (RFC 9293 3.5 figure 8)
         tcp_set_state(sk, TCP_SYN_RECV)
+        tcp_ecn_rcv_syn(sk, flags)
         if tmp.saw_tstamp:
             rx.tstamp_ok = True
             _in.tcp_store_ts_recent(sk)

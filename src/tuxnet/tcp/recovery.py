@@ -58,6 +58,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Recovery,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.ecn import tcp_count_delivered_ce, tcp_ecn_queue_cwr, tcp_ecn_withdraw_cwr
 from tuxnet.tcp.mss import tcp_current_mss
 from tuxnet.tcp.rate import tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before
@@ -406,12 +407,17 @@ def tcp_add_reno_sack(sk: TcpSock, num_dupack: int, ece_ack: bool) -> None:
         delivered = sk.sacked_out - prior_sacked
         if delivered > 0:
             sk.delivered += delivered
+            if ece_ack:
+                tcp_count_delivered_ce(sk, delivered)
 
 
 def tcp_remove_reno_sacks(sk: TcpSock, acked: int, ece_ack: bool) -> None:
     """tcp_remove_reno_sacks(): a cumulative ACK eats the dupacks it covers."""
     if acked > 0:
-        sk.delivered += max(acked - sk.sacked_out, 1)
+        delivered = max(acked - sk.sacked_out, 1)
+        sk.delivered += delivered
+        if ece_ack:
+            tcp_count_delivered_ce(sk, delivered)
         if acked - 1 >= sk.sacked_out:
             sk.sacked_out = 0
         else:
@@ -473,6 +479,7 @@ def tcp_init_cwnd_reduction(sk: TcpSock) -> None:
     ops = sk.icsk_ca_ops
     assert ops is not None
     sk.snd_ssthresh = ops.ssthresh(sk)
+    tcp_ecn_queue_cwr(sk)
 
 
 def tcp_cwnd_reduction(sk: TcpSock, newly_acked_sacked: int, newly_lost: int,
@@ -594,6 +601,7 @@ def tcp_enter_loss(sk: TcpSock) -> None:
     tcp_set_ca_state(sk, TCP_CA_Loss)
     sk.high_seq = sk.snd_nxt
     sk.tlp_high_seq = 0
+    tcp_ecn_queue_cwr(sk)
     sk.frto = False  # F-RTO (RFC 5682) is not modelled yet (#5)
 
 
@@ -622,6 +630,7 @@ def tcp_undo_cwnd_reduction(sk: TcpSock, unmark_loss: bool) -> None:
         sk.snd_cwnd = ops.undo_cwnd(sk)
         if sk.prior_ssthresh > sk.snd_ssthresh:
             sk.snd_ssthresh = sk.prior_ssthresh
+            tcp_ecn_withdraw_cwr(sk)
     sk.snd_cwnd_stamp = sk.jiffies()
     sk.undo_marker = 0
     sk.rack.advanced = True

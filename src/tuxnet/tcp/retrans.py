@@ -21,6 +21,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     TCP_CA_Loss,
 )
+from tuxnet.tcp.ecn import tcp_ecn_clear_syn
 from tuxnet.tcp.mss import tcp_current_mss
 from tuxnet.tcp.pacing import tcp_tso_segs
 from tuxnet.tcp.seq import before
@@ -74,6 +75,8 @@ def _tcp_retransmit_chunk(sk: TcpSock, skb: SkBuff, segs: int) -> tuple[int, lis
         length = (avail_wnd // cur_mss) * cur_mss or avail_wnd
     if skb.len > length:
         _out.tcp_fragment(sk, sk.tcp_rtx_queue, skb, length, cur_mss)
+    if cb.tcp_flags & TCPHDR_SYN:
+        tcp_ecn_clear_syn(sk, skb)  # RFC 3168 6.1.1.1
     split = None
     if not skb.gso_size and not _out.tcp_sk_can_gso(sk):
         def split(s: SkBuff) -> bool:  # tuxnet's queue holds one skb per MSS

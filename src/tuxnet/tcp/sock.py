@@ -53,7 +53,7 @@ class TcpSkbCb:
     """struct tcp_skb_cb (TCP_SKB_CB(skb)): what TCP keeps in skb->cb."""
 
     __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "eor", "first_tx_mstamp",
-                 "hdr_len", "iif", "pcount",
+                 "hdr_len", "iif", "ip_dsfield", "pcount",
                  "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tso_end", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
 
@@ -75,6 +75,7 @@ class TcpSkbCb:
         self.saddr = 0  # rx: the IPv4 source (TCP_SKB_CB(skb)->header.h4)
         self.daddr = 0
         self.iif = 0
+        self.ip_dsfield = 0  # rx: the IPv4 TOS byte (ECN in its low bits)
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
         self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
         # sent: the last MSS of a Linux retransmit-queue skb (tcp/tso_chunk.py)
@@ -97,6 +98,7 @@ class TcpSkbCb:
         n.saddr = self.saddr
         n.daddr = self.daddr
         n.iif = self.iif
+        n.ip_dsfield = self.ip_dsfield
         n.eor = self.eor
         n.tso_end = self.tso_end
         return n
@@ -394,6 +396,8 @@ class TcpSock(Sock):
         self.highest_sack_seq = 0  # tcp_highest_sack_seq() while sacked_out
         self.retransmit_skb_hint: SkBuff | None = None
         self.delivered = 0
+        self.delivered_ce = 0  # segments delivered with ECE (tcp/ecn.py)
+        self.ecn_flags = 0  # TCP_ECN_* (tcp/ecn.py)
         self.lost = 0
         self.app_limited = 0
         self.first_tx_mstamp = 0
