@@ -137,7 +137,7 @@ class _Runner:
         except ValueError as e:
             raise ScriptFailure(0, f"bad option: {e}") from None
         self.host, self.tun = make_host(self.local_ip, self.remote_ip, mtu=mtu,
-                                        netmask_plen=plen)
+                                        netmask_plen=plen, gateway_ip=o["gateway_ip"])
         self.loop = self.host.loop
         self.start_ns = self.loop.now_ns()
         self.tun.on_xmit = self._on_xmit

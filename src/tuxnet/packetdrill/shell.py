@@ -5,7 +5,9 @@ Scripts configure the kernel with a few shell idioms (see the conformance README
 built-in profile when the file is absent), ``sysctl -q net.X=V ...``,
 ``set_sysctls.py /proc/sys/net/X=V ...``, ``echo V > /proc/sys/...``, the
 ``/tmp/sysctl_restore_${PPID}.sh`` cleanup (a no-op: every script gets a fresh host),
-``ip tcp_metrics flush all`` (the fresh host has no cache), ``tc qdisc ... pfifo``
+``ip tcp_metrics flush all`` (the fresh host has no cache), ``ip route ...`` (run by
+tuxnet's own ``ip route``: per-route metrics such as advmss, mtu lock, initcwnd),
+``tc qdisc ... pfifo``
 (the tun's default queue behaves as pfifo), ``ethtool -K tun0 tso off gso off`` (tuxnet
 TCP builds no TSO super-packets) and the tcp_cubic module parameters. Anything else
 raises :class:`ShellUnsupported` and the script FAILs with that reason.
@@ -13,12 +15,15 @@ raises :class:`ShellUnsupported` and the script FAILs with that reason.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shlex
 from typing import TYPE_CHECKING
 
 from tuxnet.sysctl import SysctlError
+from tuxnet.tools import ip_cmd
+from tuxnet.tools.ip_cmd import resolve_object
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -165,6 +170,11 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
         return  # each script runs on a fresh host: nothing to restore
     if prog == "ip" and words[1:4] == ["tcp_metrics", "flush", "all"]:
         return  # a fresh host has an empty tcp_metrics cache
+    if prog == "ip" and len(words) > 1 and resolve_object(words[1]) == "tuxnet.tools.ip_route":
+        out = io.StringIO()  # route metrics (advmss, mtu lock, initcwnd): tuxnet's ip route
+        if ip_cmd.run(host, words[1:], out):
+            raise ShellError(f"ip: {out.getvalue().strip()}")
+        return
     if prog == "tc" and words[1:2] == ["qdisc"]:
         if words[-1] == "pfifo" or words[2:3] == ["delete"]:
             return  # tun0's queue already behaves as a default-sized pfifo

@@ -62,6 +62,7 @@ from tuxnet.tcp.defs import (
 from tuxnet.tcp.ecn import tcp_count_delivered_ce, tcp_ecn_rcv_ecn_echo
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_sync_mss
+from tuxnet.tcp.mtu_probe import tcp_mtup_probe_acked
 from tuxnet.tcp.pacing import tcp_update_pacing_rate
 from tuxnet.tcp.rate import tcp_rate_gen, tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before, between
@@ -304,6 +305,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
     rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, sack_rtt_us, ca_rtt_us, sack.rate)
     if flag & FLAG_ACKED:
         flag |= FLAG_SET_XMIT_TIMER
+        if sk.icsk_mtup.probe_size:
+            tcp_mtup_probe_acked(sk)
         if not is_sack:
             _rec.tcp_remove_reno_sacks(sk, pkts_acked, ece_ack)
             if flag & FLAG_RETRANS_DATA_ACKED:

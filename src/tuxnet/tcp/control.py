@@ -44,6 +44,7 @@ from tuxnet.tcp.mss import (
     tcp_select_initial_window,
     tcp_sync_mss,
 )
+from tuxnet.tcp.mtu_probe import tcp_mtup_init
 from tuxnet.tcp.seq import before, between
 from tuxnet.tcp.sock import tcp_cb
 
@@ -177,6 +178,7 @@ def tcp_connect_init(sk: TcpSock) -> None:
     if sk.rx_opt.user_mss:
         sk.rx_opt.mss_clamp = sk.rx_opt.user_mss
     sk.max_window = 0
+    tcp_mtup_init(sk)
     tcp_sync_mss(sk, dst.mtu())
     from tuxnet.tcp.cong import tcp_ca_dst_init
 

@@ -46,11 +46,16 @@ def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpD
     def mtu() -> int:
         return dst_mtu(st, rt)
 
-    return TcpDst(saddr=rt.saddr, daddr=daddr, mtu_fn=mtu, advmss=rt.advmss,
-                  initcwnd=rt.metric(_RTAX_INITCWND), window=rt.metric(_RTAX_WINDOW),
-                  initrwnd=rt.metric(_RTAX_INITRWND), rto_min=rt.metric(_RTAX_RTO_MIN),
-                  quickack=rt.metric(_RTAX_QUICKACK), congctl=rt.congctl,
-                  local=rt.type == RTN_LOCAL, rt=rt)
+    def obsolete() -> bool:  # ipv4_dst_check: rt_is_expired
+        return bool(rt.genid != st.inet.rt_genid)
+
+    dst = TcpDst(saddr=rt.saddr, daddr=daddr, mtu_fn=mtu, advmss=rt.advmss,
+                 initcwnd=rt.metric(_RTAX_INITCWND), window=rt.metric(_RTAX_WINDOW),
+                 initrwnd=rt.metric(_RTAX_INITRWND), rto_min=rt.metric(_RTAX_RTO_MIN),
+                 quickack=rt.metric(_RTAX_QUICKACK), congctl=rt.congctl,
+                 local=rt.type == RTN_LOCAL, rt=rt)
+    dst.obsolete_fn = obsolete
+    return dst
 
 
 def ip_queue_xmit(host: Host, skb: SkBuff, saddr: int, daddr: int, dst: TcpDst | None,

@@ -52,7 +52,7 @@ class TcpDst:
     """What TCP uses of a dst_entry: source address, path MTU, route metrics."""
 
     __slots__ = ("advmss", "congctl", "daddr", "error", "initcwnd", "initrwnd", "local",
-                 "mtu_fn", "quickack", "rt", "rto_min", "saddr", "window")
+                 "mtu_fn", "obsolete_fn", "quickack", "rt", "rto_min", "saddr", "window")
 
     def __init__(self, *, error: int = 0, saddr: int = 0, daddr: int = 0,
                  mtu_fn: Callable[[], int] | None = None, advmss: int = 0, initcwnd: int = 0,
@@ -71,6 +71,8 @@ class TcpDst:
         self.congctl = congctl
         self.local = local
         self.rt = rt
+        # dst->obsolete: the FIB changed since this route was looked up (rt_genid)
+        self.obsolete_fn: Callable[[], bool] | None = None
 
     def mtu(self) -> int:
         """dst_mtu()."""

@@ -21,6 +21,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from tuxnet.core.netdevice import NETIF_F_CSUM_MASK, NETIF_F_SG, NETIF_F_TSO
+from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.skb import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb
 from tuxnet.tcp import timer as _timer
 from tuxnet.tcp.chrono import (
@@ -52,16 +53,18 @@ from tuxnet.tcp.defs import (
 from tuxnet.tcp.ecn import tcp_ecn_send
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
+from tuxnet.tcp.mtu_probe import tcp_mtu_probe
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
 from tuxnet.tcp.pacing import SK_PACING_NEEDED, tcp_pacing_advance, tcp_pacing_check
 from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
-from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal
+from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal, tcp_resegment_head
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
+    from tuxnet.tcp.netns import TcpDst
     from tuxnet.tcp.sock import TcpSock
 
 __all__ = ["forced_push", "tcp_event_new_data_sent", "tcp_fragment", "tcp_init_nondata_skb",
@@ -275,7 +278,14 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
     ident = sk.inet_id
     sk.inet_id = (ident + pcount) & 0xFFFF
     tn = sk.net
-    err = tn.ip_queue_xmit(sk.host, skb, sk.inet_saddr, sk.inet_daddr, sk.dst, sk.tos,
+    dst = sk.dst
+    if dst is not None and dst.obsolete_fn is not None and dst.obsolete_fn():
+        dst = __sk_dst_check(sk)
+        if dst is None:  # ip_queue_xmit: no_route
+            sk.host.mib.ip.OutNoRoutes += 1
+            sk.host.kfree_skb(skb, R.IP_OUTNOROUTES, "ip_queue_xmit")
+            return -113  # EHOSTUNREACH
+    err = tn.ip_queue_xmit(sk.host, skb, sk.inet_saddr, sk.inet_daddr, dst, sk.tos,
                            None if sk.uc_ttl < 0 else sk.uc_ttl, ident)
     if err > 0:
         err = 0
@@ -288,6 +298,17 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         tsq[oskb] = None
         tcp_rate_skb_sent(sk, tcp_cb(oskb), now_us)
     return err
+
+
+def __sk_dst_check(sk: TcpSock) -> TcpDst | None:
+    """__sk_dst_check() found the cached route obsolete (the FIB changed): ip_queue_xmit
+    looks it up again and caches it (sk_setup_caps); None when there is no route."""
+    dst = sk.net.route_output(sk.host, sk.inet_daddr, sk.inet_saddr, sk.sk_bound_dev_if,
+                              sk.tos & ~3)
+    if dst.error:
+        return None
+    sk.dst = dst
+    return dst
 
 
 def tcp_event_data_sent(sk: TcpSock) -> None:
@@ -435,6 +456,12 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     nothing is in flight yet data remains (the caller arms the persist timer)."""
     sent_pkts = 0
     sk.tcp_mstamp_refresh()
+    if not push_one and sk.icsk_mtup.enabled:
+        result = tcp_mtu_probe(sk)  # RFC 4821 (tcp/mtu_probe.py)
+        if not result:
+            return False
+        if result > 0:
+            sent_pkts = 1
     is_cwnd_limited = False
     is_rwnd_limited = False
     wq = sk.sk_write_queue
@@ -446,6 +473,11 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         skb = wq[0]
         if sk.sk_pacing_status == SK_PACING_NEEDED and tcp_pacing_check(sk):
             break
+        if not gso and skb.len < mss_now and len(wq) > 1:
+            cb = tcp_cb(skb)
+            if not (cb.tcp_flags & (TCPHDR_PSH | TCPHDR_FIN) or cb.eor):
+                tcp_resegment_head(sk, mss_now)  # the MSS grew since it was queued
+                skb = wq[0]
         tso_segs = tcp_set_skb_tso_segs(skb, mss_now) if gso else 1
         cwnd_quota = tcp_cwnd_test(sk, skb)
         if not cwnd_quota:

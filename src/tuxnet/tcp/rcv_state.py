@@ -51,6 +51,7 @@ from tuxnet.tcp.mss import (
     tcp_initialize_rcv_mss,
     tcp_sync_mss,
 )
+from tuxnet.tcp.mtu_probe import tcp_mtup_init
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
 from tuxnet.tcp.pacing import tcp_update_pacing_rate
 from tuxnet.tcp.seq import after, before, between
@@ -90,6 +91,7 @@ def tcp_init_transfer(sk: TcpSock) -> None:
     """tcp_init_transfer() + tcp_init_metrics(): IW10 (cwnd 1 after more than one
     SYN/SYN-ACK retransmission, RFC 5681), a 3 s RTO when the handshake gave no RTT
     sample (RFC 6298 5.7), the congestion control, the buffers."""
+    tcp_mtup_init(sk)
     sk.snd_ssthresh = 0x7FFFFFFF
     if not sk.srtt_us:
         sk.rttvar_us = TCP_TIMEOUT_FALLBACK * USEC_PER_JIFFY

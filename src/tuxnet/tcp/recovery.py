@@ -60,6 +60,7 @@ from tuxnet.tcp.defs import (
 )
 from tuxnet.tcp.ecn import tcp_count_delivered_ce, tcp_ecn_queue_cwr, tcp_ecn_withdraw_cwr
 from tuxnet.tcp.mss import tcp_current_mss
+from tuxnet.tcp.mtu_probe import tcp_mtup_probe_lost
 from tuxnet.tcp.rate import tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb
@@ -815,6 +816,8 @@ def tcp_fastretrans_alert(sk: TcpSock, prior_snd_una: int, num_dupack: int,
         tcp_identify_packet_loss(sk, flag_ref)
         if not tcp_time_to_recover(sk, flag):
             tcp_try_to_open(sk, flag)
+            return
+        if tcp_mtup_probe_lost(sk):  # MTU probe failure: no cwnd cut
             return
         tcp_enter_recovery(sk, ece_ack)
     if not tcp_is_rack(sk) and do_lost[0]:

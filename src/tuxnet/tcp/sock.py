@@ -33,6 +33,7 @@ from tuxnet.tcp.defs import (
     USEC_PER_JIFFY,
     TCP_CA_Open,
 )
+from tuxnet.tcp.mtu_probe import IcskMtup
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -298,6 +299,7 @@ class TcpSock(Sock):
         self.icsk_user_timeout = 0
         self.icsk_pmtu_cookie = 0
         self.icsk_ext_hdr_len = 0
+        self.icsk_mtup = IcskMtup()  # tcp/mtu_probe.py
         self.icsk_ack = IcskAck()
         self.icsk_retransmit_timer: TimerHandle | None = None
         self.icsk_delack_timer: TimerHandle | None = None

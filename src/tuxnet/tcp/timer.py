@@ -47,6 +47,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Recovery,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.mtu_probe import tcp_mtu_probing
 from tuxnet.tcp.sock import jiffies_to_loop_ns
 
 if TYPE_CHECKING:
@@ -235,6 +236,8 @@ def tcp_write_timeout(sk: TcpSock) -> bool:
             max_retransmits += tn.sysctl("tcp_syn_linear_timeouts")
         expired = sk.icsk_retransmits >= max_retransmits
     else:
+        if retransmits_timed_out(sk, tn.sysctl("tcp_retries1"), 0):
+            tcp_mtu_probing(sk)  # black hole detection (RFC 4821 sec. 8)
         retry_until = tn.sysctl("tcp_retries2")
         if "SOCK_DEAD" in sk.sock_flags:
             alive = sk.icsk_rto < TCP_RTO_MAX

@@ -25,7 +25,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tuxnet.tcp.defs import TCPCB_LOST, TCPCB_SACKED_ACKED, TCPCB_SACKED_RETRANS, TCPHDR_PSH
+from tuxnet.tcp.defs import (
+    TCPCB_LOST,
+    TCPCB_SACKED_ACKED,
+    TCPCB_SACKED_RETRANS,
+    TCPHDR_ACK,
+    TCPHDR_FIN,
+    TCPHDR_PSH,
+)
 from tuxnet.tcp.mss import tcp_bound_to_half_wnd
 from tuxnet.tcp.pacing import tcp_tso_segs
 from tuxnet.tcp.sock import tcp_cb
@@ -36,7 +43,7 @@ if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.sock import TcpSock
 
-__all__ = ["TsoChunk", "gso_size_goal", "tcp_rtx_chunk"]
+__all__ = ["TsoChunk", "gso_size_goal", "tcp_resegment_head", "tcp_rtx_chunk"]
 
 _STATE = TCPCB_LOST | TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS
 GSO_MAX_SIZE = 65536  # GSO_LEGACY_MAX_SIZE, sk_gso_max_size of a TSO device
@@ -121,3 +128,47 @@ def tcp_rtx_chunk(sk: TcpSock, skb: SkBuff, max_len: int,
             break
     cb.tso_end = True
     return chunk
+
+
+def tcp_resegment_head(sk: TcpSock, mss: int) -> None:
+    """Cut the Linux skb at the head of the write queue (up to its PSH, FIN or EOR end)
+    into ``mss``-sized skbs from its first byte: Linux re-counts a queued skb's segments
+    at the current MSS when it sends it (tcp_init_tso_segs, tcp_set_skb_tso_segs), so a
+    larger MSS (PMTU probing) or a trimmed front (an MTU probe took it) regroups the
+    bytes; tuxnet's queue holds them as one skb per (old) MSS."""
+    from tuxnet.tcp.output import tcp_stream_alloc_skb
+
+    wq = sk.sk_write_queue
+    n = 0
+    while n < len(wq):
+        cb = tcp_cb(wq[n])
+        n += 1
+        if cb.tcp_flags & (TCPHDR_PSH | TCPHDR_FIN) or cb.eor:
+            break
+    run = [wq.popleft() for _ in range(n)]
+    first = tcp_cb(run[0])
+    last = tcp_cb(run[-1])
+    data = b"".join(bytes(s.data) for s in run)
+    truesize = sum(s.truesize for s in run)
+    for s in run:
+        s.free()
+    pieces: list[SkBuff] = []
+    for off in range(0, len(data), mss) if data else (0,):
+        chunk = data[off:off + mss]
+        skb = tcp_stream_alloc_skb(sk, len(chunk))
+        skb.header_release()
+        skb.put_data(chunk)
+        skb.truesize = len(chunk)
+        cb = tcp_cb(skb)
+        cb.seq = (first.seq + off) & 0xFFFFFFFF
+        cb.end_seq = (cb.seq + len(chunk)) & 0xFFFFFFFF
+        cb.tcp_flags = TCPHDR_ACK
+        pieces.append(skb)
+    end = pieces[-1]
+    ecb = tcp_cb(end)
+    ecb.tcp_flags = last.tcp_flags
+    ecb.eor = last.eor
+    ecb.end_seq = last.end_seq  # a FIN's sequence number stays on the last piece
+    end.truesize += truesize - len(data)  # the Linux skb's head charge (sk_wmem_queued)
+    for skb in reversed(pieces):
+        wq.appendleft(skb)
