@@ -7,7 +7,7 @@ built-in profile when the file is absent), ``sysctl -q net.X=V ...``,
 ``/tmp/sysctl_restore_${PPID}.sh`` cleanup (a no-op: every script gets a fresh host),
 ``ip tcp_metrics flush all`` (the fresh host has no cache), ``ip route ...`` (run by
 tuxnet's own ``ip route``: per-route metrics such as advmss, mtu lock, initcwnd),
-``tc qdisc ... pfifo``
+``grep PATTERN /proc/net/tcp ... | grep ...`` (tuxnet's /proc files), ``tc qdisc ... pfifo``
 (the tun's default queue behaves as pfifo), ``ethtool -K tun0 tso off gso off`` (tuxnet
 TCP builds no TSO super-packets) and the tcp_cubic module parameters. Anything else
 raises :class:`ShellUnsupported` and the script FAILs with that reason.
@@ -15,6 +15,7 @@ raises :class:`ShellUnsupported` and the script FAILs with that reason.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
@@ -117,6 +118,68 @@ def _strip_redirects(words: list[str]) -> list[str]:
     return out
 
 
+def _grep(host: Host, argv: list[str], stdin: list[str] | None) -> tuple[int, list[str]]:
+    """grep(1) with -q/-v/-c/-F/-E/-w/-i over files (the /proc files tuxnet renders) or
+    the previous stage's lines: (exit status: 0 a line matched, 1 none, 2 an error;
+    the lines it prints)."""
+    from tuxnet.tools.cat_cmd import PROC_PROVIDERS
+    from tuxnet.tools.procfs import ProcError, read_proc
+
+    for mod in PROC_PROVIDERS:  # the modules that register /proc files
+        importlib.import_module(mod)
+
+    flags: set[str] = set()
+    args = argv[1:]
+    while args and args[0].startswith("-") and len(args[0]) > 1:
+        for ch in args.pop(0)[1:]:
+            if ch not in "qvcFEwi":
+                raise ShellUnsupported(f"unsupported: grep option -{ch}")
+            flags.add(ch)
+    if not args:
+        raise ShellUnsupported("unsupported: grep without a pattern")
+    pattern, files = args[0], args[1:]
+    expr = re.escape(pattern) if "F" in flags else pattern
+    if "w" in flags:
+        expr = rf"\b{expr}\b"
+    rx = re.compile(expr, re.IGNORECASE if "i" in flags else 0)
+    sources: list[tuple[str, list[str]]] = []
+    status_err = False
+    if files:
+        for f in files:
+            try:
+                sources.append((f, read_proc(host, f).splitlines()))
+            except ProcError:
+                status_err = True
+    else:
+        sources.append(("", stdin or []))
+    out: list[str] = []
+    count = 0
+    for name, lines in sources:
+        for line in lines:
+            if bool(rx.search(line)) != ("v" in flags):
+                count += 1
+                out.append(f"{name}:{line}" if len(files) > 1 else line)
+    if "c" in flags:
+        out = [str(count)]
+    if "q" in flags:
+        return (0 if count else (2 if status_err else 1)), []
+    return (2 if status_err else (0 if count else 1)), out
+
+
+def _run_pipeline(host: Host, cmd: str) -> None:
+    """``grep ... | grep ...`` over /proc files; a non-zero status of the last stage
+    fails the command (as system() would report it)."""
+    lines: list[str] | None = None
+    status = 0
+    for stage in cmd.split("|"):
+        words = _strip_redirects(shlex.split(stage, comments=True))
+        if not words or os.path.basename(words[0]) != "grep":
+            raise ShellUnsupported(f"unsupported: shell command {cmd!r}")
+        status, lines = _grep(host, words, lines)
+    if status:
+        raise ShellError(f"{cmd!r} exited with status {status}")
+
+
 def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) -> None:
     cmd = _expand(cmd)
     try:
@@ -124,6 +187,9 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
     except ValueError as e:
         raise ShellUnsupported(f"unsupported: shell command {cmd!r} ({e})") from None
     if not raw:
+        return
+    if "|" in raw or os.path.basename(raw[0]) == "grep":
+        _run_pipeline(host, cmd)
         return
     prog = os.path.basename(raw[0])
     if prog == "echo" and ">" in raw:

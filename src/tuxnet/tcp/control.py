@@ -175,6 +175,8 @@ def tcp_connect_init(sk: TcpSock) -> None:
     dst = sk.dst
     assert dst is not None
     sk.tcp_header_len = 20 + (12 if tn.sysctl("tcp_timestamps") else 0)
+    if sk.md5sig_info and sk.tcp_md5_key() is not None:
+        sk.tcp_header_len += 20  # TCPOLEN_MD5SIG_ALIGNED (RFC 2385)
     if sk.rx_opt.user_mss:
         sk.rx_opt.mss_clamp = sk.rx_opt.user_mss
     sk.max_window = 0

@@ -39,9 +39,17 @@ from tuxnet.tcp.defs import (
     TCPHDR_FIN,
     TCPHDR_RST,
     TCPHDR_SYN,
+    TCPOLEN_MD5SIG_ALIGNED,
     TCPOLEN_TSTAMP_ALIGNED,
 )
 from tuxnet.tcp.ecn import INET_ECN_MASK, tcp_ecn_create_request, tcp_ecn_make_synack
+from tuxnet.tcp.md5 import (
+    TcpMd5Key,
+    tcp_inbound_hash,
+    tcp_md5_do_lookup,
+    tcp_md5_option,
+    tcp_md5_sign,
+)
 from tuxnet.tcp.mss import tcp_full_space, tcp_mss_clamp, tcp_select_initial_window, tcp_sync_mss
 from tuxnet.tcp.netns import TcpNet, tcp_net
 from tuxnet.tcp.options import TcpRxOptions, tcp_options_write, tcp_parse_options
@@ -66,6 +74,7 @@ IPPROTO_TCP = 6
 _HDR = struct.Struct("!HHIIBBHHH")
 _ADDRS = struct.Struct("!II")
 _U16 = struct.Struct("!H")
+_TS_WORD = bytes((1, 1, 8, 10))  # nop,nop,TIMESTAMP: the only option of a plain segment
 
 
 def tcp_v4_init(host: Host) -> None:
@@ -83,16 +92,22 @@ def tcp_v4_init(host: Host) -> None:
 # -- building segments without a full socket ------------------------------------------
 
 def _reply_skb(host: Host, saddr: int, daddr: int, sport: int, dport: int, seq: int,
-               ack: int, flags: int, window: int, opts: bytes = b"") -> SkBuff:
-    """A header-only segment (ip_send_unicast_reply's payload), checksummed."""
+               ack: int, flags: int, window: int, opts: bytes = b"",
+               md5: TcpMd5Key | None = None) -> SkBuff:
+    """A header-only segment (ip_send_unicast_reply's payload), checksummed; with
+    ``md5`` signed (RFC 2385, the option first)."""
     skb = alloc_skb(MAX_TCP_HEADER)
     skb.reserve(MAX_TCP_HEADER)
+    if md5 is not None:
+        opts = tcp_md5_option() + opts
     hl = 20 + len(opts)
     th = skb.push(hl)
     _HDR.pack_into(th, 0, sport, dport, seq & _M32, ack & _M32, (hl >> 2) << 4, flags,
                    window & 0xFFFF, 0, 0)
     if opts:
         th[20:hl] = opts
+    if md5 is not None:
+        tcp_md5_sign(th, 20, md5, saddr, daddr, b"")
     check = ~ones_sum(skb.data, saddr + daddr + IPPROTO_TCP + hl) & 0xFFFF
     _U16.pack_into(th, 16, check)
     cb = TcpSkbCb(seq, seq, flags)
@@ -167,6 +182,9 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) 
     now_ms = (now_ns // 1_000_000) & _M32
     dst = req.dst
     mss = tcp_mss_clamp(listener, dst.advmss if dst is not None else 1460)
+    key = tcp_md5_do_lookup(listener, 0, req.inet_daddr) if listener.md5sig_info else None
+    if key is not None and not cookie:
+        req.tstamp_ok = req.tstamp_ok and not req.sack_ok  # MD5 + TS leave no SACK room
     ts = None
     if req.tstamp_ok:
         tsval = now_ms
@@ -180,7 +198,7 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) 
     return _reply_skb(host, req.inet_rcv_saddr, req.inet_daddr, req.inet_num, req.inet_dport,
                       req.snt_isn, req.rcv_nxt,
                       TCPHDR_SYN | TCPHDR_ACK | tcp_ecn_make_synack(req),
-                      min(req.rsk_rcv_wnd, 0xFFFF), opts)
+                      min(req.rsk_rcv_wnd, 0xFFFF), opts, key)
 
 
 def tcp_v4_send_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) -> int:
@@ -329,6 +347,11 @@ def tcp_v4_syn_recv_sock(listener: TcpSock, skb: SkBuff,
         return None
     child = _mini.tcp_create_openreq_child(listener, req, skb)
     child.inet_id = listener.net.rng.getrandbits(16)
+    key = tcp_md5_do_lookup(listener, 0, req.inet_daddr) if listener.md5sig_info else None
+    if key is not None:  # tcp_md5_key_copy: the peer's key, as a /32
+        child.md5sig_info = [TcpMd5Key(req.inet_daddr, 32, key.l3index, key.flags,
+                                       key.key)]
+        child.tcp_header_len += TCPOLEN_MD5SIG_ALIGNED
     dst = req.dst
     tcp_sync_mss(child, dst.mtu() if dst is not None else 1500)
     child.advmss = tcp_mss_clamp(listener, dst.advmss if dst is not None else 1460)
@@ -502,6 +525,9 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     # __inet_lookup_established, inline for the common case
     sk = tn.ehash.get((daddr, dport, saddr, sport))
     if sk is not None and sk.sk_state == TCP_ESTABLISHED:
+        if (sk.md5sig_info or (hl > 20 and (hl != 32 or data[20:24] != _TS_WORD))) and \
+                _inbound_hash_drop(sk, skb, sk):
+            return 0
         sk.segs_in += 1
         if cb.end_seq != seq:
             sk.data_segs_in += 1
@@ -530,6 +556,8 @@ def _lookup_and_deliver(tn: TcpNet, skb: SkBuff, sport: int, dport: int) -> int:
         if listener.sk_state != TCP_LISTEN:
             _mini.inet_csk_reqsk_queue_drop(listener, req)
             return _lookup_and_deliver(tn, skb, sport, dport)
+        if _inbound_hash_drop(listener, skb, listener):
+            return 0
         nsk, reason = _mini.tcp_check_req(listener, skb, req)
         if nsk is None:
             if reason is None:
@@ -546,11 +574,26 @@ def _lookup_and_deliver(tn: TcpNet, skb: SkBuff, sport: int, dport: int) -> int:
             tcp_v4_send_reset(host, nsk, skb)
             host.kfree_skb(skb, reason, "tcp_child_process", nsk)
         return 0
+    if _inbound_hash_drop(sk, skb, sk):
+        return 0
     sk.segs_in += 1
     if skb.len > cb.hdr_len:  # tcp_segs_in: payload, not SYN/FIN sequence space
         sk.data_segs_in += 1
     tcp_v4_do_rcv(sk, skb)
     return 0
+
+
+def _inbound_hash_drop(sk: TcpSock, skb: SkBuff, owner: TcpSock) -> bool:
+    """tcp_v4_rcv's tcp_inbound_hash check (RFC 2385; the listener's keys for a request
+    socket): a refused segment is dropped with its reason and counted in
+    ``owner``'s sk_drops (discard_and_relse). True when dropped."""
+    cb = tcp_cb(skb)
+    reason = tcp_inbound_hash(sk, skb.data, cb.saddr, cb.daddr, 0)
+    if reason is None:
+        return False
+    owner.sk_drops += 1
+    sk.host.kfree_skb(skb, reason, "tcp_v4_rcv", owner)
+    return True
 
 
 def _do_time_wait(tn: TcpNet, tw: _mini.TcpTimewaitSock, skb: SkBuff, sport: int,

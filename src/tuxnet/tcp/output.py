@@ -52,6 +52,7 @@ from tuxnet.tcp.defs import (
 )
 from tuxnet.tcp.ecn import tcp_ecn_send
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
+from tuxnet.tcp.md5 import tcp_md5_option, tcp_md5_sign
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
 from tuxnet.tcp.mtu_probe import tcp_mtu_probe
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
@@ -185,18 +186,24 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
     in th->check, CHECKSUM_PARTIAL at csum_start/csum_offset)."""
     flags = cb.tcp_flags
     tsval = sk.tcp_time_stamp_ts()
+    key = sk.tcp_md5_key() if sk.md5sig_info else None
     if flags & TCPHDR_SYN:
-        opts = _syn_options(sk, tsval)
+        opts = _syn_options(sk, tsval, key is not None)
         window = min(sk.rcv_wnd, 0xFFFF)  # RFC 7323 2.2: SYN windows are never scaled
     else:
-        opts = tcp_established_options(sk, tsval, True)
+        opts = tcp_established_options(sk, tsval, True, key is not None)
         window = tcp_select_window(sk)
+    if key is not None:
+        opts = tcp_md5_option() + opts  # RFC 2385: signed below
     hl = 20 + len(opts)
     th = skb.push(hl)
     _HDR.pack_into(th, 0, sk.inet_sport, sk.inet_dport, cb.seq,
                    rcv_nxt if flags & TCPHDR_ACK else 0, (hl >> 2) << 12 | flags, window, 0, 0)
     if opts:
         th[20:hl] = opts
+    if key is not None:
+        payload = skb.copy_bits(hl, skb.len - hl) if skb.data_len else skb.data[hl:]
+        tcp_md5_sign(th, 20, key, sk.inet_saddr, sk.inet_daddr, payload)
     if partial:
         _U16.pack_into(th, 16, ones_sum(b"", sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP
                                         + skb.len))
@@ -208,11 +215,12 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
     _U16.pack_into(th, 16, check)
 
 
-def _syn_options(sk: TcpSock, tsval: int) -> bytes:
-    """tcp_syn_options(): MSS, and TS / wscale / sackOK when their sysctls are on."""
+def _syn_options(sk: TcpSock, tsval: int, md5: bool = False) -> bytes:
+    """tcp_syn_options(): MSS, and TS / wscale / sackOK when their sysctls are on (no
+    TS beside an MD5 signature: it would not fit)."""
     tn = sk.net
     ts = None
-    if tn.sysctl("tcp_timestamps"):
+    if tn.sysctl("tcp_timestamps") and not md5:
         ts = ((tsval + sk.tsoffset) & _M32, sk.rx_opt.ts_recent)
     wscale = sk.rx_opt.rcv_wscale if tn.sysctl("tcp_window_scaling") else -1
     return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tuxnet.loop import TimerHandle
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.cong import TcpCongestionOps
+    from tuxnet.tcp.md5 import TcpMd5Key
     from tuxnet.tcp.netns import TcpDst
 
 __all__ = ["IcskAck", "Minmax", "RackState", "RxOpt", "TcpSkbCb", "TcpSock", "inet_sk_set_state",
@@ -399,6 +400,7 @@ class TcpSock(Sock):
         self.retransmit_skb_hint: SkBuff | None = None
         self.delivered = 0
         self.delivered_ce = 0  # segments delivered with ECE (tcp/ecn.py)
+        self.md5sig_info: list[TcpMd5Key] | None = None  # TCP_MD5SIG keys (tcp/md5.py)
         self.ecn_flags = 0  # TCP_ECN_* (tcp/ecn.py)
         self.lost = 0
         self.app_limited = 0
@@ -505,6 +507,14 @@ class TcpSock(Sock):
     def tcp_is_reno(self) -> bool:
         """tcp_is_reno()."""
         return not self.rx_opt.sack_ok
+
+    def tcp_md5_key(self) -> TcpMd5Key | None:
+        """tcp_v4_md5_lookup(sk, sk): the TCP_MD5SIG key for the peer (tcp/md5.py)."""
+        if not self.md5sig_info:
+            return None
+        from tuxnet.tcp.md5 import tcp_md5_do_lookup
+
+        return tcp_md5_do_lookup(self, 0, self.inet_daddr)
 
     def tcp_min_rtt(self) -> int:
         """tcp_min_rtt()."""
