@@ -138,3 +138,15 @@ def test_setsockopt_errors() -> None:
     tcp_v4_parse_md5_keys(sk, TCP_MD5SIG, md5sig(B, b"", keylen=0))
     key = sk.tcp_md5_key()
     assert key is not None and key.key == b"net"
+
+
+def test_reset_of_a_keyed_connection_is_signed() -> None:
+    w = Wire(delay_ns=1 * MS)
+    c = _connect(w, KEY, KEY)
+    w.run(20 * MS)
+    c.sock_flags.add("SOCK_LINGER")
+    c.sk_lingertime = 0
+    proto.tcp_close(c)  # SO_LINGER 0: abort with a RST
+    w.run(20 * MS)
+    rst = [x for x in w.sent("a") if x.flags & 0x04]
+    assert rst and _sig(rst[-1]) == _digest(rst[-1], KEY)

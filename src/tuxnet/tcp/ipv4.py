@@ -49,6 +49,8 @@ from tuxnet.tcp.md5 import (
     tcp_md5_do_lookup,
     tcp_md5_option,
     tcp_md5_sign,
+    tcp_parse_md5sig_option,
+    tcp_v4_md5_hash,
 )
 from tuxnet.tcp.mss import tcp_full_space, tcp_mss_clamp, tcp_select_initial_window, tcp_sync_mss
 from tuxnet.tcp.netns import TcpNet, tcp_net
@@ -125,11 +127,23 @@ def tcp_v4_send_reset(host: Host, sk: object, skb: SkBuff) -> None:
     if sk is None and not tn.skb_dst_is_local(skb):
         return
     sport, dport = _U16.unpack_from(skb.data, 0)[0], _U16.unpack_from(skb.data, 2)[0]
+    # RFC 2385: a full socket signs with its key for the peer; a signed segment to no
+    # socket gets a RST only from a listener whose key verifies it
+    key: TcpMd5Key | None = None
+    if isinstance(sk, TcpSock) and sk.md5sig_info and sk.sk_state != TCP_TIME_WAIT:
+        key = tcp_md5_do_lookup(sk, 0, cb.saddr)
+    elif sk is None and (where := tcp_parse_md5sig_option(skb.data)[0]) >= 0:
+        lst = tn.lookup_listener(cb.daddr, dport, cb.iif)
+        key = tcp_md5_do_lookup(lst, 0, cb.saddr) if lst is not None else None
+        if key is None or bytes(skb.data[where:where + 16]) != \
+                tcp_v4_md5_hash(key, cb.saddr, cb.daddr, skb.data):
+            return
     if cb.tcp_flags & TCPHDR_ACK:
-        rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, cb.ack_seq, 0, TCPHDR_RST, 0)
+        rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, cb.ack_seq, 0, TCPHDR_RST, 0,
+                         md5=key)
     else:
         rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, 0, cb.end_seq,
-                         TCPHDR_RST | TCPHDR_ACK, 0)
+                         TCPHDR_RST | TCPHDR_ACK, 0, md5=key)
     mib = host.mib.tcp
     mib.OutSegs += 1
     mib.OutRsts += 1
