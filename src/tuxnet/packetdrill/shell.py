@@ -23,7 +23,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from tuxnet.sysctl import SysctlError
-from tuxnet.tools import ip_cmd
+from tuxnet.tools import ip_cmd, tc_cmd
 from tuxnet.tools.ip_cmd import resolve_object
 
 if TYPE_CHECKING:
@@ -85,21 +85,43 @@ def set_sysctl(host: Host, name: str, value: str) -> None:
         raise ShellError(f"sysctl: {e}") from None
 
 
-def _commands(text: str) -> list[str]:
+def _commands(text: str) -> list[tuple[str, str]]:
+    """The commands of ``text`` with the separator that follows each (``;``, ``&&``
+    or a newline, shown as ``;``)."""
     text = text.replace("\\\n", " ")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        out += [c.strip() for c in re.split(r";|&&", line) if c.strip()]
+        parts = re.split(r"(;|&&)", line)
+        for i in range(0, len(parts), 2):
+            cmd = parts[i].strip()
+            sep = parts[i + 1] if i + 1 < len(parts) else ";"
+            if cmd:
+                out.append((cmd, sep))
     return out
 
 
 def run_shell(host: Host, text: str, script_dir: str, state: dict[str, object]) -> None:
-    """Emulate ``text`` on ``host`` (``state`` keeps module parameters and flags)."""
-    for cmd in _commands(text):
-        _run_one(host, cmd, script_dir, state)
+    """Emulate ``text`` on ``host`` (``state`` keeps module parameters and flags). As
+    for system(), the exit status is the last command's: a failing command followed
+    by more commands is not an error, and ``a && b`` skips ``b`` when ``a`` fails.
+    Unsupported commands always fail the script."""
+    failed: ShellError | None = None
+    skip = False
+    for cmd, sep in _commands(text):
+        if skip:
+            skip = sep == "&&"
+            continue
+        try:
+            _run_one(host, cmd, script_dir, state)
+            failed = None
+        except ShellError as e:
+            failed = e
+            skip = sep == "&&"
+    if failed is not None:
+        raise failed
 
 
 def _strip_redirects(words: list[str]) -> list[str]:
@@ -242,9 +264,11 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
             raise ShellError(f"ip: {out.getvalue().strip()}")
         return
     if prog == "tc" and words[1:2] == ["qdisc"]:
-        if words[-1] == "pfifo" or words[2:3] == ["delete"]:
-            return  # tun0's queue already behaves as a default-sized pfifo
-        raise ShellUnsupported(f"unsupported: tc {' '.join(words[1:])}")
+        out = io.StringIO()  # tuxnet's tc: the qdisc is grafted onto the host's device
+        rc = tc_cmd.run_on_host(host, words[1:], out)
+        if rc:
+            raise ShellError(f"tc: {out.getvalue().strip()}")
+        return
     if prog == "ethtool" and words[1:2] == ["-K"]:
         return  # tuxnet TCP sends MSS-sized segments (no TSO/GSO to turn off)
     raise ShellUnsupported(f"unsupported: shell command {cmd!r}")

@@ -283,8 +283,9 @@ def tcp_send_probe0(sk: TcpSock) -> None:
         if sk.icsk_backoff < sk.net.sysctl("tcp_retries2"):
             sk.icsk_backoff += 1
         timeout = _timer.tcp_probe0_when(sk, TCP_RTO_MAX)
-    else:
+    else:  # not sent: local congestion (a qdisc drop); no backoff
         timeout = TCP_RESOURCE_PROBE_INTERVAL
+    timeout = _timer.tcp_clamp_probe0_to_user_timeout(sk, timeout)
     _timer.inet_csk_reset_xmit_timer(sk, ICSK_TIME_PROBE0, timeout, TCP_RTO_MAX)
 
 

@@ -61,12 +61,13 @@ def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpD
 def ip_queue_xmit(host: Host, skb: SkBuff, saddr: int, daddr: int, dst: TcpDst | None,
                   tos: int, ttl: int | None, ident: int | None) -> int:
     """ip_queue_xmit(): hand a TCP segment (skb.data at the TCP header) to IPv4 with DF
-    set (TCP sockets use IP_PMTUDISC_WANT and never exceed the path MTU)."""
+    set (TCP sockets use IP_PMTUDISC_WANT and never exceed the path MTU). A qdisc drop
+    comes back as NET_XMIT_DROP (> 0), as dev_queue_xmit returns it."""
     from tuxnet.ipv4.ip_output import ip_send_skb
 
     rt: Any = dst.rt if dst is not None else None
     return ip_send_skb(host, skb, saddr, daddr, IPPROTO_TCP, tos=tos, ttl=ttl, rt=rt,
-                       ident=ident)
+                       ident=ident, xmit_rc=True)
 
 
 def skb_dst_is_local(skb: SkBuff) -> bool:

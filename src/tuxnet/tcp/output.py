@@ -74,6 +74,7 @@ __all__ = ["forced_push", "tcp_event_new_data_sent", "tcp_fragment", "tcp_init_n
 
 _M32 = 0xFFFFFFFF
 IPPROTO_TCP = 6
+NET_XMIT_CN = 2  # include/linux/netdevice.h
 _HDR = struct.Struct("!HHIIHHHH")
 _U16 = struct.Struct("!H")
 
@@ -295,8 +296,11 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
             return -113  # EHOSTUNREACH
     err = tn.ip_queue_xmit(sk.host, skb, sk.inet_saddr, sk.inet_daddr, dst, sk.tos,
                            None if sk.uc_ttl < 0 else sk.uc_ttl, ident)
-    if err > 0:
-        err = 0
+    if err > 0:  # the qdisc dropped it (NET_XMIT_DROP) or is congested (NET_XMIT_CN)
+        from tuxnet.tcp.recovery import tcp_enter_cwr
+
+        tcp_enter_cwr(sk)
+        err = 0 if err == NET_XMIT_CN else err  # net_xmit_eval
     if not err and clone_it:
         # tcp_update_skb_after_send + tcp_rate_skb_sent
         if sk.sk_pacing_status:

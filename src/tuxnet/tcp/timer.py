@@ -35,6 +35,7 @@ from tuxnet.tcp.defs import (
     TCP_RTO_MIN,
     TCP_SYN_SENT,
     TCP_TIMEOUT_INIT,
+    TCP_TIMEOUT_MIN,
     TCP_TIMEOUT_MIN_US,
     TCP_TIMEWAIT_LEN,
     TCPF_CLOSE,
@@ -347,6 +348,17 @@ def tcp_probe0_when(sk: TcpSock, max_when: int) -> int:
     """tcp_probe0_when(): the probe interval after ``icsk_backoff`` doublings."""
     backoff = min((TCP_RTO_MAX // TCP_RTO_MIN).bit_length(), sk.icsk_backoff)
     return min(tcp_probe0_base(sk) << backoff, max_when)
+
+
+def tcp_clamp_probe0_to_user_timeout(sk: TcpSock, when: int) -> int:
+    """tcp_clamp_probe0_to_user_timeout(): the next zero-window (or local congestion)
+    probe comes no later than TCP_USER_TIMEOUT after probing began."""
+    user_timeout = sk.icsk_user_timeout
+    if not user_timeout or not sk.icsk_probes_tstamp:
+        return when
+    elapsed = max(sk.jiffies() - sk.icsk_probes_tstamp, 0)
+    remaining = max(user_timeout - elapsed, TCP_TIMEOUT_MIN)
+    return min(remaining, when)
 
 
 def tcp_check_probe_timer(sk: TcpSock) -> None:
