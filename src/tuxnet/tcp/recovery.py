@@ -10,8 +10,8 @@ SACK is on (tcp_recovery = 1), else by NewReno's duplicate-ACK count (RFC 6582);
 falls by PRR toward the congestion control's ssthresh. An RTO marks everything
 outstanding lost and restarts from cwnd = 1 (RFC 5681 3.1, RFC 6298 5.5).
 
-Deviations: F-RTO (tcp_frto, RFC 5682) is off; SACK blocks that cover part of a
-segment do not split it (the kernel fragments it); ECN is not negotiated yet (#5).
+F-RTO (RFC 5682) is in :mod:`.frto`, ECN in :mod:`.ecn`. Deviation: SACK blocks
+that cover part of a segment do not split it (the kernel fragments it).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from tuxnet.tcp.defs import (
     usecs_to_jiffies,
 )
 from tuxnet.tcp.ecn import tcp_count_delivered_ce, tcp_ecn_queue_cwr, tcp_ecn_withdraw_cwr
+from tuxnet.tcp.frto import tcp_frto_enter_loss, tcp_frto_process_loss
 from tuxnet.tcp.mss import tcp_current_mss
 from tuxnet.tcp.mtu_probe import tcp_mtup_probe_lost
 from tuxnet.tcp.rate import tcp_rate_skb_delivered
@@ -603,7 +604,7 @@ def tcp_enter_loss(sk: TcpSock) -> None:
     sk.high_seq = sk.snd_nxt
     sk.tlp_high_seq = 0
     tcp_ecn_queue_cwr(sk)
-    sk.frto = False  # F-RTO (RFC 5682) is not modelled yet (#5)
+    tcp_frto_enter_loss(sk, state)  # RFC 5682 (tcp/frto.py)
 
 
 # -- undo ------------------------------------------------------------------------------
@@ -735,13 +736,18 @@ def tcp_process_loss(sk: TcpSock, flag: int, num_dupack: int, rexmit: list[int])
     recovered = not before(sk.snd_una, sk.high_seq)
     if flag & FLAG_SND_UNA_ADVANCED and tcp_try_undo_loss(sk, False):
         return
+    if sk.frto and tcp_frto_process_loss(sk, flag, num_dupack, recovered, rexmit):
+        return
     if recovered:
         tcp_try_undo_recovery(sk)
         return
     if sk.tcp_is_reno():
-        if flag & FLAG_SND_UNA_ADVANCED:
+        # a Reno dupack means new data (F-RTO step 2.b) was delivered: lower in-flight
+        # to clock out (re)transmissions
+        if after(sk.snd_nxt, sk.high_seq) and num_dupack:
+            tcp_add_reno_sack(sk, num_dupack, bool(flag & FLAG_ECE))
+        elif flag & FLAG_SND_UNA_ADVANCED:
             tcp_reset_reno_sack(sk)
-        tcp_add_reno_sack(sk, num_dupack, bool(flag & FLAG_ECE))
     rexmit[0] = REXMIT_LOST
 
 
