@@ -105,6 +105,7 @@ def test_ip_tos_keeps_the_ecn_bits_of_a_stream_socket() -> None:
     c, _s, _ = pair(w)
     proto.tcp_sendmsg(c, bytes(100), 0, 0)  # ECT(0) now in the socket's TOS
     w.run(50 * MS)
+    old_dst = c.dst
     sock_setsockopt(c, SOL_IP, IP_TOS, struct.pack("i", 0x10 | INET_ECN_CE))
     assert c.tos == 0x10 | INET_ECN_ECT_0
     t0 = w.now()
@@ -112,3 +113,4 @@ def test_ip_tos_keeps_the_ecn_bits_of_a_stream_socket() -> None:
     w.run(50 * MS)
     sent = [x for x in w.sent("a") if x.t >= t0 and x.payload_len]
     assert sent and sent[0].tos == 0x10 | INET_ECN_ECT_0
+    assert c.dst is not old_dst  # sk_dst_reset: the route was looked up again

@@ -227,6 +227,9 @@ def _ip_set(sk: Sock, optname: int, optval: bytes) -> None:
             sk.tos = val & 0xFF
             sk.sk_priority = _IP_TOS2PRIO[(val & 0x1E) >> 1]
             sk.sk_dst_cache = None
+            dst = getattr(sk, "dst", None)  # a TCP socket's cached route (sk_dst_reset)
+            if dst is not None:
+                dst.reset()
     elif optname == IP_TTL:
         if val != -1 and not 1 <= val <= 255:
             raise _einval()

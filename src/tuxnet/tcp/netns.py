@@ -48,6 +48,10 @@ def keyed_hash64(key: bytes, *words: int) -> int:
     return int.from_bytes(hashlib.blake2b(data, key=key, digest_size=8).digest(), "big")
 
 
+def _always() -> bool:
+    return True
+
+
 class TcpDst:
     """What TCP uses of a dst_entry: source address, path MTU, route metrics."""
 
@@ -77,6 +81,11 @@ class TcpDst:
     def mtu(self) -> int:
         """dst_mtu()."""
         return self.mtu_fn() if self.mtu_fn is not None else 1500
+
+    def reset(self) -> None:
+        """sk_dst_reset(): the socket drops this route; its next transmission looks one
+        up again (IP_TOS, SO_BINDTODEVICE ... change what the lookup gives)."""
+        self.obsolete_fn = _always
 
 
 RouteOutput = Callable[["Host", int, int, int, int], TcpDst]

@@ -88,8 +88,9 @@ GSO_MAX_SEGS = 65535  # include/linux/netdevice.h: GSO_MAX_SEGS (sk_gso_max_segs
 
 def tcp_sk_can_gso(sk: TcpSock) -> bool:
     """sk_can_gso(): TSO is on for this netns and the route's device takes TCPv4 GSO
-    super-segments with checksum offload (sk_setup_caps: sk_route_caps from dev)."""
-    if not sk.net.tso:
+    super-segments with checksum offload (sk_setup_caps: sk_route_caps from dev). An
+    MD5-signed socket never builds them (sk_gso_disable: each segment is signed)."""
+    if not sk.net.tso or sk.md5sig_info:
         return False
     dst = sk.dst
     dev = getattr(dst.rt, "dev", None) if dst is not None else None
