@@ -24,14 +24,15 @@ sendmsg/recvmsg with Nagle, TCP_NODELAY, TCP_CORK, MSG_MORE, PSH marking; header
 prediction; out-of-order queue with SACK and D-SACK; delayed ACKs, quick-ACK mode, SACK
 compression; RTT/RTO (RFC 6298, Linux fixed point); RTO backoff, zero-window probes,
 keepalive; SACK scoreboard, RACK loss detection and TLP, NewReno, PRR, undo on D-SACK or
-timestamps; ICMP errors and PMTU; the congestion-control interface with Reno, CUBIC
+timestamps, F-RTO (frto.py); ECN (ecn.py, RFC 3168); ICMP errors and PMTU, PLPMTUD
+(mtu_probe.py, RFC 4821); MD5 signatures (md5.py, RFC 2385); the congestion-control interface with Reno, CUBIC
 (the default) and BBR v1 (cong/), delivery-rate sampling (rate.py), pacing with
 EDT departure times, TCP's own pacing timer and fq's (pacing.py); receive-buffer
 autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio); TSO super-segments
 when the route can offload (live mode).
 
-Not yet (#5): F-RTO, ECN, TSQ (and so autocorking), TSO in simulation, urgent data,
-Fast Open, MD5/AO, tcp_metrics, TIME_WAIT reuse, IPv6.
+Not yet (#5): Accurate ECN, TSQ (and so autocorking), TSO in simulation, urgent data,
+Fast Open, TCP-AO, tcp_metrics, TIME_WAIT reuse, IPv6.
 """
 
 from __future__ import annotations
