@@ -63,7 +63,7 @@ def _ipv4(host: Host, lo: Any, dev: Any, addr: str) -> None:
 
 
 def two_hosts(*, seed: int = 1, rate_bps: int | None = None,
-              delay_ns: int | None = None) -> Net:
+              delay_ns: int | None = None, loss: float = 0.0) -> Net:
     """h1 and h2 on a SimNic-to-SimNic link in virtual time (link parameters optional)."""
     loop = SimLoop()
     topo = Topology(loop, seed=seed)
@@ -79,11 +79,13 @@ def two_hosts(*, seed: int = 1, rate_bps: int | None = None,
         _ipv4(h, lo, nic, f"10.0.0.{i}")
         hosts.append(h)
         nics.append(nic)
-    params: dict[str, int] = {}
+    params: dict[str, float] = {}
     if rate_bps is not None:
         params["rate_bps"] = rate_bps
     if delay_ns is not None:
         params["delay_ns"] = delay_ns
+    if loss:
+        params["loss"] = loss
     connect_simnics(topo, nics[0], nics[1], **params)
     return Net(loop, hosts[0], hosts[1], nics[0], nics[1])
 

@@ -96,8 +96,10 @@ def test_sim_is_deterministic() -> None:
     assert trace() == trace()
 
 
-def test_real_loop_timers_and_reader() -> None:
+@pytest.mark.parametrize("busy_poll", [False, True])
+def test_real_loop_timers_and_reader(busy_poll: bool) -> None:
     loop = RealLoop()
+    loop.busy_poll = busy_poll  # spinning on epoll_wait(0) must serve the same events
     r, w = os.pipe()
     got: list[bytes] = []
     try:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _liveutil import Live, live, netns, ns_run, require_live
@@ -125,6 +126,43 @@ def test_sigint_while_traffic(ns: str) -> None:
         assert inst.proc.returncode == 0, err
         assert '"stop": "SIGINT"' in out and "Traceback" not in err
         assert ns_run(ns2, "ip", "link", "show", "dev", "tnx0").returncode != 0
+
+
+def test_busy_poll_ping_udp_and_sigterm(ns: str) -> None:
+    """--busy-poll: the loop never sleeps in epoll, yet answers ARP, ping and UDP echo
+    and still stops at once on SIGTERM (the signal wakeup pipe is polled too)."""
+    with netns("b") as ns2:
+        inst = Live(ns2, *ARGS, "--busy-poll", "--serve", "udp-echo:7")
+        try:
+            assert "busy polling" in inst.ready
+            r = ns_run(ns2, "ping", "-c", "10", "-i", "0.01", "-W", "2", TUX)
+            assert _received(r.stdout) == (10, 10), r.stdout + r.stderr
+            code = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+                    "s.settimeout(2); s.connect(('" + TUX + "', 7)); s.send(b'bp' * 50);"
+                    "print(s.recv(2048).decode())")
+            r = ns_run(ns2, sys.executable, "-c", code)
+            assert r.stdout.strip() == "bp" * 50, r.stderr
+            report = inst.stop_json()
+        finally:
+            inst.stop()
+        assert report["stop"] == "SIGTERM"
+        assert report["snmp"]["IcmpOutEchoReps"] >= 10
+        assert report["snmp"]["UdpInDatagrams"] >= 1
+
+
+def test_bench_ping_quick() -> None:
+    """benchmarks/bench_ping.py --quick runs both tuxnet modes and ends with its ratios."""
+    require_live("ping")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_ping.py"),
+                          "--quick"], capture_output=True, text=True, timeout=180,
+                         env=dict(os.environ, PYTHONPATH=str(root / "src")))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    ratios = [ln for ln in lines if ln.startswith("ratio:")]
+    assert len(ratios) == 4 and lines[-4:] == ratios, out.stdout
+    for peer in ("tuxnet (TAP)", "tuxnet --busy-poll", "kernel (veth)", "raw TAP floor"):
+        assert sum(ln.startswith(peer) for ln in lines) == 2, out.stdout
 
 
 def test_not_root_is_a_clear_error() -> None:

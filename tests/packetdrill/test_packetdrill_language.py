@@ -138,7 +138,10 @@ def test_script_passes() -> None:
     # write returns what it took
     (("write(4, ..., 1000) = 1000", "write(4, ..., 1000) = 999"), 10, "returned 1000"),
     # an unsupported command fails clearly
-    (("`../common/defaults.sh`", "`nstat -n`"), 0, "unsupported"),
+    (("`../common/defaults.sh`", "`ss -tin`"), 0, "unsupported"),
+    # nstat | grep fails (exit status 1) when the counter did not change
+    (("   +0 accept(3", "   +0 `nstat -n`\n   +0 `nstat | grep TcpExtTCPHPHits`\n"
+      "   +0 accept(3"), 10, "no match"),
 ])
 def test_deliberately_failing_scripts(change: tuple[str, str], line: int, words: str) -> None:
     text = _SERVER.replace(*change)
@@ -190,11 +193,22 @@ def test_mangled_scripts_never_raise() -> None:
 
 def test_script_local_isn_is_mapped() -> None:
     """A script may write its own local ISN on the SYN-ACK line (run_packet.c keeps a
-    script ISN and a live ISN); later local sequence numbers follow it."""
-    text = (_SERVER.replace("> S. 0:0(0) ack 1", "> S. 1000:1000(0) ack 1")
-            .replace("+.1 < . 1:1(0) ack 1 win 257", "+.1 < . 1:1(0) ack 1001 win 257")
-            .replace("> P. 1:1001(1000) ack 1", "> P. 1001:2001(1000) ack 1")
-            .replace("< . 1:1(0) ack 1001 win 257\n   +0 %{ assert tcpi_state",
-                     "< . 1:1(0) ack 2001 win 257\n   +0 %{ assert tcpi_state"))
+    script ISN and a live ISN for SYNs); later sequence numbers are relative to the ISNs,
+    as tcpdump prints them (socket.h: local_seq_script_to_live_offset)."""
+    text = _SERVER.replace("> S. 0:0(0) ack 1", "> S. 1000:1000(0) ack 1")
     r = run_text(text, "isn.pkt")
+    assert r.passed, (r.line, r.message)
+    wrong = text.replace("+.1 < . 1:1(0) ack 1 win 257", "+.1 < . 1:1(0) ack 1001 win 257")
+    assert not run_text(wrong, "isn.pkt").passed
+
+
+def test_script_remote_isn_is_mapped() -> None:
+    """The remote ISN of the SYN is literal; later remote sequence numbers (and the
+    ACKs the stack sends) are relative to it."""
+    text = (_SERVER.replace("< S 0:0(0)", "< S 5000:5000(0)")
+            .replace("> S. 0:0(0) ack 1 ", "> S. 0:0(0) ack 5001 ")
+            .replace("   +0 %{ assert tcpi_state",
+                     "   +0 < P. 1:11(10) ack 1001 win 257\n"
+                     "   +0 > . 1001:1001(0) ack 11\n   +0 %{ assert tcpi_state"))
+    r = run_text(text, "risn.pkt")
     assert r.passed, (r.line, r.message)

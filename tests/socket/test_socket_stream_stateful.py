@@ -162,6 +162,11 @@ class StreamSockets(RuleBasedStateMachine):
                 ent.peer = ent
             return
         if before in (TCP_SYN_SENT, TCP_SYN_RECV):
+            if ent.sock._sk.sk_socket_state == 4:  # SS_DISCONNECTING
+                # shutdown() during the handshake (inet_shutdown): connect's switch
+                # has no case for it
+                assert r == errno.EINVAL, r
+                return
             assert r == errno.EALREADY, r
             return
         if ent.connect_reported:

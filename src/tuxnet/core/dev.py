@@ -60,6 +60,8 @@ from tuxnet.skb import (
     PACKET_OUTGOING,
     SkBuff,
 )
+from tuxnet.skb.tstamp import SCM_TSTAMP_SCHED, SKBTX_SCHED_TSTAMP, skb_tstamp_tx
+from tuxnet.skb.zcopy import skb_orphan_frags_rx
 
 if TYPE_CHECKING:
     from tuxnet.core.netcore import NetCore
@@ -247,6 +249,8 @@ def netif_receive_skb_core(skb: SkBuff) -> int:
         if res == RX_HANDLER_EXACT:
             deliver_exact = True
         break
+    if skb.shinfo.destructor_arg is not None:
+        skb_orphan_frags_rx(skb)  # deliver_skb: user pages go no further than here
     ptype = skb.protocol
     base = None if deliver_exact else core.ptype_base.get(ptype)
     if dev is orig_dev and not dev.ptype_specific:
@@ -514,6 +518,8 @@ def dev_queue_xmit(skb: SkBuff) -> int:
     if cpu is not None:
         cpu._acc += core.costs.dev_queue_xmit_ns
     skb.mac_header = skb.data_off
+    if skb.shinfo.tx_flags & SKBTX_SCHED_TSTAMP:
+        skb_tstamp_tx(skb, skb.sk, SCM_TSTAMP_SCHED)
     if not dev.flags & IFF_UP:
         dev.core_stats.tx_dropped += 1
         core.host.kfree_skb(skb, SkbDropReason.DEV_READY, "__dev_queue_xmit")

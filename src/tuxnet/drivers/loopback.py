@@ -32,6 +32,7 @@ from tuxnet.core.netdevice import (
     NetdevQueue,
     RtnlLinkStats64,
 )
+from tuxnet.skb.tstamp import skb_tx_timestamp
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -67,6 +68,7 @@ class LoopbackDevice(NetDevice):
         if cpu is not None:
             costs = self.core.costs
             cpu._acc += costs.loopback_xmit_ns + costs.netif_rx_ns
+        skb_tx_timestamp(skb)
         skb.tstamp = 0  # skb_clear_tstamp
         skb.orphan()
         skb.protocol = eth_type_trans(skb, self)

@@ -84,6 +84,7 @@ from tuxnet.core.ring import Ringparam, RxRing, TxRing, ethtool_check_ringparam,
 from tuxnet.core.rss import toeplitz_hash
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.skb import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, NET_SKB_PAD, SkBuff, build_skb
+from tuxnet.skb.tstamp import skb_tx_timestamp
 from tuxnet.wire.checksum import internet_checksum
 
 if TYPE_CHECKING:
@@ -528,6 +529,7 @@ class SimNic(NetDevice):
         cpu = current_cpu()
         if cpu is not None:
             cpu._acc += self.core.costs.driver_tx_ns
+        skb_tx_timestamp(skb)
         ring.pending.append(skb)
         if ring.unused() < DESC_NEEDED:
             netif_tx_stop_queue(txq)

@@ -48,6 +48,7 @@ from tuxnet.core.netdevice import (
 from tuxnet.core.ring import ethtool_error
 from tuxnet.dropreason import SkbDropReason
 from tuxnet.skb import PACKET_HOST
+from tuxnet.skb.tstamp import skb_tx_timestamp
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -108,6 +109,7 @@ class VethDevice(NetDevice):
             self.dropped += 1
             self.host.kfree_skb(skb, SkbDropReason.DEV_READY, "veth_xmit")
             return NETDEV_TX_OK
+        skb_tx_timestamp(skb)
         # skb_scrub_packet: the packet enters another namespace
         skb.orphan()
         skb.dst = None

@@ -70,6 +70,7 @@ class LiveConfig:
     fetch: str | None = None  # an http:// URL to GET once started
     output: str = "-"  # where the fetched body goes ("-": stdout)
     fetch_timeout: float = 30.0  # seconds without progress before the fetch fails
+    busy_poll: bool = False  # spin on the TAP instead of sleeping (threaded NAPI busy poll)
 
 
 def split_prefix(text: str, what: str) -> tuple[str, int]:
@@ -102,6 +103,7 @@ class LiveStack:
         self.addr, self.prefixlen = split_prefix(cfg.addr, "--addr")
         self.peer = split_prefix(cfg.peer_addr, "--peer-addr") if cfg.peer_addr else None
         self.loop = RealLoop()
+        self.loop.busy_poll = cfg.busy_poll
         self.host = Host(self.loop, "tuxnet", ncpus=1,
                          seed=int.from_bytes(os.urandom(4), "little"))
         self.tap: TapDevice | None = None
@@ -227,6 +229,8 @@ class LiveStack:
         assert self.dev is not None and self.tap is not None
         mac = ":".join(f"{b:02x}" for b in self.dev.dev_addr)
         extra = f", serving {' '.join(s.name for s in self.services)}" if self.services else ""
+        if self.cfg.busy_poll:
+            extra += ", busy polling"
         return (f"{PROG}: tap {self.tap.name} up, {self.addr}/{self.prefixlen} "
                 f"(lladdr {mac}, mtu {self.dev.mtu}{extra})")
 

@@ -22,6 +22,10 @@ class RealLoop(EventLoop):
         super().__init__()
         self._selector = selectors.DefaultSelector()
         self._readers: dict[int, tuple[Callable[..., object], tuple[Any, ...]]] = {}
+        # Busy polling: instead of sleeping in epoll_wait until an fd is readable,
+        # spin on non-blocking epoll_wait calls (Linux 6.19's threaded NAPI busy poll,
+        # NAPI_THREADED_BUSY_POLL: the poller never sleeps, so no wakeup latency).
+        self.busy_poll = False
 
     # Monotonic time in nanoseconds: the clock itself, no Python frame per reading
     now_ns = staticmethod(time.monotonic_ns)
@@ -70,6 +74,8 @@ class RealLoop(EventLoop):
             if until_ns is not None and now >= until_ns:
                 break
             timeout = None if deadline is None else max(0, deadline - now) / 1e9
+            if self.busy_poll:
+                timeout = 0
             if self._readers:
                 for key, _ in self._selector.select(timeout):
                     entry = self._readers.get(int(key.fd))

@@ -38,6 +38,8 @@ def options_string(opts: list[TcpOption]) -> str:
             parts.append("sack " + " ".join(f"{a}:{b}" for a, b in o.blocks))
         elif o.name == "TS":
             parts.append(f"TS val {o.values[0]} ecr {o.values[1]}")
+        elif o.name in ("FO", "FOEXP"):
+            parts.append(f"{o.name} {bytes(o.values).hex()}".rstrip())
         else:
             parts.append(o.name)
     return "<" + ",".join(parts) + ">"

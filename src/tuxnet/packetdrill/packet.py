@@ -60,6 +60,10 @@ def encode_options(opts: list[TcpOption], ts_ecr: int | None = None,
             out += struct.pack("!BBII", 8, 10, o.values[0] & 0xFFFFFFFF, ecr & 0xFFFFFFFF)
         elif o.name == "md5":  # RFC 2385: kind 19, length 18, the digest as written
             out += bytes([19, 18]) + bytes(o.values)
+        elif o.name == "FO":  # RFC 7413 4.1.1
+            out += bytes([34, 2 + len(o.values), *o.values])
+        elif o.name == "FOEXP":  # the experimental option 254 with magic 0xF989
+            out += bytes([254, 4 + len(o.values), 0xF9, 0x89, *o.values])
         else:
             raise PacketError(f"unsupported: TCP option {o.name}")
     return bytes(out)
@@ -151,6 +155,10 @@ def _parse_options(data: bytes) -> tuple[list[TcpOption], str]:
             opts.append(TcpOption("TS", list(struct.unpack("!II", body))))
         elif kind == 19 and ln == 18:
             opts.append(TcpOption("md5", list(body)))
+        elif kind == 34:
+            opts.append(TcpOption("FO", list(body)))
+        elif kind == 254 and ln >= 4 and body[:2] == b"\xf9\x89":
+            opts.append(TcpOption("FOEXP", list(body[2:])))
         else:
             opts.append(TcpOption(f"kind{kind}", list(body)))
         i += ln

@@ -273,6 +273,13 @@ class _Parser:
                 if len(digest) != 16:
                     raise ParseError(t.line, f"bad md5 digest '{t.text}' (32 hex digits)")
                 opts.append(TcpOption(name, list(digest)))
+            elif name in ("FO", "FOEXP"):
+                # TCP Fast Open: an optional cookie of hex digits (a WORD or a NUM;
+                # run_all.py's -D TFO_COOKIE=... symbol)
+                text = ""
+                if not (self.is_punct(",") or self.is_punct(">")):
+                    text = self.next().text
+                opts.append(TcpOption(name, fastopen_cookie(t.line, text)))
             else:
                 # FO / FOEXP / md5 / ECN / experimental: keep the raw words; unsupported
                 vals: list[int] = []
@@ -402,3 +409,23 @@ def parse_script(text: str) -> Script:
     except LexError as e:
         raise ParseError(e.line, str(e)) from None
     return _Parser(toks).script()
+
+
+# run_all.py's -D symbols for IPv4 (gtests/net/packetdrill/run_all.py): the cookie Linux
+# computes for 192.0.2.1 -> 192.168.0.1 under defaults.sh's tcp_fastopen_key
+RUN_ALL_DEFINES = {"TFO_COOKIE": "3021b9d889017eeb", "CODE": "host_unreachable"}
+_MAX_TCP_FAST_OPEN_COOKIE_BYTES = 38  # what fits the option space (40 - kind - len)
+
+
+def fastopen_cookie(line: int, text: str) -> list[int]:
+    """new_tcp_fast_open_option(): the cookie's bytes from its hex digits (an even
+    number, at most 16 bytes)."""
+    text = RUN_ALL_DEFINES.get(text, text)
+    if len(text) % 2:
+        raise ParseError(line, "TCP fast open cookie has an odd number of digits")
+    if len(text) // 2 > _MAX_TCP_FAST_OPEN_COOKIE_BYTES:
+        raise ParseError(line, "TCP fast open cookie too long")
+    try:
+        return list(bytes.fromhex(text))
+    except ValueError:
+        raise ParseError(line, f"TCP fast open cookie is not hex: {text}") from None

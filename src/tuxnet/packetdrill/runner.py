@@ -18,7 +18,16 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from tuxnet.packetdrill.ast import Command, Event, PacketSpec, Script, Syscall, TimeSpec
+from tuxnet.packetdrill.ast import (
+    Command,
+    Event,
+    PacketSpec,
+    Script,
+    Syscall,
+    TcpOption,
+    TimeSpec,
+)
+from tuxnet.packetdrill.icmp import build_icmp_error
 from tuxnet.packetdrill.matcher import aggregate, check_outbound, flags_string
 from tuxnet.packetdrill.packet import (
     FLAG_BITS,
@@ -29,7 +38,7 @@ from tuxnet.packetdrill.packet import (
     flags_value,
     parse_live_packet,
 )
-from tuxnet.packetdrill.parser import ParseError, parse_script
+from tuxnet.packetdrill.parser import RUN_ALL_DEFINES, ParseError, parse_script
 from tuxnet.packetdrill.shell import (
     DEFAULTS_PROFILE,
     ShellError,
@@ -96,6 +105,7 @@ class _Conn:
     remote_port: int
     local_isn: int | None = None
     script_isn: int = 0  # the local ISN the script's > S / > S. line writes
+    remote_isn: int = 0  # the seq of the last inbound SYN / SYN-ACK (live = script)
     saw_inbound_ack: bool = False
     ts_offset: int | None = None
 
@@ -148,12 +158,13 @@ class _Runner:
         self.sent_idx = 0
         self.sys = Syscalls(self.host, self.local_ip, self.remote_ip, int(o["bind_port"]),
                             int(o["connect_port"]))
+        self.sys.tolerance_us = self.tol_us
         self.conn: _Conn | None = None
         self.next_remote_port = 48_000
         self.ts_map: dict[int, int] = {}
         self.pending: _Pending | None = None
         self.code_ns: dict[str, Any] = {}
-        self.shell_state: dict[str, object] = {}
+        self.shell_state: dict[str, object] = {"files": self.sys.files}
         self.notes: list[str] = []
         self.script_dir = os.path.dirname(os.path.abspath(path)) if path else "."
 
@@ -427,20 +438,25 @@ class _Runner:
         if spec.unsupported:
             raise ScriptFailure(ev.line, spec.unsupported)
         if spec.icmp is not None:
-            raise ScriptFailure(ev.line, "unsupported: inbound icmp packet")
+            self.inbound_icmp(ev, spec)
+            return
         if spec.win is None:
             raise ScriptFailure(ev.line, "inbound TCP packet without window")
         flags = flags_value(spec.flags)
-        syn_only = flags & FLAG_BITS["S"] and not flags & FLAG_BITS["."]
-        if syn_only and spec.length and self._tfo_server():
-            raise ScriptFailure(ev.line, "unsupported: TCP_FASTOPEN (data on a SYN to a "
-                                "TFO-enabled listener)")
+        syn = flags & FLAG_BITS["S"]
+        syn_only = syn and not flags & FLAG_BITS["."]
         c = self.conn
         if c is None or (syn_only and c.saw_inbound_ack):
             c = self._new_server_conn()
         if flags & FLAG_BITS["."]:
             c.saw_inbound_ack = True
-        isn = ((c.local_isn or 0) - c.script_isn) & 0xFFFFFFFF  # script -> live offset
+        # run_packet.c: a SYN's seq is literal and sets the remote ISN; later seqs are
+        # relative to it; ACKs of a SYN map by (live - script) local ISN, others by the
+        # live local ISN
+        if syn:
+            c.remote_isn = spec.seq & 0xFFFFFFFF
+        seq = spec.seq if syn else (spec.seq + c.remote_isn) & 0xFFFFFFFF
+        isn = ((c.local_isn or 0) - (c.script_isn if syn else 0)) & 0xFFFFFFFF
         ack = ((spec.ack or 0) + isn) & 0xFFFFFFFF if flags & FLAG_BITS["."] else 0
         ts_ecr: int | None = None
         sack: list[tuple[int, int]] | None = None
@@ -452,7 +468,7 @@ class _Runner:
         try:
             opts = encode_options(spec.options or [], ts_ecr, sack)
             pkt = build_tcp_packet(ip_bytes(self.remote_ip), ip_bytes(self.local_ip),
-                                   c.remote_port, c.local_port, spec.seq, ack, flags,
+                                   c.remote_port, c.local_port, seq, ack, flags,
                                    spec.win, spec.urg or 0, opts, spec.length, spec.ecn,
                                    spec.tos, spec.ttl)
         except PacketError as e:
@@ -461,10 +477,29 @@ class _Runner:
             raise ScriptFailure(ev.line, "inbound packet: end seq != start seq + length")
         self.tun.inject(pkt, self.gro_mss)
 
-    def _tfo_server(self) -> bool:
-        """net.ipv4.tcp_fastopen has TFO_SERVER_ENABLE (0x2, include/net/tcp.h)."""
-        v = self.host.sysctl.get("net.ipv4.tcp_fastopen")
-        return isinstance(v, int) and bool(v & 0x2)
+    def inbound_icmp(self, ev: Event, spec: PacketSpec) -> None:
+        """map_inbound_icmp_packet(): the quoted segment is ours, local seq mapped."""
+        assert spec.icmp is not None
+        itype, icode, mtu = spec.icmp
+        icode = RUN_ALL_DEFINES.get(icode, icode)
+        c = self.conn
+        if c is None:
+            raise ScriptFailure(ev.line, "inbound icmp packet without a connection")
+        inner = spec.icmp_tcp
+        seq = inner.seq if inner is not None else 0
+        length = inner.length if inner is not None else 0
+        flags = flags_value(inner.flags) if inner is not None and inner.flags else 0
+        syn = flags & FLAG_BITS["S"]
+        live_seq = (seq + (c.local_isn or 0) - (c.script_isn if syn else 0)) & 0xFFFFFFFF
+        ack = ((inner.ack or 0) + c.remote_isn) if inner is not None else 0
+        try:
+            pkt = build_icmp_error(ip_bytes(self.remote_ip), ip_bytes(self.local_ip), itype,
+                                   icode, mtu, ip_bytes(self.local_ip),
+                                   ip_bytes(self.remote_ip), c.local_port, c.remote_port,
+                                   live_seq, ack, flags, length)
+        except PacketError as e:
+            raise ScriptFailure(ev.line, str(e)) from None
+        self.tun.inject(pkt, 0)
 
     def live_ecr(self, line: int, ecr: int, c: _Conn) -> int:
         if ecr in self.ts_map:
@@ -483,8 +518,9 @@ class _Runner:
             t_ns, raw = self.tun.sent[self.sent_idx]
             self.sent_idx += 1
             p = parse_live_packet(t_ns - self.start_ns, raw)
-            if p.is_tcp:
-                return p
+            port = self.sys.under_test_port()
+            if p.is_tcp and (not port or p.sport == port):
+                return p  # packets of other sockets are not checked (run_packet.c)
 
     def outbound(self, ev: Event, spec: PacketSpec, t: int | None, t_end: int | None,
                  prev: int) -> int:
@@ -514,12 +550,18 @@ class _Runner:
         self.learn_outbound(live, spec)
         c = self.conn
         assert c is not None
-        isn = ((c.local_isn or 0) - c.script_isn) & 0xFFFFFFFF
+        syn = live.flags & FLAG_BITS["S"]
+        isn = ((c.local_isn or 0) - (c.script_isn if syn else 0)) & 0xFFFFFFFF
+        rem = 0 if syn else c.remote_isn  # the ACK of a SYN-ACK is compared as it is
+        options = [TcpOption(o.name, o.values, [((a - rem) & 0xFFFFFFFF, (b - rem) & 0xFFFFFFFF)
+                                                for a, b in o.blocks])
+                   if o.name == "sack" else o for o in live.options]
         mapped = LivePacket(live.time_ns, live.raw, tos=live.tos, ttl=live.ttl,
                             sport=live.sport, dport=live.dport,
-                            seq=(live.seq - isn) & 0xFFFFFFFF, ack=live.ack,
+                            seq=(live.seq - isn) & 0xFFFFFFFF,
+                            ack=(live.ack - rem) & 0xFFFFFFFF,
                             flags=live.flags, win=live.win, urg=live.urg,
-                            payload_len=live.payload_len, options=live.options,
+                            payload_len=live.payload_len, options=options,
                             options_bad=live.options_bad)
         # TS mapping: script val -> live val (for inbound ecr), offset from the first
         for w, g in zip(spec.options or [], live.options, strict=False):

@@ -22,6 +22,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from tuxnet.packetdrill.sysfile import run_file_command
 from tuxnet.sysctl import SysctlError
 from tuxnet.tools import ip_cmd, tc_cmd
 from tuxnet.tools.ip_cmd import resolve_object
@@ -210,7 +211,7 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
         raise ShellUnsupported(f"unsupported: shell command {cmd!r} ({e})") from None
     if not raw:
         return
-    if "|" in raw or os.path.basename(raw[0]) == "grep":
+    if os.path.basename(raw[0]) == "grep":  # (nstat | grep: nstat.py)
         _run_pipeline(host, cmd)
         return
     prog = os.path.basename(raw[0])
@@ -229,6 +230,16 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
             return
         raise ShellUnsupported(f"unsupported: shell command {cmd!r}")
     words = _strip_redirects(raw)
+    if run_file_command(words, state):
+        return  # rm -f / dd if=/dev/zero / touch on the script's files (sysfile.py)
+    if prog == "nstat":
+        from tuxnet.packetdrill.nstat import NstatError, run_nstat
+
+        try:
+            run_nstat(host, words, state)
+        except NstatError as e:
+            raise ShellError(str(e)) from None
+        return
     if prog == "defaults.sh":
         path = os.path.normpath(os.path.join(script_dir, raw[0]))
         if os.path.isfile(path):
@@ -257,7 +268,11 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
     if re.fullmatch(r"sysctl_restore_.*\.sh", prog):
         return  # each script runs on a fresh host: nothing to restore
     if prog == "ip" and words[1:4] == ["tcp_metrics", "flush", "all"]:
-        return  # a fresh host has an empty tcp_metrics cache
+        from tuxnet.tcp.fastopen_client import tcp_fastopen_metrics_flush
+        from tuxnet.tcp.netns import tcp_net
+
+        tcp_fastopen_metrics_flush(tcp_net(host))  # the cached Fast Open cookies
+        return
     if prog == "ip" and len(words) > 1 and resolve_object(words[1]) == "tuxnet.tools.ip_route":
         out = io.StringIO()  # route metrics (advmss, mtu lock, initcwnd): tuxnet's ip route
         if ip_cmd.run(host, words[1:], out):

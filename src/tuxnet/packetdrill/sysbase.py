@@ -14,7 +14,7 @@ from tuxnet.packetdrill.symbols import lookup
 from tuxnet.socket.stream import StreamSocket
 
 __all__ = ["Attempt", "Errno", "FdEntry", "FdTable", "SyscallFail", "Unsupported",
-           "WouldBlock", "expr_fields", "expr_int", "iov_len", "is_null"]
+           "WouldBlock", "expr_fields", "expr_int", "iov_len", "iov_lens", "is_null"]
 
 
 class WouldBlock(Exception):
@@ -36,8 +36,9 @@ class FdEntry:
     sock: StreamSocket | None = None
     nonblock: bool = False
     inq: bool = False
-    zerocopy: bool = False  # SO_ZEROCOPY (sock_flag SOCK_ZEROCOPY)
     epoll: dict[int, list[int]] | None = None  # fd -> [events, pending-edge flag]
+    file: Any = None  # an open file (packetdrill/sysfile.py)
+    pipe: Any = None  # one end of a pipe
 
 
 @dataclass
@@ -81,14 +82,19 @@ def expr_fields(e: Expr) -> dict[str, Expr]:
     return out
 
 
-def iov_len(e: Expr) -> int:
-    """Total length of an iovec list ``[{..., 40}, {..., 100}]``."""
-    total = 0
+def iov_lens(e: Expr) -> list[int]:
+    """The element lengths of an iovec list ``[{..., 40}, {..., 100}]``."""
+    lens: list[int] = []
     for it in e.items if e.kind == "list" else [e]:
         if it.kind != "struct" or len(it.items) != 2:
             raise Unsupported("unsupported: iovec form")
-        total += expr_int(it.items[1])
-    return total
+        lens.append(expr_int(it.items[1]))
+    return lens
+
+
+def iov_len(e: Expr) -> int:
+    """Total length of an iovec list."""
+    return sum(iov_lens(e))
 
 
 

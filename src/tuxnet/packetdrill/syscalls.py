@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.packetdrill.ast import Expr, Syscall
+from tuxnet.packetdrill.cmsg import check_cmsgs
 from tuxnet.packetdrill.symbols import SYMBOLS
 from tuxnet.packetdrill.sysbase import (
     Attempt,
@@ -28,8 +29,11 @@ from tuxnet.packetdrill.sysbase import (
     expr_fields,
     expr_int,
     iov_len,
+    iov_lens,
     is_null,
 )
+from tuxnet.packetdrill.sysfastopen import FastopenSend
+from tuxnet.packetdrill.sysfile import FileCalls, VirtualFile
 from tuxnet.packetdrill.syspoll import PollCalls
 from tuxnet.socket import AF_INET, SOCK_STREAM, socket
 from tuxnet.socket.stream import StreamSocket
@@ -45,6 +49,7 @@ __all__ = ["Attempt", "FdEntry", "SyscallFail", "Syscalls", "Unsupported", "Woul
 O_RDWR = 2
 O_NONBLOCK = 0o4000
 SOCK_NONBLOCK = 0o4000
+_MSGHDR_MAX_CONTROLLEN = 10240  # packetdrill's msg_control buffer
 
 
 # the arguments each call needs (run_system_call.c: check_arg_count)
@@ -52,10 +57,11 @@ _ARITY = {"socket": 3, "bind": 3, "listen": 2, "accept": 3, "accept4": 3, "conne
           "read": 3, "write": 3, "send": 4, "sendto": 4, "recv": 4, "recvfrom": 4,
           "readv": 3, "writev": 3, "sendmsg": 3, "recvmsg": 3, "close": 1, "shutdown": 2,
           "fcntl": 2, "ioctl": 3, "setsockopt": 4, "getsockopt": 4, "poll": 3,
-          "epoll_create": 1, "epoll_create1": 1, "epoll_ctl": 4, "epoll_wait": 4}
+          "epoll_create": 1, "epoll_create1": 1, "epoll_ctl": 4, "epoll_wait": 4,
+          "open": 2, "sendfile": 4, "pipe": 1, "splice": 6}
 
 
-class Syscalls(PollCalls):
+class Syscalls(PollCalls, FileCalls):
     """The fd table of one script run and the calls on it."""
 
     def __init__(self, host: Host, local_ip: str, remote_ip: str, bind_port: int,
@@ -67,6 +73,9 @@ class Syscalls(PollCalls):
         self.bind_port = bind_port
         self.connect_port = connect_port
         self.under_test: int | None = None  # the fd whose TCP_INFO %{ }% blocks read
+        self.start_ns = host.loop.now_ns()  # live time of script time 0 (timestamps)
+        self.tolerance_us = 4000  # --tolerance_usecs, for scm_timestamping checks
+        self.files: dict[str, VirtualFile] = {}  # what the script's shell lines created
 
     # -- helpers --------------------------------------------------------------------
     def tcp_info(self) -> dict[str, int] | None:
@@ -77,6 +86,14 @@ class Syscalls(PollCalls):
         if ent is None or ent.sock is None:
             return None
         return tcp_get_info(ent.sock._sk)
+
+    def under_test_port(self) -> int:
+        """The local port of the socket under test (0: none or not bound yet)."""
+        ent = self.fds.get(self.under_test) if self.under_test is not None else None
+        if ent is None or ent.sock is None:
+            return 0
+        port: int = ent.sock._sk.inet_num
+        return port
 
     def close_all(self) -> None:
         """Close every fd still open at the end of the script (process exit)."""
@@ -118,7 +135,8 @@ class Syscalls(PollCalls):
             s.settimeout(0.0)
             fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
             self.fds[fd] = FdEntry(s, nonblock=bool(stype & SOCK_NONBLOCK))
-            if self.under_test is None or self.fds[self.under_test].sock is None:
+            cur = self.fds.get(self.under_test) if self.under_test is not None else None
+            if cur is None or cur.sock is None:  # none yet, or it was closed
                 self.under_test = fd
             return fd
         return Attempt(self._wrap(FdEntry(), body))
@@ -141,7 +159,7 @@ class Syscalls(PollCalls):
             child.settimeout(0.0)
             fd = want if want >= 0 and want not in self.fds else max([2, *self.fds]) + 1
             # the child inherits the listener's socket flags (sk_clone_lock)
-            self.fds[fd] = FdEntry(child, zerocopy=ent.zerocopy)
+            self.fds[fd] = FdEntry(child)
             self.under_test = fd
             return fd
         return Attempt(self._wrap(ent, body), sk=s._sk)
@@ -168,25 +186,30 @@ class Syscalls(PollCalls):
         return Attempt(self._wrap(ent, body), sk=s._sk)
 
     def _send(self, call: Syscall, ent: FdEntry, s: StreamSocket, n: int,
-              flags: int, buf: Expr | None = None) -> Attempt:
-        if flags & SYMBOLS["MSG_ZEROCOPY"]:
-            if ent.zerocopy and n > 0:
-                # zerocopy skbs and their error-queue completions are not modelled
-                raise Unsupported("unsupported: MSG_ZEROCOPY")
-            flags &= ~SYMBOLS["MSG_ZEROCOPY"]  # tcp_sendmsg_locked: a no-op without it
-        if flags & SYMBOLS["MSG_FASTOPEN"]:
-            raise Unsupported("unsupported: TCP_FASTOPEN (MSG_FASTOPEN)")
+              flags: int, buf: Expr | None = None, iov: list[int] | None = None,
+              to: Expr | None = None) -> Attempt:
         if is_null(buf) and n > 0:
             return Attempt(lambda: (-1, errno.EFAULT))  # copy_from_user faults
-        data = bytes(n)
+        # each iovec element is its own zero-filled allocation (iovec_new: calloc)
+        bufs = [bytearray(k) for k in iov] if iov is not None else [bytearray(n)]
         sent = [0]
+        fo = FastopenSend(self, ent, s, b"".join(bufs), flags, to)
+        if flags & SYMBOLS["MSG_FASTOPEN"]:
+            fd = expr_int(call.args[0])  # a Fast Open send connects: the socket under test
+            self.under_test = fd
+        rest_flags = flags & ~SYMBOLS["MSG_FASTOPEN"]  # tcp_sendmsg_locked after connecting
 
         def body() -> int:
+            if not fo.done:
+                r = fo.step()
+                if r is not None:
+                    return r
+                sent[0] = fo.copied_syn
             if n == 0:
-                return s.send(data, flags)
+                return s.sendmsg(bufs, (), rest_flags)
             while sent[0] < n:
                 try:
-                    sent[0] += s.send(memoryview(data)[sent[0]:], flags)
+                    sent[0] += s.sendmsg(_iov_from(bufs, sent[0]), (), rest_flags)
                 except BlockingIOError:
                     if sent[0] and ent.nonblock:
                         return sent[0]
@@ -205,25 +228,25 @@ class Syscalls(PollCalls):
 
     def sys_sendto(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
+        to = call.args[4] if len(call.args) > 4 else None
         return self._send(call, ent, s, expr_int(call.args[2]), expr_int(call.args[3]),
-                          call.args[1])
+                          call.args[1], to=to)
 
     def sys_writev(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
-        return self._send(call, ent, s, iov_len(call.args[1]), 0)
+        lens = iov_lens(call.args[1])
+        return self._send(call, ent, s, sum(lens), 0, iov=lens)
 
     def sys_sendmsg(self, call: Syscall) -> Attempt:
         ent, s = self.sock(call.args[0])
         msg = expr_fields(call.args[1])
         iov = msg.get("msg_iov")
-        n = iov_len(iov) if iov is not None else 0
-        return self._send(call, ent, s, n, expr_int(call.args[2]))
+        lens = iov_lens(iov) if iov is not None else []
+        return self._send(call, ent, s, sum(lens), expr_int(call.args[2]), iov=lens,
+                          to=msg.get("msg_name"))
 
     def _recv(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
               got: list[int] | None = None, buf: Expr | None = None) -> Attempt:
-        if flags & SYMBOLS["MSG_ERRQUEUE"]:
-            raise Unsupported("unsupported: MSG_ERRQUEUE (zerocopy/timestamping completions)")
-
         def body() -> int:
             if is_null(buf) and n > 0:
                 if not ent.nonblock or _inq(s._sk) or s._sk.sk_shutdown & 1:
@@ -254,8 +277,11 @@ class Syscalls(PollCalls):
         msg = expr_fields(call.args[1])
         iov = msg.get("msg_iov")
         n = iov_len(iov) if iov is not None else 0
-        att = self._recv(ent, s, n, expr_int(call.args[2]))
+        flags = expr_int(call.args[2])
         control = msg.get("msg_control")
+        if flags & SYMBOLS["MSG_ERRQUEUE"]:
+            return self._recv_errqueue(ent, s, n, flags, msg)
+        att = self._recv(ent, s, n, flags)
 
         def check() -> str:
             if control is None or not control.items:
@@ -274,6 +300,31 @@ class Syscalls(PollCalls):
             return ""
         att.check = check
         return att
+
+    def _recv_errqueue(self, ent: FdEntry, s: StreamSocket, n: int, flags: int,
+                       msg: dict[str, Expr]) -> Attempt:
+        """recvmsg(MSG_ERRQUEUE): never waits (ip_recv_error's EAGAIN); msg_flags and
+        the control messages are compared with the script's."""
+        got: list[tuple[list[tuple[int, int, bytes]], int]] = []
+
+        def body() -> int:
+            try:
+                data, anc, mflags, _ = s.recvmsg(n, _MSGHDR_MAX_CONTROLLEN, flags)
+            except BlockingIOError:
+                raise Errno(errno.EAGAIN) from None
+            got.append((anc, mflags))
+            return len(data)
+
+        def check() -> str:
+            if not got:
+                return ""
+            anc, mflags = got[0]
+            fl = msg.get("msg_flags")
+            if fl is not None and expr_int(fl) != mflags:
+                return f"Expected msg_flags 0x{expr_int(fl):08X} but got 0x{mflags:08X}"
+            return check_cmsgs(msg.get("msg_control"), anc, self.start_ns,
+                               self.tolerance_us)
+        return Attempt(self._wrap(ent, body), sk=s._sk, check=check)
 
     def sys_close(self, call: Syscall) -> Attempt:
         fd, ent = self.entry(call.args[0])
@@ -328,16 +379,9 @@ class Syscalls(PollCalls):
         level = expr_int(call.args[1])
         opt = expr_int(call.args[2])
         val = call.args[3]
-        if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_FASTOPEN"],
-                                                    SYMBOLS["TCP_FASTOPEN_CONNECT"],
-                                                    SYMBOLS["TCP_FASTOPEN_KEY"],
-                                                    SYMBOLS["TCP_FASTOPEN_NO_COOKIE"]):
-            raise Unsupported("unsupported: TCP_FASTOPEN")
         if level == SYMBOLS["SOL_TCP"] and opt in (SYMBOLS["TCP_MD5SIG"],
                                                     SYMBOLS["TCP_MD5SIG_EXT"]):
             raise Unsupported("unsupported: TCP_MD5SIG")
-        if level == SYMBOLS["SOL_SOCKET"] and opt == SYMBOLS["SO_TIMESTAMPING"]:
-            raise Unsupported("unsupported: SO_TIMESTAMPING")
         raw: int | bytes
         if val.kind == "struct":
             f = expr_fields(val)
@@ -354,9 +398,6 @@ class Syscalls(PollCalls):
         def body() -> int:
             if level == SYMBOLS["SOL_TCP"] and opt == SYMBOLS["TCP_INQ"]:
                 ent.inq = bool(raw)
-                return 0
-            if level == SYMBOLS["SOL_SOCKET"] and opt == SYMBOLS["SO_ZEROCOPY"]:
-                ent.zerocopy = bool(raw)  # sk_setsockopt: sock_valbool_flag(SOCK_ZEROCOPY)
                 return 0
             s.setsockopt(level, opt, raw)
             return 0
@@ -391,6 +432,18 @@ def _call0(fn: Callable[[Any], object], arg: Any) -> int:
     """Run a call that returns nothing on success: the syscall's 0."""
     fn(arg)
     return 0
+
+
+def _iov_from(bufs: list[bytearray], skip: int) -> list[memoryview]:
+    """The iovec left after ``skip`` bytes were sent (iov_iter_advance)."""
+    out: list[memoryview] = []
+    for b in bufs:
+        if skip >= len(b):
+            skip -= len(b)
+            continue
+        out.append(memoryview(b)[skip:])
+        skip = 0
+    return out
 
 
 def _inq(sk: TcpSock) -> int:

@@ -14,6 +14,10 @@ from tuxnet.tcp.proto import tcp_poll
 __all__ = ["PollCalls"]
 
 _POLL_ALWAYS = SYMBOLS["POLLERR"] | SYMBOLS["POLLHUP"] | SYMBOLS["POLLNVAL"]
+_POLL_ALWAYS_EP = SYMBOLS["EPOLLERR"] | SYMBOLS["EPOLLHUP"]
+# fs/eventpoll.c: EP_PRIVATE_BITS
+_EP_PRIVATE_BITS = (SYMBOLS["EPOLLWAKEUP"] | SYMBOLS["EPOLLONESHOT"] | SYMBOLS["EPOLLET"]
+                    | SYMBOLS["EPOLLEXCLUSIVE"])
 
 
 class PollCalls(FdTable):
@@ -78,7 +82,16 @@ class PollCalls(FdTable):
             if op == SYMBOLS["EPOLL_CTL_DEL"]:
                 ep.epoll.pop(fd, None)
                 return 0
-            events = expr_int(ev["events"]) if "events" in ev else 0
+            # do_epoll_ctl: EPOLLERR and EPOLLHUP are always watched
+            events = (expr_int(ev["events"]) if "events" in ev else 0) | _POLL_ALWAYS_EP
+            old = ep.epoll.get(fd)
+            if op == SYMBOLS["EPOLL_CTL_MOD"]:
+                if old is None:
+                    raise Errno(errno.ENOENT)
+                old[0], old[1] = events, 1  # ep_modify: queued again if ready now
+                return 0
+            if old is not None:
+                raise Errno(errno.EEXIST)
             item = [events, 1]
             ep.epoll[fd] = item
             sk = target.sock._sk
@@ -105,12 +118,16 @@ class PollCalls(FdTable):
                 if ent is None or ent.sock is None:
                     continue
                 events = item[0]
-                mask = tcp_poll(ent.sock._sk) & (events | _POLL_ALWAYS)
+                if not events & ~_EP_PRIVATE_BITS:
+                    continue  # a fired EPOLLONESHOT item, disabled until EPOLL_CTL_MOD
+                mask = tcp_poll(ent.sock._sk) & events
                 et = events & SYMBOLS["EPOLLET"]
                 if mask and (not et or item[1]):
                     got.append((fd, mask))
                     if et:
                         item[1] = 0
+                    if events & SYMBOLS["EPOLLONESHOT"]:
+                        item[0] = events & _EP_PRIVATE_BITS  # ep_send_events
             if not got and timeout != 0:
                 raise BlockingIOError(errno.EAGAIN, "epoll_wait")
             return len(got)

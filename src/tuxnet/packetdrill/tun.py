@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 from tuxnet.core.costs import CpuCosts
 from tuxnet.core.dev import NETDEV_TX_OK, dev_open, eth_type_trans, netif_carrier_on, netif_rx
 from tuxnet.core.netcore import get_core, register_netdevice
-from tuxnet.core.netdevice import IFF_NOARP, IFF_POINTOPOINT, NetDevice, NetdevQueue
+from tuxnet.core.netdevice import (
+    IFF_NOARP,
+    IFF_POINTOPOINT,
+    NETIF_F_SG,
+    NetDevice,
+    NetdevQueue,
+)
 from tuxnet.drivers.loopback import loopback_init
 from tuxnet.host import Host
 from tuxnet.ipv4.devinet import NETDEV_UP, inet_netdev_event, inet_state
@@ -27,6 +33,8 @@ from tuxnet.ipv4.inet import inet_init
 from tuxnet.ipv4.udp import udp_init
 from tuxnet.loop import SimLoop
 from tuxnet.skb import CHECKSUM_PARTIAL, NET_SKB_PAD, alloc_skb
+from tuxnet.skb.tstamp import skb_tx_timestamp
+from tuxnet.skb.zcopy import skb_orphan_frags_rx
 from tuxnet.tcp.ipv4 import tcp_v4_init
 from tuxnet.wire.addr import ip_int
 from tuxnet.wire.checksum import internet_checksum
@@ -46,7 +54,9 @@ class PacketdrillTun(NetDevice):
     driver_name = "tun"
 
     def __init__(self, name: str = "tun0", mtu: int = 1500) -> None:
-        super().__init__(name, mtu=mtu, flags=IFF_NOARP | IFF_POINTOPOINT)
+        # TUNSETOFFLOAD(TUN_F_CSUM ...): scatter-gather, so MSG_ZEROCOPY pins pages
+        super().__init__(name, mtu=mtu, flags=IFF_NOARP | IFF_POINTOPOINT,
+                         features=NETIF_F_SG)
         self.sent: list[tuple[int, bytes]] = []
         self.on_xmit: Callable[[], object] | None = None
 
@@ -57,6 +67,8 @@ class PacketdrillTun(NetDevice):
     def ndo_start_xmit(self, skb: SkBuff, txq: NetdevQueue) -> int:
         """tun_net_xmit: the packet goes to the reader (the script), checksums filled
         as the tun's virtio header would ask the reader to."""
+        skb_orphan_frags_rx(skb)  # the reader may keep it: user pages are copied
+        skb_tx_timestamp(skb)
         frame = bytearray(skb.copy_bits(0, skb.len)) if skb.data_len else bytearray(skb.data)
         if skb.ip_summed == CHECKSUM_PARTIAL:
             start = skb.csum_start - skb.data_off

@@ -491,6 +491,9 @@ class SkBuff:
         self.head = new
         self._hmv = memoryview(new)
         self.shinfo = SkbSharedInfo(new, frags)
+        # the new shinfo is a copy of the old: zerocopy arg and tx stamp request
+        # follow, a still-shared uarg gains a reference (pskb_expand_head)
+        _copy_zcopy(old, self.shinfo, frags is not old.frags)
         self.data_off += nhead
         self.tail = t + nhead
         self.end = size
@@ -682,6 +685,10 @@ class SkBuff:
         frags = self.shinfo.frags
         if frags:
             n.shinfo.frags = list(frags)
+            ua = self.shinfo.destructor_arg
+            if ua is not None:  # skb_zerocopy_clone: the copy shares the user pages
+                ua.get()
+                n.shinfo.destructor_arg = ua
             n.len += self.data_len
             n.data_len = self.data_len
             n.truesize += self.data_len  # skbuff.c __pskb_copy_fclone
@@ -723,6 +730,10 @@ class SkBuff:
             self.nohdr = False
         c = self.counters
         if sh.dataref == 0:
+            ua = sh.destructor_arg
+            if ua is not None:  # skb_release_data: skb_zcopy_clear(skb, true)
+                sh.destructor_arg = None
+                ua.complete(True)
             sh.frags = []
             sh.head = _EMPTY
             if c is not None:
@@ -747,6 +758,20 @@ class SkBuff:
         return (f"<SkBuff len={self.len} data_len={self.data_len} headroom={self.data_off}"
                 f" tail={self.tail} end={self.end} nr_frags={len(self.shinfo.frags)}"
                 f" cloned={self.cloned} users={self.users}>")
+
+
+def _copy_zcopy(old: SkbSharedInfo, new: SkbSharedInfo, take_ref: bool) -> None:
+    """The zerocopy and tx-timestamp fields of a reallocated shinfo (memcpy'd in
+    pskb_expand_head; a uarg still held by the old shinfo gains a reference)."""
+    ua = old.destructor_arg
+    if ua is not None:
+        if take_ref:
+            ua.get()
+        else:
+            old.destructor_arg = None
+        new.destructor_arg = ua
+    new.tx_flags = old.tx_flags
+    new.tskey = old.tskey
 
 
 # --- allocation ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ See :mod:`tuxnet.skb` for the buffer itself.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # --- constants (facts from Linux, x86_64) --------------------------------------------
 
@@ -128,11 +128,17 @@ class SkbSharedInfo:
     Shared by an skb and its clones. ``frags`` must only change while dataref == 1.
     """
 
-    __slots__ = ("dataref", "frags", "head", "nohdr_refs")
+    __slots__ = ("dataref", "destructor_arg", "frags", "head", "nohdr_refs", "tskey",
+                 "tx_flags")
 
     def __init__(self, head: bytearray, frags: list[SkbFrag] | None = None) -> None:
         self.head = head
         self.dataref = 1
+        # zerocopy: the ubuf_info whose user pages the frags reference (skb_zcopy), and
+        # the tx timestamp request (SKBTX_* flags, the byte key); see skb/zcopy.py
+        self.destructor_arg: Any = None
+        self.tx_flags = 0
+        self.tskey = 0
         # the payload-only references among dataref (Linux: dataref >> SKB_DATAREF_SHIFT),
         # taken by skbs that released their header (__skb_header_release, skb->nohdr)
         self.nohdr_refs = 0

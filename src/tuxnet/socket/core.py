@@ -118,6 +118,13 @@ class Sock:
         self.sk_no_check_tx = False
         self.sk_dst_cache: Any = None
         self.sk_receive_queue: deque[SkBuff] = deque()
+        # the error queue (zerocopy completions, tx timestamps: skb/exterr.py), option
+        # memory, SO_TIMESTAMPING flags and byte key, the MSG_ZEROCOPY id counter
+        self.sk_error_queue: deque[SkBuff] = deque()
+        self.sk_omem_alloc = 0
+        self.sk_tsflags = 0
+        self.sk_tskey = 0
+        self.sk_zckey = 0
         # inet_sock
         self.inet_saddr = 0
         self.inet_rcv_saddr = 0
@@ -198,7 +205,8 @@ class Sock:
     # -- poll -----------------------------------------------------------------------
     def poll_readable(self) -> bool:
         """datagram_poll()'s EPOLLIN: data queued, an error pending or reads shut."""
-        return bool(self.sk_receive_queue) or bool(self.sk_err) or bool(self.sk_shutdown & 1)
+        return (bool(self.sk_receive_queue) or bool(self.sk_err) or
+                bool(self.sk_shutdown & 1) or bool(self.sk_error_queue))
 
 
 def sk_wait_event(sk: Sock, ready: Callable[[], bool], deadline_ns: int | None,

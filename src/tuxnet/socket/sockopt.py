@@ -58,7 +58,10 @@ from tuxnet.socket.consts import (
     SO_SNDBUFFORCE,
     SO_SNDTIMEO,
     SO_TIMESTAMP,
+    SO_TIMESTAMPING,
+    SO_TIMESTAMPING_NEW,
     SO_TYPE,
+    SO_ZEROCOPY,
     SOCK_RCVBUF_LOCK,
     SOCK_SNDBUF_LOCK,
     SOCK_STREAM,
@@ -68,6 +71,7 @@ from tuxnet.socket.consts import (
     TCP_ESTABLISHED,
 )
 from tuxnet.socket.core import Sock, sock_errno
+from tuxnet.socket.errqueue import sock_set_timestamping, sock_set_zerocopy
 from tuxnet.sysctl_defaults import HZ, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF
 
 if TYPE_CHECKING:
@@ -213,6 +217,10 @@ def _sock_set(sk: Sock, optname: int, optval: bytes, on_rcvbuf: Callable[[], Non
             raise sock_errno(errno.ENODEV)
         sk.sk_bound_dev_if = val
         sk.sk_dst_cache = None
+    elif optname == SO_ZEROCOPY:
+        sock_set_zerocopy(sk, val)
+    elif optname in (SO_TIMESTAMPING, SO_TIMESTAMPING_NEW):
+        sock_set_timestamping(sk, val)  # struct so_timestamping: flags first
     else:  # SO_TYPE, SO_ERROR, SO_PROTOCOL ... are read-only
         raise sock_errno(errno.ENOPROTOOPT)
 
@@ -297,6 +305,8 @@ def _sock_get(sk: Sock, optname: int) -> int | bytes:
         SO_MARK: lambda: sk.sk_mark,
         SO_ACCEPTCONN: lambda: 0,
         SO_BINDTOIFINDEX: lambda: sk.sk_bound_dev_if,
+        SO_ZEROCOPY: lambda: int("SOCK_ZEROCOPY" in sk.sock_flags),
+        SO_TIMESTAMPING: lambda: sk.sk_tsflags,
     }
     getter = simple.get(optname)
     if getter is not None:

@@ -3,7 +3,9 @@
 net/ipv4/tcp.c: tcp_sendmsg, tcp_recvmsg, tcp_setsockopt, tcp_getsockopt).
 
 ``StreamSocket`` adds the stream calls to :class:`tuxnet.socket.api.socket`: bind,
-listen, accept, connect/connect_ex, send/sendall, recv/recv_into, shutdown, close, and
+listen, accept, connect/connect_ex, send/sendall/sendmsg (MSG_ZEROCOPY), sendfile,
+recv/recv_into/recvmsg (MSG_ERRQUEUE: zerocopy completions, tx timestamps; MSG_OOB),
+shutdown, close, SOL_SOCKET SO_ZEROCOPY/SO_TIMESTAMPING, and
 SOL_TCP options (TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEP*, TCP_USER_TIMEOUT,
 TCP_CONGESTION, TCP_INFO as the bytes of struct tcp_info ...).
 
@@ -32,6 +34,9 @@ from tuxnet.socket.api import _INT, getdefaulttimeout, optval_bytes, socket
 from tuxnet.socket.consts import (
     IPPROTO_TCP,
     MSG_DONTWAIT,
+    MSG_ERRQUEUE,
+    MSG_MORE,
+    MSG_OOB,
     SO_ACCEPTCONN,
     SO_KEEPALIVE,
     SO_LINGER,
@@ -40,8 +45,11 @@ from tuxnet.socket.consts import (
     SOL_TCP,
 )
 from tuxnet.socket.core import sk_wait_event, sock_errno
+from tuxnet.socket.errqueue import ip_recv_error
+from tuxnet.socket.sendfile import file_pages, splice_direct
 from tuxnet.socket.sockopt import sock_getsockopt, sock_setsockopt
 from tuxnet.tcp.defs import HZ, TCP_CC_INFO, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
+from tuxnet.tcp.fastopen import TCP_FASTOPEN_KEY, tcp_fastopen_getsockopt, tcp_fastopen_set_key
 from tuxnet.tcp.ipv4 import tcp_v4_init
 from tuxnet.tcp.md5 import TCP_MD5SIG, TCP_MD5SIG_EXT, tcp_v4_parse_md5_keys
 from tuxnet.tcp.pacing import sk_set_max_pacing_rate
@@ -131,7 +139,8 @@ def tcp_info_bytes(info: dict[str, int]) -> bytes:
     values = [info.get(k, 0) & 0xFF for k in _TCP_INFO_HEAD]
     values.append((info.get("tcpi_snd_wscale", 0) & 0xF)
                   | (info.get("tcpi_rcv_wscale", 0) & 0xF) << 4)
-    values.append(info.get("tcpi_delivery_rate_app_limited", 0) & 1)  # :1, fastopen_fail:2
+    values.append(info.get("tcpi_delivery_rate_app_limited", 0) & 1  # :1, fastopen_fail:2
+                  | (info.get("tcpi_fastopen_client_fail", 0) & 3) << 1)
     values += [info.get(name, 0) & _MASK[kind] for kind, name in _TCP_INFO_TAIL]
     return _TCP_INFO.pack(*values)
 
@@ -303,6 +312,24 @@ class StreamSocket(socket):
         n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "send")
         return n
 
+    def sendto(self, data: Any, flags_or_addr: Any, address: Any = None) -> int:
+        """sendto(data[, flags], address): with MSG_FASTOPEN on an unconnected socket,
+        connect to ``address`` with the data in the SYN (TCP Fast Open, RFC 7413);
+        otherwise the address is ignored, as Linux does for a connected stream."""
+        if address is None:
+            flags, address = 0, flags_or_addr
+        else:
+            flags = int(flags_or_addr)
+        sk = self._check()
+        view = _as_view(data)
+        addr = parse_sockaddr(address, "sendto")
+
+        def do(timeo: int | None) -> int:
+            return tcp_sendmsg(sk, view, flags, timeo, addr=addr)
+
+        n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "send")
+        return n
+
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send everything (with a Python timeout, the timeout bounds the whole call)."""
         sk = self._check()
@@ -326,6 +353,78 @@ class StreamSocket(socket):
                     raise TimeoutError("timed out")
         finally:
             self._sync_fd()
+
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0,
+                address: Any = None) -> int:
+        """sendmsg(buffers[, ancdata[, flags[, address]]]): send the iovec ``buffers``;
+        with MSG_ZEROCOPY on a SO_ZEROCOPY socket they are referenced, not copied, until
+        the completion on the error queue (``recvmsg(..., MSG_ERRQUEUE)``). Control
+        messages are not supported (EINVAL); a connected socket ignores ``address``."""
+        sk = self._check()
+        if list(ancdata):
+            raise sock_errno(errno.EINVAL)
+        bufs = [_as_view(b) for b in buffers]
+
+        def do(timeo: int | None) -> int:
+            return tcp_sendmsg(sk, bufs, flags, timeo)
+
+        n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "sendmsg")
+        return n
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """sendfile(file[, offset[, count]]) as Python's socket.sendfile, done the way
+        Linux's sendfile(2) is: the file's pages are spliced into the socket as page
+        fragments, not copied (socket/sendfile.py). Returns the bytes sent; the file
+        position ends after them. ``file`` is a binary file with ``fileno()`` or an
+        in-memory one with ``getbuffer()`` (io.BytesIO)."""
+        sk = self._check()
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if count is not None:
+            if not isinstance(count, int):
+                raise TypeError(f"count must be a positive integer (got {count!r})")
+            if count <= 0:
+                raise ValueError(f"count must be a positive integer (got {count!r})")
+        if self._timeout == 0.0:
+            raise ValueError("non-blocking sockets are not supported")
+        pages = file_pages(file)
+        if count is None:
+            count = max(len(pages) - offset, 0)
+        flags0 = 0
+
+        def send(chunk: memoryview, off: int, more: bool) -> int:
+            flags = flags0 | (MSG_MORE if more else 0)
+
+            def do(timeo: int | None) -> int:
+                return tcp_sendmsg(sk, chunk, flags, timeo, splice_off=off)
+            n: int = self._call(do, flags, sk.sk_sndtimeo, _POLLOUT_SET, "sendfile")
+            return n
+
+        total = 0
+        try:
+            total = splice_direct(pages, offset, count, send)
+        finally:
+            if total > 0 and hasattr(file, "seek"):
+                file.seek(offset + total)
+        return total
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0,
+                flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
+        """recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address).
+        MSG_ERRQUEUE reads one zerocopy completion or tx timestamp report (never waits:
+        EAGAIN when none is queued); else as recv() with no control messages."""
+        if bufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        if ancbufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        sk = self._check()
+        if flags & MSG_ERRQUEUE:
+            try:
+                return ip_recv_error(sk, bufsize, ancbufsize)
+            finally:
+                self._sync_fd()
+        data = self.recv(bufsize, flags)
+        return data, [], MSG_OOB if flags & MSG_OOB else 0, None  # tcp_recv_urg: MSG_OOB
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Up to ``bufsize`` bytes; b"" at the end of the stream."""
@@ -417,6 +516,9 @@ class StreamSocket(socket):
         if optname in (TCP_MD5SIG, TCP_MD5SIG_EXT):  # struct tcp_md5sig (RFC 2385)
             tcp_v4_parse_md5_keys(sk, optname, optval)
             return
+        if optname == TCP_FASTOPEN_KEY:
+            tcp_fastopen_set_key(sk, optval)
+            return
         if len(optval) < 4:
             raise sock_errno(errno.EINVAL)
         val: int = _INT.unpack_from(optval)[0]
@@ -434,6 +536,8 @@ class StreamSocket(socket):
                 value = tcp_info_bytes(tcp_get_info(sk))
             elif optname == TCP_CC_INFO:
                 value = tcp_cc_info_bytes(sk)
+            elif optname == TCP_FASTOPEN_KEY:
+                value = bytes(tcp_fastopen_getsockopt(sk, optname))
             else:
                 got = tcp_getsockopt(sk, optname)
                 value = (got.encode().ljust(_TCP_CA_NAME_MAX, b"\0")[:_TCP_CA_NAME_MAX]

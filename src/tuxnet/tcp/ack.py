@@ -67,6 +67,7 @@ from tuxnet.tcp.pacing import tcp_update_pacing_rate
 from tuxnet.tcp.rate import tcp_rate_gen, tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before, between
 from tuxnet.tcp.sock import tcp_cb
+from tuxnet.tcp.tx_timestamp import tcp_ack_tstamp
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
@@ -284,6 +285,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
             sk.retrans_stamp = 0
         else:
             flag |= FLAG_DATA_ACKED
+        if cb.txstamp_ack:
+            tcp_ack_tstamp(sk, skb, prior_snd_una)
         if not fully_acked:
             break
         rtx.popleft()

@@ -223,11 +223,18 @@ def tcp_connect(sk: TcpSock) -> int:
     sk.sk_wmem_queued += skb.truesize
     sk.packets_out += 1
     sk.tcp_rtx_queue.append(skb)
-    err = _out.tcp_transmit_skb(sk, skb, True)
+    if sk.fastopen_req is not None:  # Fast Open: the SYN carries data or a cookie request
+        from tuxnet.tcp.fastopen_client import tcp_send_syn_data
+
+        err = tcp_send_syn_data(sk, skb)
+    else:
+        err = _out.tcp_transmit_skb(sk, skb, True)
     if err == -111:  # ECONNREFUSED
         return err
     sk.snd_nxt = sk.write_seq
     sk.pushed_seq = sk.write_seq
+    if sk.sk_write_queue:  # tcp_send_head(): SYN data that could not be sent
+        sk.snd_nxt = sk.pushed_seq = tcp_cb(sk.sk_write_queue[0]).seq
     sk.host.mib.tcp.ActiveOpens += 1
     _timer.inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
     return 0

@@ -64,8 +64,9 @@ _PORTS_SEQ = struct.Struct("!HHI")
 
 def tcp_simple_retransmit(sk: TcpSock) -> None:
     """tcp_simple_retransmit(): segments larger than the new MSS are lost; resend them
-    without touching cwnd (the units changed, not the amount of data)."""
-    mss = tcp_current_mss(sk)
+    without touching cwnd (the units changed, not the amount of data). A Fast Open SYN
+    with data is two skbs (SYN, data): both count as lost."""
+    mss = -1 if sk.syn_data and sk.sk_state == TCP_SYN_SENT else tcp_current_mss(sk)
     for skb in list(sk.tcp_rtx_queue):
         cb = tcp_cb(skb)
         if ((cb.end_seq - cb.seq) & 0xFFFFFFFF) > mss:
@@ -128,7 +129,9 @@ def tcp_v4_err(host: Host, skb: SkBuff, info: int) -> None:
                 _mini.inet_csk_reqsk_queue_drop(req.rsk_listener, req):
             mib.tcpext.ListenDrops += 1  # tcp_req_err: the request is abandoned
         return
-    if state != TCP_LISTEN and not between(seq, sk.snd_una, sk.snd_nxt):
+    fastopen = sk.fastopen_rsk  # a Fast Open child: its SYN-ACK starts at snt_isn
+    snd_una = fastopen.snt_isn if fastopen is not None else sk.snd_una
+    if state != TCP_LISTEN and not between(seq, snd_una, sk.snd_nxt):
         mib.tcpext.OutOfWindowIcmps += 1
         return
     fatal = False
@@ -150,7 +153,12 @@ def tcp_v4_err(host: Host, skb: SkBuff, info: int) -> None:
         err = errno.EHOSTUNREACH
     else:
         return
-    if state in (TCP_SYN_SENT, TCP_SYN_RECV):
+    if state in (TCP_SYN_SENT, TCP_SYN_RECV) and fastopen is not None:
+        if fastopen.sk is not None:  # not accepted yet: the child is done
+            _proto.tcp_done_with_error(sk, err)
+            return
+        # an accepted Fast Open child is treated as a connected socket (below)
+    elif state in (TCP_SYN_SENT, TCP_SYN_RECV):
         if fatal:
             sk.sk_err = err
             sk.sk_error_report()

@@ -11,7 +11,7 @@ TS.Recent. Data on the fast path counts TCPHPHits; a pure ACK there counts TCPHP
 (via tcp_ack); everything else runs the RFC 9293 3.10.7.4 checks of the slow path.
 The checksum was verified by tcp_v4_rcv.
 
-Deviation: urgent data is queued as normal data (no out-of-band byte, #5).
+Urgent data (tcp_urg) is noted before the data is queued: tcp/urgent.py.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from tuxnet.tcp.defs import (
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
+    TCP_ESTABLISHED,
     TCP_FASTRETRANS_THRESH,
     TCP_HP_BITS,
     TCP_LAST_ACK,
@@ -59,6 +60,7 @@ from tuxnet.tcp.options import TcpRxOptions, tcp_parse_aligned_timestamp, tcp_pa
 from tuxnet.tcp.rcvbuf import tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, ktime_get_seconds, tcp_cb, tcp_clock_ms
+from tuxnet.tcp.urgent import tcp_urg
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
@@ -316,6 +318,11 @@ def tcp_validate_incoming(sk: TcpSock, skb: SkBuff, syn_inerr: bool) -> bool:
             tcp_reset(sk, skb)
             _consume(sk, skb)
             return False
+        if sk.syn_fastopen and not sk.data_segs_in and sk.sk_state == TCP_ESTABLISHED:
+            # an out-of-order RST before any data: a middlebox may drop Fast Open
+            from tuxnet.tcp.fastopen_client import tcp_fastopen_active_disable
+
+            tcp_fastopen_active_disable(sk)
         tcp_send_challenge_ack(sk)
         tcp_drop(sk, skb, R.TCP_RESET, "tcp_validate_incoming")
         return False
@@ -545,6 +552,7 @@ def _step5(sk: TcpSock, skb: SkBuff) -> None:
         tcp_drop(sk, skb, R(-reason), "tcp_ack")
         return
     tcp_rcv_rtt_measure_ts(sk, skb)
+    tcp_urg(sk, skb)  # process urgent data (tcp/urgent.py)
     _q.tcp_data_queue(sk, skb)
     tcp_data_snd_check(sk)
     tcp_ack_snd_check(sk)

@@ -28,6 +28,7 @@ from tuxnet.tcp import syncookies as _cookies
 from tuxnet.tcp.cong import tcp_assign_congestion_control
 from tuxnet.tcp.defs import (
     MAX_TCP_HEADER,
+    MAX_TCP_OPTION_SPACE,
     TCP_ESTABLISHED,
     TCP_LISTEN,
     TCP_MSS_DEFAULT,
@@ -68,6 +69,7 @@ from tuxnet.wire.checksum import ones_sum
 if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.skb import SkBuff
+    from tuxnet.tcp.fastopen import FastopenCookie
 
 __all__ = ["tcp_v4_connect", "tcp_v4_init", "tcp_v4_rcv", "tcp_v4_send_reset"]
 
@@ -187,10 +189,11 @@ def tcp_v4_reqsk_send_ack(listener: TcpSock, skb: SkBuff, req: _mini.TcpRequestS
                     req.ts_recent if req.tstamp_ok else 0, req.tos)
 
 
-def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) -> SkBuff:
+def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
+                    foc: FastopenCookie | None = None) -> SkBuff:
     """tcp_make_synack() + tcp_synack_options(): MSS, then TS (with the cookie's
-    options in TSval), window scale and SACK-permitted as negotiated; the window is
-    the unscaled min(rsk_rcv_wnd, 65535)."""
+    options in TSval), window scale and SACK-permitted as negotiated, then a Fast Open
+    cookie (``foc``); the window is the unscaled min(rsk_rcv_wnd, 65535)."""
     host = listener.host
     now_ns = tcp_clock_ns(host)
     now_ms = (now_ns // 1_000_000) & _M32
@@ -209,15 +212,20 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) 
     if not cookie and not req.snt_synack:
         req.snt_synack = now_ns // 1000
     opts = tcp_options_write(mss, ts, req.sack_ok, req.rcv_wscale if req.wscale_ok else -1)
+    if foc is not None:
+        from tuxnet.tcp.fastopen import synack_fastopen_option
+
+        opts += synack_fastopen_option(foc, MAX_TCP_OPTION_SPACE - len(opts))
     return _reply_skb(host, req.inet_rcv_saddr, req.inet_daddr, req.inet_num, req.inet_dport,
                       req.snt_isn, req.rcv_nxt,
                       TCPHDR_SYN | TCPHDR_ACK | tcp_ecn_make_synack(req),
                       min(req.rsk_rcv_wnd, 0xFFFF), opts, key)
 
 
-def tcp_v4_send_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool) -> int:
+def tcp_v4_send_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
+                       foc: FastopenCookie | None = None) -> int:
     """tcp_v4_send_synack(): build and send a SYN-ACK (OutSegs)."""
-    skb = tcp_make_synack(listener, req, cookie)
+    skb = tcp_make_synack(listener, req, cookie, foc)
     listener.host.mib.tcp.OutSegs += 1
     tn = listener.net
     return tn.ip_queue_xmit(listener.host, skb, req.inet_rcv_saddr, req.inet_daddr, req.dst,
@@ -302,8 +310,11 @@ def tcp_v4_conn_request(listener: TcpSock, skb: SkBuff) -> None:
     req.syncookie = want_cookie
     tmp = TcpRxOptions()
     tmp.mss_clamp = TCP_MSS_DEFAULT
+    from tuxnet.tcp.fastopen import FastopenCookie, tcp_try_fastopen
+
+    foc = FastopenCookie()
     tcp_parse_options(tn, skb.data, 0, cb.hdr_len, True, False, tmp,
-                      user_mss=listener.rx_opt.user_mss)
+                      user_mss=listener.rx_opt.user_mss, foc=None if want_cookie else foc)
     if want_cookie and not tmp.saw_tstamp:
         tmp.sack_ok = tmp.wscale_ok = False
         tmp.snd_wscale = 0
@@ -343,10 +354,19 @@ def tcp_v4_conn_request(listener: TcpSock, skb: SkBuff) -> None:
         tcpext.SyncookiesSent += 1
     req.snt_isn = isn
     tcp_openreq_init_rwin(listener, req)
+    fastopen_sk = None if want_cookie else tcp_try_fastopen(listener, skb, req, foc, dst)
+    if fastopen_sk is not None:
+        # a Fast Open child: it sends the SYN-ACK and goes straight to the accept queue
+        tcp_v4_send_synack(fastopen_sk, req, False, foc)
+        fastopen_sk.synack_stamp_us = req.snt_synack
+        _mini.inet_csk_reqsk_queue_add(listener, fastopen_sk)
+        listener.sk_data_ready()
+        listener.host.consume_skb(skb, "tcp_conn_request")
+        return
     if not want_cookie and not _mini.inet_csk_reqsk_queue_hash_add(listener, req):
         _tcp_listendrop(listener, skb, R.NOT_SPECIFIED)
         return
-    tcp_v4_send_synack(listener, req, want_cookie)
+    tcp_v4_send_synack(listener, req, want_cookie, foc)
     listener.host.consume_skb(skb, "tcp_conn_request")
 
 
@@ -478,6 +498,10 @@ def tcp_v4_connect(sk: TcpSock, daddr: int, dport: int) -> int:
         tcp_assign_congestion_control(sk)
     if sk not in tn.all_socks:
         tn.all_socks.append(sk)
+    from tuxnet.tcp.fastopen_client import tcp_fastopen_defer_connect
+
+    if tcp_fastopen_defer_connect(sk):
+        return 0  # TCP_FASTOPEN_CONNECT: the SYN goes with the first write
     err = _ctl.tcp_connect(sk)
     if err:
         tcp_set_state(sk, 7)

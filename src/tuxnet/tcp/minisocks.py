@@ -113,6 +113,8 @@ class TcpRequestSock:
         self.dst: TcpDst | None = None
         self.tos = 0
         self.ecn_ok = False  # inet_rsk(req)->ecn_ok (tcp/ecn.py)
+        self.tfo_listener = False  # a Fast Open child holds it (tcp_fastopen.c)
+        self.sk: TcpSock | None = None  # that child, until accept() takes it
 
     def __repr__(self) -> str:
         return f"<TcpRequestSock :{self.inet_num} <- :{self.inet_dport} isn={self.snt_isn}>"
@@ -203,7 +205,10 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     child.sk_rcvbuf = listener.sk_rcvbuf
     child.sk_sndbuf = listener.sk_sndbuf
     child.sk_userlocks = listener.sk_userlocks
+    child.sk_reuse = listener.sk_reuse  # sk_clone_lock copies the socket's flags
+    child.sk_reuseport = listener.sk_reuseport
     child.sock_flags = set(listener.sock_flags) - {"SOCK_DEAD"}
+    child.sk_tsflags = listener.sk_tsflags
     child.nonagle = listener.nonagle
     child.rx_opt.user_mss = listener.rx_opt.user_mss
     child.icsk_ca_ops = listener.icsk_ca_ops

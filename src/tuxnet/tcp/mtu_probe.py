@@ -97,8 +97,11 @@ def tcp_mtu_check_reprobe(sk: TcpSock) -> None:
 
 def _can_coalesce_send_queue_head(sk: TcpSock, length: int) -> bool:
     """tcp_can_coalesce_send_queue_head(): the first ``length`` unsent bytes may go out
-    as one segment (no MSG_EOR boundary inside them)."""
+    as one segment (no MSG_EOR boundary inside them; tuxnet builds probes only from
+    linear skbs)."""
     for skb in sk.sk_write_queue:
+        if skb.data_len:
+            return False  # page fragments (MSG_ZEROCOPY, sendfile) are not copied
         if length <= skb.len:
             return True
         if tcp_cb(skb).eor:  # !tcp_skb_can_collapse(skb, next)

@@ -99,8 +99,10 @@ class TcpNet:
     def __init__(self, host: Host) -> None:
         from tuxnet.core.netcore import get_core
         from tuxnet.tcp import ip_glue
+        from tuxnet.tcp.fastopen import TfoNet
 
         self.host = host
+        self.tfo = TfoNet()  # Fast Open cookie cache and blackhole state
         self.core = get_core(host)
         self.ehash: dict[tuple[int, int, int, int], Any] = {}
         self.listeners: dict[int, list[TcpSock]] = {}

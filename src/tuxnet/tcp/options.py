@@ -29,6 +29,7 @@ from tuxnet.tcp.defs import (
 )
 
 if TYPE_CHECKING:
+    from tuxnet.tcp.fastopen import FastopenCookie
     from tuxnet.tcp.netns import TcpNet
     from tuxnet.tcp.sock import RxOpt, TcpSock
 
@@ -42,6 +43,9 @@ TCPOPT_WINDOW = 3
 TCPOPT_SACK_PERM = 4
 TCPOPT_SACK = 5
 TCPOPT_TIMESTAMP = 8
+TCPOPT_FASTOPEN = 34  # RFC 7413
+TCPOPT_EXP = 254  # RFC 6994; Fast Open's magic 0xF989 (the pre-RFC 7413 format)
+TCPOPT_FASTOPEN_MAGIC = 0xF989
 _ALIGNED_TS_WORD = 0x0101080A  # nop, nop, TIMESTAMP, 10
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
@@ -72,10 +76,12 @@ class TcpRxOptions:
 
 def tcp_parse_options(tn: TcpNet, buf: memoryview | bytes | bytearray, off: int, hl: int,
                       syn: bool, estab: bool, rx: TcpRxOptions, tstamp_ok: bool = False,
-                      sack_ok: bool = False, user_mss: int = 0) -> None:
+                      sack_ok: bool = False, user_mss: int = 0,
+                      foc: FastopenCookie | None = None) -> None:
     """tcp_parse_options(): walk the options of the header at ``buf[off:off+hl]``.
 
-    ``tstamp_ok``/``sack_ok`` are what the connection negotiated (used when ``estab``).
+    ``tstamp_ok``/``sack_ok`` are what the connection negotiated (used when ``estab``);
+    ``foc`` receives a Fast Open option of a SYN or SYN-ACK.
     """
     i = off + 20
     end = off + hl
@@ -116,6 +122,15 @@ def tcp_parse_options(tn: TcpNet, buf: memoryview | bytes | bytearray, off: int,
         elif kind == TCPOPT_SACK and size >= 10 and (size - 2) % 8 == 0 and \
                 (sack_ok or rx.sack_ok):
             rx.sack_blocks = [_U32X2.unpack_from(buf, j) for j in range(p, i + size, 8)]
+        elif foc is not None and kind == TCPOPT_FASTOPEN:
+            from tuxnet.tcp.fastopen import tcp_parse_fastopen_option
+
+            tcp_parse_fastopen_option(size - 2, bytes(buf[p:i + size]), syn, foc, False)
+        elif foc is not None and kind == TCPOPT_EXP and size >= 4 and \
+                _U16.unpack_from(buf, p)[0] == TCPOPT_FASTOPEN_MAGIC:
+            from tuxnet.tcp.fastopen import tcp_parse_fastopen_option
+
+            tcp_parse_fastopen_option(size - 4, bytes(buf[p + 2:i + size]), syn, foc, True)
         i += size
 
 

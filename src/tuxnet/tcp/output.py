@@ -37,6 +37,7 @@ from tuxnet.tcp.defs import (
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_RETRANS,
     MAX_TCP_HEADER,
+    MAX_TCP_OPTION_SPACE,
     TCP_ATO_MIN,
     TCP_CLOSE,
     TCP_NAGLE_CORK,
@@ -61,6 +62,8 @@ from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
 from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal, tcp_resegment_head
+from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
+from tuxnet.tcp.zerocopy import skb_split_frags
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:
@@ -213,8 +216,22 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
         skb.csum_start = skb.data_off
         skb.csum_offset = 16  # offsetof(struct tcphdr, check)
         return
-    check = ~ones_sum(skb.data, sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP + skb.len) & 0xFFFF
+    data = skb.data if not skb.data_len else skb.copy_bits(0, skb.len)  # frags: gather
+    check = ~ones_sum(data, sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP + skb.len) & 0xFFFF
     _U16.pack_into(th, 16, check)
+
+
+def tcp_advertise_mss(sk: TcpSock) -> int:
+    """tcp_advertise_mss(): advmss, lowered to the route's advmss metric (which follows
+    a learned path MTU: ipv4_default_advmss)."""
+    mss = sk.advmss
+    dst = sk.dst
+    rt = dst.rt if dst is not None else None
+    if dst is not None and rt is not None and hasattr(rt, "metric"):
+        metric = rt.metric(8) or max(dst.mtu() - 40, 256)  # RTAX_ADVMSS
+        if metric < mss:
+            mss = sk.advmss = metric
+    return mss
 
 
 def _syn_options(sk: TcpSock, tsval: int, md5: bool = False) -> bytes:
@@ -225,7 +242,12 @@ def _syn_options(sk: TcpSock, tsval: int, md5: bool = False) -> bytes:
     if tn.sysctl("tcp_timestamps") and not md5:
         ts = ((tsval + sk.tsoffset) & _M32, sk.rx_opt.ts_recent)
     wscale = sk.rx_opt.rcv_wscale if tn.sysctl("tcp_window_scaling") else -1
-    return tcp_options_write(sk.advmss, ts, bool(tn.sysctl("tcp_sack")), wscale)
+    opts = tcp_options_write(tcp_advertise_mss(sk), ts, bool(tn.sysctl("tcp_sack")), wscale)
+    if sk.fastopen_req is not None:
+        from tuxnet.tcp.fastopen import syn_fastopen_option
+
+        opts += syn_fastopen_option(sk, MAX_TCP_OPTION_SPACE - len(opts) - (20 if md5 else 0))
+    return opts
 
 
 def _tso_clone(oskb: SkBuff) -> SkBuff:
@@ -243,6 +265,8 @@ def _tso_clone(oskb: SkBuff) -> SkBuff:
     skb.gso_type = oskb.gso_type
     skb.priority = oskb.priority
     skb.mark = oskb.mark
+    sh, osh = skb.shinfo, oskb.shinfo  # the clone's shared info: the stamp request
+    sh.tx_flags, sh.tskey = osh.tx_flags, osh.tskey
     return skb
 
 
@@ -608,11 +632,15 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     cb = tcp_cb(skb)
     buff = tcp_stream_alloc_skb(sk, nlen)
     buff.header_release()  # __skb_header_release
-    buff.put_data(skb.data[length:])
-    skb.trim(length)
+    if skb.data_len:  # skb_split: the frags past ``length`` move to buff
+        moved = skb_split_frags(skb, buff, length)
+    else:
+        buff.put_data(skb.data[length:])
+        skb.trim(length)
+        moved = nlen
     sk.sk_wmem_queued += buff.truesize
-    buff.truesize += nlen
-    skb.truesize -= nlen
+    buff.truesize += moved
+    skb.truesize -= moved
     bcb = tcp_cb(buff)
     bcb.seq = (cb.seq + length) & _M32
     bcb.end_seq = cb.end_seq
@@ -622,6 +650,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     bcb.tcp_flags = flags
     bcb.eor, cb.eor = cb.eor, False  # tcp_skb_fragment_eor
     bcb.tso_end, cb.tso_end = cb.tso_end, True  # two retransmit-queue skbs now
+    tcp_fragment_tstamp(skb, buff)
     bcb.sacked = cb.sacked
     bcb.tx_mstamp = cb.tx_mstamp
     bcb.first_tx_mstamp = cb.first_tx_mstamp

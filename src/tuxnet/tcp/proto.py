@@ -23,10 +23,12 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
+from tuxnet.skb import MAX_SKB_FRAGS
 from tuxnet.socket.core import sk_wait_event, sock_errno
 from tuxnet.tcp import control as _ctl
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import timer as _timer
+from tuxnet.tcp import zerocopy as _zc
 from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import (
     tcp_assign_congestion_control,
@@ -82,6 +84,8 @@ from tuxnet.tcp.sockopt import (
     tcp_setsockopt,
 )
 from tuxnet.tcp.tso_chunk import gso_size_goal
+from tuxnet.tcp.tx_timestamp import tcp_tx_timestamp
+from tuxnet.tcp.urgent import tcp_recv_urg, tcp_urg_consumed, urg_limit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,6 +124,8 @@ MSG_EOR = 0x80
 MSG_WAITALL = 0x100
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
+MSG_ZEROCOPY = 0x4000000
+MSG_FASTOPEN = 0x20000000
 EPOLLIN = 0x1
 EPOLLPRI = 0x2
 EPOLLOUT = 0x4
@@ -197,6 +203,8 @@ def inet_csk_destroy_sock(sk: TcpSock) -> None:
     sk.out_of_order_queue.clear()
     while sk.sk_receive_queue:
         sk.sk_receive_queue.popleft().free()
+    while sk.sk_error_queue:  # inet_sock_destruct: skb_queue_purge(sk_error_queue)
+        sk.sk_error_queue.popleft().free()
     sk.sk_rmem_alloc = 0
     if sk.bound:
         tn.inet_put_port(sk)
@@ -210,10 +218,15 @@ def inet_csk_destroy_sock(sk: TcpSock) -> None:
 def tcp_done(sk: TcpSock) -> None:
     """tcp_done(): CLOSE (AttemptFails from SYN_SENT/SYN_RECV), timers off, wake the
     owner or destroy the orphan."""
+    req = sk.fastopen_rsk
     if sk.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV):
         sk.host.mib.tcp.AttemptFails += 1
     tcp_set_state(sk, TCP_CLOSE)
     _timer.tcp_clear_xmit_timers(sk)
+    if req is not None:
+        from tuxnet.tcp.fastopen import reqsk_fastopen_remove
+
+        reqsk_fastopen_remove(sk, req, False)
     _timer.inet_csk_delete_keepalive_timer(sk)
     sk.sk_shutdown = SHUTDOWN_MASK
     if "SOCK_DEAD" not in sk.sock_flags:
@@ -292,6 +305,8 @@ def inet_csk_listen_stop(sk: TcpSock) -> None:
         child.parent = None
         tcp_disconnect(child)
         child.sock_flags.add("SOCK_DEAD")
+        if child.fastopen_rsk is not None:  # inet_child_forget: a Fast Open child
+            child.fastopen_rsk = None
         if child.sk_state == TCP_CLOSE:
             inet_csk_destroy_sock(child)
 
@@ -352,6 +367,9 @@ def tcp_disconnect(sk: TcpSock) -> int:
     sk.rx_opt.__init__()  # type: ignore[misc]
     sk.selective_acks.clear()
     sk.dst = None
+    sk.fastopen_req = None  # tcp_free_fastopen_req
+    sk.defer_connect = False
+    sk.fastopen_client_fail = 0
     sk.sk_error_report()
     return 0
 
@@ -397,6 +415,11 @@ def tcp_close(sk: TcpSock, linger_ns: int | None = None) -> None:
     sk.poll_notify = None
     sk.wq.clear()
     if state == TCP_CLOSE:
+        req = sk.fastopen_rsk
+        if req is not None:  # a Fast Open child aborted before its handshake completed
+            from tuxnet.tcp.fastopen import reqsk_fastopen_remove
+
+            reqsk_fastopen_remove(sk, req, False)
         inet_csk_destroy_sock(sk)
         return
     sk.sock_flags.add("SOCK_ORPHAN_COUNTED")
@@ -429,36 +452,72 @@ def max_seq(a: int, b: int) -> int:
 def inet_stream_connect(sk: TcpSock, daddr: int, dport: int, timeo_ns: int | None) -> None:
     """inet_stream_connect() (RFC 9293 3.10.1 OPEN): raises EINPROGRESS when not
     waiting, EALREADY while connecting, EISCONN once connected; the connect error
-    (ECONNREFUSED, ETIMEDOUT ...) when the handshake fails."""
+    (ECONNREFUSED, ETIMEDOUT ...) when the handshake fails. With TCP_FASTOPEN_CONNECT
+    and a cached cookie it returns at once (the SYN goes with the first write)."""
+    err = __inet_stream_connect(sk, (daddr, dport), timeo_ns, False)
+    if err:
+        raise sock_errno(err)
+
+
+def inet_stream_connect_fo(sk: TcpSock, addr: tuple[int, int] | None,
+                           timeo_ns: int | None) -> int:
+    """__inet_stream_connect(is_sendmsg=1) for tcp_sendmsg_fastopen: 0 or an errno."""
+    return __inet_stream_connect(sk, addr, timeo_ns, True)
+
+
+def __inet_stream_connect(sk: TcpSock, addr: tuple[int, int] | None, timeo_ns: int | None,
+                          is_sendmsg: bool) -> int:
+    """__inet_stream_connect(): 0 or an errno."""
     state = sk.sk_socket_state
     if state == SS_CONNECTED:
-        raise sock_errno(errno.EISCONN)
+        return errno.EISCONN
     if state == SS_CONNECTING:
-        err = errno.EALREADY
+        if sk.defer_connect:
+            err = errno.EINPROGRESS if is_sendmsg else errno.EISCONN
+        else:
+            err = errno.EALREADY
+    elif state != SS_UNCONNECTED:
+        # SS_DISCONNECTING (shutdown() while connecting left it so): the switch's
+        # default case
+        return errno.EINVAL
     else:
         if sk.sk_state != TCP_CLOSE:
-            raise sock_errno(errno.EISCONN)
+            return errno.EISCONN
+        if addr is None:
+            return errno.EINVAL  # no address (addr_len < sizeof(sa_family))
         from tuxnet.tcp.ipv4 import tcp_v4_connect
 
-        rc = tcp_v4_connect(sk, daddr, dport)
+        rc = tcp_v4_connect(sk, addr[0], addr[1])
         if rc < 0:
-            raise sock_errno(-rc)
+            return -rc
         sk.sk_socket_state = SS_CONNECTING
+        if sk.defer_connect:
+            return 0
         err = errno.EINPROGRESS
     if (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV):
         if timeo_ns == 0:
-            raise sock_errno(err)
+            return err
+        # inet_wait_for_connect(): a writer whose data did not all fit in the SYN
+        # counts as pending (the SYN-ACK is then ACKed with that data)
+        fo = sk.fastopen_req
+        writebias = 1 if fo is not None and fo.data is not None else 0
         deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
-        ok = sk_wait_event(sk, lambda: not (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV),
-                           deadline, "connect")
+        sk.sk_write_pending += writebias
+        try:
+            ok = sk_wait_event(sk, lambda: not (1 << sk.sk_state) & (TCPF_SYN_SENT |
+                                                                     TCPF_SYN_RECV),
+                               deadline, "connect")
+        finally:
+            sk.sk_write_pending -= writebias
         if not ok:
-            raise sock_errno(errno.EINPROGRESS)  # timed out: the socket timeout
+            return err  # timed out: the socket timeout
     if sk.sk_state == TCP_CLOSE:
         e = sk.sock_error() or errno.ECONNABORTED
         sk.sk_socket_state = SS_UNCONNECTED
         tcp_disconnect(sk)
-        raise sock_errno(e)
+        return e
     sk.sk_socket_state = SS_CONNECTED
+    return 0
 
 
 def inet_listen(sk: TcpSock, backlog: int) -> None:
@@ -475,6 +534,9 @@ def inet_listen(sk: TcpSock, backlog: int) -> None:
     sk.sk_max_ack_backlog = backlog
     if old_state == TCP_LISTEN:
         return
+    from tuxnet.tcp.fastopen import tcp_fastopen_listen
+
+    tcp_fastopen_listen(sk, backlog)
     sk.sk_ack_backlog = 0
     sk.icsk_accept_queue.clear()
     if not sk.bound and sk.net.get_port(sk, sk.inet_num):
@@ -505,6 +567,10 @@ def inet_csk_accept(sk: TcpSock, timeo_ns: int | None) -> TcpSock:
     sk.sk_ack_backlog -= 1
     child.parent = None
     child.sk_socket_state = SS_CONNECTED
+    if child.fastopen_rsk is not None:
+        from tuxnet.tcp.fastopen import inet_csk_accept_fastopen
+
+        inet_csk_accept_fastopen(child)
     return child
 
 
@@ -517,19 +583,56 @@ def _stream_error(sk: TcpSock, flags: int, err: int) -> OSError:
     return sock_errno(err)
 
 
-def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 0,
-                timeo_ns: int | None = None) -> int:
+def tcp_sendmsg(sk: TcpSock, data: Any, flags: int = 0,
+                timeo_ns: int | None = None, splice_off: int | None = None,
+                addr: tuple[int, int] | None = None, af_unspec: bool = False) -> int:
     """tcp_sendmsg() / tcp_sendmsg_locked(): copy into MSS-sized skbs on the write queue,
     push as they fill (PSH when more than half the peer's largest window was written
     since the last PSH), then tcp_push with PSH on the last unless MSG_MORE. Waits for
     the connection and for send-buffer space (tcp_wmem; sk_wmem_queued < sk_sndbuf)
-    unless ``timeo_ns`` is 0. Returns the bytes queued."""
-    view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
+    unless ``timeo_ns`` is 0. Returns the bytes queued.
+
+    ``data`` is a buffer or a list of buffers (an iovec). With MSG_ZEROCOPY on a
+    SO_ZEROCOPY socket the buffers are not copied but referenced by the skbs
+    (tcp/zerocopy.py) until the completion on the error queue. ``splice_off`` says
+    ``data`` are page-cache pages of a file from that offset (MSG_SPLICE_PAGES:
+    sendfile, splice): they become the skbs' fragments, not copied. MSG_FASTOPEN (or a
+    deferred TCP_FASTOPEN_CONNECT connect) first connects to ``addr`` with data in the
+    SYN."""
+    if flags & MSG_FASTOPEN or sk.defer_connect:
+        from tuxnet.tcp.fastopen_client import tcp_sendmsg_fastopen_data
+
+        return tcp_sendmsg_fastopen_data(sk, _zc.IovIter.of(data).linear(), flags, timeo_ns,
+                                         addr, af_unspec)
+    it = _zc.IovIter.of(data)
+    if splice_off is not None:
+        it.base = splice_off
+        zc = _zc.tcp_splice_begin(sk, it)
+    elif flags & MSG_ZEROCOPY:
+        zc = _zc.tcp_zerocopy_begin(sk, it.count, it)
+    else:
+        zc = None
+    try:
+        copied = _tcp_sendmsg_locked(sk, it, flags, timeo_ns, zc)
+    except BaseException:
+        _zc.tcp_zerocopy_end(zc, False)
+        raise
+    _zc.tcp_zerocopy_end(zc, bool(copied))
+    return copied
+
+
+def _tcp_sendmsg_locked(sk: TcpSock, it: _zc.IovIter, flags: int, timeo_ns: int | None,
+                        zc: _zc.ZcSend | None) -> int:
+    """The body of tcp_sendmsg_locked (see tcp_sendmsg)."""
+    use_frags = zc is not None and zc.sg
+    view = it.linear() if not use_frags else memoryview(b"")
     if flags & MSG_DONTWAIT:
         timeo_ns = 0
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
     tcp_rate_check_app_limited(sk)  # is sending application-limited? (tcp_rate.c)
-    if (1 << sk.sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT):
+    if (1 << sk.sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT) and not (
+            sk.sk_state == TCP_SYN_RECV and sk.fastopen_rsk is not None):
+        # a passive Fast Open child may send before the handshake completes
         # sk_stream_wait_connect
         if sk.sk_err:
             raise sock_errno(sk.sock_error())
@@ -550,7 +653,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 raise sock_errno(errno.EAGAIN)
             raise _stream_error(sk, flags, errno.EPIPE)
     copied = 0
-    total = len(view)
+    total = it.count
+    new_skb = False  # the Linux skb ran out of fragments: the next bytes start another
     mss_now = tcp_current_mss(sk)
     size_goal = _out.tcp_xmit_size_goal(sk, mss_now)  # one MSS unless TSO is on
     xmit_goal = gso_size_goal(sk, mss_now)  # a Linux skb's bytes (tcp/tso_chunk.py)
@@ -569,7 +673,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
         if skb is not None and (tcp_cb(skb).tcp_flags & (TCPHDR_FIN | TCPHDR_SYN)
                                 or tcp_cb(skb).eor):  # tcp_skb_can_collapse_to
             copy = 0
-        if skb is None or copy <= 0 or skb.tailroom() < 1:
+        if (skb is None or copy <= 0 or new_skb
+                or (skb.tailroom() < 1 and not skb.data_len)):  # frags: no tailroom
             # Linux checks memory when it allocates an skb of size_goal bytes, i.e.
             # when a new run of MSS skbs starts (fill == 0), not for each MSS
             if fill == 0 and not sk.sk_stream_memory_free():
@@ -588,6 +693,8 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 size_goal = _out.tcp_xmit_size_goal(sk, mss_now)
                 continue
             skb = _out.tcp_stream_alloc_skb(sk, size_goal)
+            if new_skb:
+                fill, run_first, new_skb = 0, None, False
             tail = wq[-1] if fill and wq else None
             if tail is not None and _out.skb_has_head_charge(tail):
                 # the same Linux skb grows: one head allocation (tcp_stream_alloc_skb)
@@ -597,16 +704,33 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
                 sk.sk_wmem_queued -= skb.truesize
             else:
                 tail = None
+                if zc is not None:
+                    zc.new_linux_skb(None)
             _out.tcp_skb_entail(sk, skb)
             if tail is not None and tcp_cb(tail).tcp_flags & TCPHDR_PSH:
                 # a PSH mark is on the Linux skb, i.e. on its last byte
                 tcp_cb(tail).tcp_flags &= ~TCPHDR_PSH
                 tcp_cb(skb).tcp_flags |= TCPHDR_PSH
             copy = size_goal
-        copy = min(copy, total - copied, skb.tailroom())
-        skb.put_data(view[copied:copied + copy])
-        skb.truesize += copy  # skb_copy_to_page_nocache: truesize and wmem_queued
-        sk.sk_wmem_queued += copy
+        if use_frags:
+            assert zc is not None
+            copy = _zc.skb_zerocopy_iter_stream(sk, skb, zc, min(copy, total - copied))
+            if copy < 0:  # out of fragments, or another send's uarg: a new skb
+                _out.tcp_mark_push(sk, skb)
+                new_skb = True
+                continue
+        else:
+            copy = min(copy, total - copied, skb.tailroom())
+            if skb.data_len and skb.nr_frags >= MAX_SKB_FRAGS:  # sysctl_max_skb_frags
+                _out.tcp_mark_push(sk, skb)
+                new_skb = True
+                continue
+            if skb.data_len:  # a zerocopy skb: the copy goes into a page frag
+                skb.add_frag(bytearray(view[copied:copied + copy]), 0, copy, 0)
+            else:
+                skb.put_data(view[copied:copied + copy])
+            skb.truesize += copy  # skb_copy_to_page_nocache: truesize and wmem_queued
+            sk.sk_wmem_queued += copy
         cb = tcp_cb(skb)
         if not copied:
             cb.tcp_flags &= ~0x08  # TCPHDR_PSH
@@ -641,6 +765,7 @@ def tcp_sendmsg(sk: TcpSock, data: bytes | bytearray | memoryview, flags: int = 
             fill = (sk.write_seq - sk.snd_nxt) & _M32
             run_first = wq[0]
     if copied:
+        tcp_tx_timestamp(sk)
         _out.tcp_push(sk, flags, mss_now, sk.nonagle)
     return copied
 
@@ -675,7 +800,7 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
     if flags & MSG_DONTWAIT:
         timeo_ns = 0
     if flags & MSG_OOB:
-        raise sock_errno(errno.EINVAL)  # urgent data is not modelled yet (#5)
+        return tcp_recv_urg(sk, size, bool(flags & MSG_PEEK))
     deadline = None if timeo_ns is None else sk.host.loop.now_ns() + timeo_ns
     peek = bool(flags & MSG_PEEK)
     target = size if flags & MSG_WAITALL else min(max(sk.sk_rcvlowat, 1), size)
@@ -693,12 +818,21 @@ def tcp_recvmsg(sk: TcpSock, size: int, flags: int = 0, timeo_ns: int | None = N
                 break  # the queue starts after seq: cannot happen
             if offset < skb.len:
                 used = min(skb.len - offset, size - len(out))
+                if sk.urg_data:  # the urgent mark: stop before it, step over the byte
+                    if sk.urg_seq == seq and out:
+                        break
+                    skip, used = urg_limit(sk, seq, used)
+                    seq = (seq + skip) & _M32
+                    offset += skip
                 out += skb.data[offset:offset + used]
                 seq = (seq + used) & _M32
                 if not peek:
                     sk.copied_seq = seq
+                    tcp_urg_consumed(sk)
                     tcp_rcv_space_adjust(sk)
                 if offset + used < skb.len:
+                    if not used and len(out) < size:
+                        continue  # only the urgent byte was stepped over: read on
                     break
             if cb.tcp_flags & TCPHDR_FIN:
                 seq = (seq + 1) & _M32

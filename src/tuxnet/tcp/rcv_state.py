@@ -46,6 +46,12 @@ from tuxnet.tcp.defs import (
     USEC_PER_JIFFY,
 )
 from tuxnet.tcp.ecn import tcp_ecn_rcv_syn, tcp_ecn_rcv_synack
+from tuxnet.tcp.fastopen import (
+    FastopenCookie,
+    tcp_fastopen_check_req,
+    tcp_rcv_synrecv_state_fastopen,
+)
+from tuxnet.tcp.fastopen_client import tcp_rcv_fastopen_synack
 from tuxnet.tcp.mss import (
     tcp_full_space,
     tcp_initialize_rcv_mss,
@@ -123,10 +129,11 @@ def tcp_finish_connect(sk: TcpSock) -> None:
         sk.pred_flags = 0
 
 
-def _parse_syn_options(sk: TcpSock, skb: SkBuff, rx: TcpRxOptions) -> None:
+def _parse_syn_options(sk: TcpSock, skb: SkBuff, rx: TcpRxOptions,
+                       foc: FastopenCookie | None = None) -> None:
     cb = tcp_cb(skb)
     tcp_parse_options(sk.net, skb.data, 0, cb.hdr_len, bool(cb.tcp_flags & TCPHDR_SYN), False,
-                      rx, user_mss=sk.rx_opt.user_mss)
+                      rx, user_mss=sk.rx_opt.user_mss, foc=foc)
 
 
 def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
@@ -136,7 +143,8 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
     flags = cb.tcp_flags
     rx = sk.rx_opt
     tmp = TcpRxOptions()
-    _parse_syn_options(sk, skb, tmp)
+    foc = FastopenCookie()
+    _parse_syn_options(sk, skb, tmp, foc)
     rx.saw_tstamp = tmp.saw_tstamp
     if tmp.saw_tstamp:
         rx.rcv_tsval = tmp.rcv_tsval
@@ -191,7 +199,11 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
         sk.copied_seq = sk.rcv_nxt
         sk.max_window = max(sk.max_window, sk.snd_wnd)
         tcp_finish_connect(sk)
+        fastopen_fail = (sk.syn_fastopen or sk.syn_data) and \
+            tcp_rcv_fastopen_synack(sk, skb, foc)
         sk.sk_state_change()
+        if fastopen_fail:
+            return -1
         if sk.sk_write_pending or sk.inet_csk_in_pingpong_mode():
             _in.tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
             _ctl.tcp_send_delayed_ack(sk)
@@ -307,6 +319,9 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         return None
     sk.tcp_mstamp_refresh()
     sk.rx_opt.saw_tstamp = False
+    req = sk.fastopen_rsk
+    if req is not None and not tcp_fastopen_check_req(sk, skb, req):
+        return None  # tcp_check_req(fastopen=true) consumed it
     if not flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN):
         _in.tcp_drop(sk, skb, R.TCP_FLAGS, "tcp_rcv_state_process")
         return None
@@ -322,16 +337,21 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         _in.tcp_drop(sk, skb, R.TCP_OLD_ACK, "tcp_rcv_state_process")
         return None
     state = sk.sk_state
+    if state == TCP_FIN_WAIT1 and req is not None:
+        tcp_rcv_synrecv_state_fastopen(sk)  # a Fast Open child closed before the ACK
     if state == TCP_SYN_RECV:
         sk.delivered += 1
         if not sk.srtt_us:
             tcp_synack_rtt_meas(sk)
-        sk.retrans_stamp = 0
-        if sk.rx_opt.tstamp_ok:
-            # 6.16+: before tcp_init_transfer, so rcvq_space is 10 x the real advmss
-            sk.advmss -= 12
-        tcp_init_transfer(sk)
-        sk.copied_seq = sk.rcv_nxt
+        if req is not None:
+            tcp_rcv_synrecv_state_fastopen(sk)
+        else:
+            sk.retrans_stamp = 0
+            if sk.rx_opt.tstamp_ok:
+                # 6.16+: before tcp_init_transfer, so rcvq_space is 10 x the real advmss
+                sk.advmss -= 12
+            tcp_init_transfer(sk)
+            sk.copied_seq = sk.rcv_nxt
         tcp_set_state(sk, TCP_ESTABLISHED)
         sk.sk_state_change()
         sk.snd_una = cb.ack_seq

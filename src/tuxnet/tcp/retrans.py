@@ -47,7 +47,10 @@ def tcp_trim_head(sk: TcpSock, skb: SkBuff, length: int) -> None:
         length -= 1
     length = min(length, skb.len)
     if length > 0:
-        skb.pull(length)
+        if skb.data_len:  # page frags (zerocopy, sendfile): __pskb_trim_head
+            skb.pskb_pull(length)
+        else:
+            skb.pull(length)
         cb.seq = (cb.seq + length) & _M32
         if cb.pcount > 1:  # any change of skb->len requires recalculating the TSO factor
             _out.tcp_set_skb_tso_segs(skb, skb.gso_size)
@@ -156,7 +159,12 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
     hole = None
     tcpext = sk.host.mib.tcpext
     max_segs = tcp_tso_segs(sk, tcp_current_mss(sk))
-    for skb in list(rtx):
+    skbs = list(rtx)
+    known = {id(s) for s in skbs}
+    j = 0
+    while j < len(skbs):
+        skb = skbs[j]
+        j += 1
         segs = sk.snd_cwnd - sk.tcp_packets_in_flight()
         if segs <= 0:
             break
@@ -172,6 +180,14 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
         prior_retrans = sk.retrans_out
         if tcp_retransmit_skb(sk, skb, min(segs, max_segs)):
             break
+        # tcp_fragment may have split it (a smaller MSS): the rest follows it
+        k = rtx.index(skb) + 1
+        ins = j
+        while k < len(rtx) and id(rtx[k]) not in known:
+            known.add(id(rtx[k]))
+            skbs.insert(ins, rtx[k])  # visited next
+            ins += 1
+            k += 1
         pcount = sk.retrans_out - prior_retrans
         if sk.icsk_ca_state != TCP_CA_Loss:
             tcpext.TCPFastRetrans += pcount

@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from tuxnet.loop import TimerHandle
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.cong import TcpCongestionOps
+    from tuxnet.tcp.fastopen import FastopenQueue, FastopenRequest
     from tuxnet.tcp.md5 import TcpMd5Key
+    from tuxnet.tcp.minisocks import TcpRequestSock
     from tuxnet.tcp.netns import TcpDst
 
 __all__ = ["IcskAck", "Minmax", "RackState", "RxOpt", "TcpSkbCb", "TcpSock", "inet_sk_set_state",
@@ -57,7 +59,7 @@ class TcpSkbCb:
     __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "eor", "first_tx_mstamp",
                  "hdr_len", "iif", "ip_dsfield", "pcount",
                  "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tso_end", "tw_isn",
-                 "tx_app_limited", "tx_delivered", "tx_mstamp", "window")
+                 "tx_app_limited", "tx_delivered", "tx_mstamp", "txstamp_ack", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
         self.seq = seq
@@ -80,8 +82,10 @@ class TcpSkbCb:
         self.ip_dsfield = 0  # rx: the IPv4 TOS byte (ECN in its low bits)
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
         self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
-        # sent: the last MSS of a Linux retransmit-queue skb (tcp/tso_chunk.py)
-        self.tso_end = False
+        # sent: the last MSS of a Linux retransmit-queue skb (tcp/tso_chunk.py); only
+        # tcp_write_xmit's multi-segment chunks clear it
+        self.tso_end = True
+        self.txstamp_ack = False  # SOF_TIMESTAMPING_TX_ACK asked for (tcp/tx_timestamp.py)
 
     def copy(self) -> TcpSkbCb:
         """memcpy of skb->cb, as skb_clone does."""
@@ -103,6 +107,7 @@ class TcpSkbCb:
         n.ip_dsfield = self.ip_dsfield
         n.eor = self.eor
         n.tso_end = self.tso_end
+        n.txstamp_ack = self.txstamp_ack
         return n
 
     def __repr__(self) -> str:
@@ -349,7 +354,8 @@ class TcpSock(Sock):
         self.tcp_header_len = 20
         self.pred_flags = 0
         self.nonagle = 0
-        self.urg_data = 0
+        self.urg_data = 0  # TCP_URG_* | the urgent byte (tcp/urgent.py)
+        self.urg_seq = 0
         self.rx_opt = RxOpt()
         self.tsoffset = 0
         self.snt_isn = 0
@@ -460,6 +466,20 @@ class TcpSock(Sock):
         self.synsent_drop_reason = R.NOT_SPECIFIED
         self.sk_socket_state = 1  # struct socket state: SS_UNCONNECTED
         self.bind_by_connect = False
+        # -- TCP Fast Open (tuxnet.tcp.fastopen) ----------------------------------------
+        self.fastopen_req: FastopenRequest | None = None  # active open in progress
+        self.fastopen_rsk: TcpRequestSock | None = None  # a passive child's request
+        self.fastopenq: FastopenQueue | None = None  # listener: TCP_FASTOPEN queue
+        self.fastopen_connect = False  # TCP_FASTOPEN_CONNECT
+        self.fastopen_no_cookie = False  # TCP_FASTOPEN_NO_COOKIE
+        self.fastopen_client_fail = 0  # tcpi_fastopen_client_fail
+        self.defer_connect = False  # inet DEFER_CONNECT: the SYN waits for a write
+        self.syn_data = False  # the SYN carried data
+        self.syn_fastopen = False  # the SYN carried a Fast Open option
+        self.syn_fastopen_exp = False  # ... in the experimental (254) format
+        self.syn_fastopen_ch = False  # active TFO re-enabled after a blackhole pause
+        self.syn_data_acked = False  # the SYN data was acknowledged (TCPI_OPT_SYN_DATA)
+        self.syn_fastopen_child = False  # created by a Fast Open SYN (TCPI_OPT_TFO_CHILD)
 
     def __repr__(self) -> str:
         from tuxnet.wire.addr import int_to_ip

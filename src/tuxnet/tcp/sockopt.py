@@ -41,6 +41,12 @@ from tuxnet.tcp.defs import (
     USEC_PER_JIFFY,
 )
 from tuxnet.tcp.ecn import tcp_ecn_info_options
+from tuxnet.tcp.fastopen import (
+    FASTOPEN_SOCKOPTS,
+    tcp_fastopen_getsockopt,
+    tcp_fastopen_setsockopt,
+    tcp_fastopen_tcpi_options,
+)
 from tuxnet.tcp.sock import TcpSock
 
 __all__ = ["tcp_get_info", "tcp_getsockopt", "tcp_poll", "tcp_set_keepalive",
@@ -71,8 +77,13 @@ def tcp_poll(sk: TcpSock) -> int:
         mask |= EPOLLHUP
     if shutdown & RCV_SHUTDOWN:
         mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP
-    if state != TCP_SYN_SENT and state != TCP_SYN_RECV:
-        if ((sk.rcv_nxt - sk.copied_seq) & _M32) >= max(sk.sk_rcvlowat, 1):
+    if state != TCP_SYN_SENT and (state != TCP_SYN_RECV or sk.fastopen_rsk is not None):
+        # connected, or a passive Fast Open child
+        target = max(sk.sk_rcvlowat, 1)
+        if sk.urg_data and sk.urg_seq == sk.copied_seq and \
+                "SOCK_URGINLINE" not in sk.sock_flags:
+            target += 1  # the urgent byte at the mark is not in-line data
+        if ((sk.rcv_nxt - sk.copied_seq) & _M32) >= target:
             mask |= EPOLLIN | EPOLLRDNORM
         if not shutdown & SEND_SHUTDOWN:
             if sk.sk_stream_is_writeable() and sk.sk_stream_memory_free(1):
@@ -81,7 +92,12 @@ def tcp_poll(sk: TcpSock) -> int:
                 sk.sock_nospace = True
         else:
             mask |= EPOLLOUT | EPOLLWRNORM
-    if sk.sk_err:
+        if sk.urg_data & 0x0100:  # TCP_URG_VALID: the urgent byte is readable
+            mask |= EPOLLPRI
+    elif state == TCP_SYN_SENT and sk.defer_connect:
+        # TCP_FASTOPEN_CONNECT: writable, so that the write that sends the SYN comes
+        mask |= EPOLLOUT | EPOLLWRNORM
+    if sk.sk_err or sk.sk_error_queue:
         mask |= EPOLLERR
     return mask
 
@@ -153,6 +169,8 @@ def tcp_setsockopt(sk: TcpSock, optname: int, val: int | str) -> None:
     elif optname == TCP_NOTSENT_LOWAT:
         sk.notsent_lowat = val & 0xFFFFFFFF
         sk.sk_write_space()  # do_tcp_setsockopt: a raised mark may free a writer
+    elif optname in FASTOPEN_SOCKOPTS:
+        tcp_fastopen_setsockopt(sk, optname, val)
     else:
         raise sock_errno(errno.ENOPROTOOPT)
 
@@ -201,6 +219,10 @@ def tcp_getsockopt(sk: TcpSock, optname: int) -> int | str:
         return sk.notsent_lowat
     if optname == TCP_CONGESTION:
         return sk.icsk_ca_ops.name if sk.icsk_ca_ops is not None else ""
+    if optname in FASTOPEN_SOCKOPTS:
+        v = tcp_fastopen_getsockopt(sk, optname)
+        assert isinstance(v, int)
+        return v
     raise sock_errno(errno.ENOPROTOOPT)
 
 
@@ -211,7 +233,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
     rx = sk.rx_opt
     busy, rwnd_limited, sndbuf_limited = tcp_chrono_stats(sk)
     options = (1 if rx.tstamp_ok else 0) | (2 if rx.sack_ok else 0) | \
-        (4 if rx.wscale_ok else 0) | tcp_ecn_info_options(sk)
+        (4 if rx.wscale_ok else 0) | tcp_ecn_info_options(sk) | tcp_fastopen_tcpi_options(sk)
     return {
         "tcpi_state": sk.sk_state, "tcpi_ca_state": sk.icsk_ca_state,
         "tcpi_retransmits": sk.icsk_retransmits, "tcpi_probes": sk.icsk_probes_out,
@@ -245,6 +267,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_pacing_rate": sk.sk_pacing_rate, "tcpi_max_pacing_rate": sk.sk_max_pacing_rate,
         "tcpi_delivery_rate": _delivery_rate(sk),
         "tcpi_delivery_rate_app_limited": int(sk.rate_app_limited),
+        "tcpi_fastopen_client_fail": sk.fastopen_client_fail,
     }
 
 

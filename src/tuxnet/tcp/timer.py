@@ -135,7 +135,9 @@ def tcp_rto_delta_us(sk: TcpSock) -> int:
 
 def tcp_rearm_rto(sk: TcpSock) -> None:
     """tcp_rearm_rto(): restart the RTO from now (less the time a TLP or RACK timer
-    already ran)."""
+    already ran); not while a Fast Open child's timer resends its SYN-ACK."""
+    if sk.fastopen_rsk is not None:
+        return
     if not sk.packets_out:
         inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS)
         return
@@ -147,10 +149,11 @@ def tcp_rearm_rto(sk: TcpSock) -> None:
 
 def tcp_schedule_loss_probe(sk: TcpSock, advancing_rto: bool) -> bool:
     """tcp_schedule_loss_probe() (RFC 8985 7.2): PTO = 2 x SRTT (+ rto_min with one
-    packet out for the delayed ACK, else + 2 jiffies), no later than the RTO."""
+    packet out for the delayed ACK, else + 2 jiffies), no later than the RTO. None
+    before a Fast Open child's handshake completes."""
     early_retrans = sk.net.sysctl("tcp_early_retrans")
     if early_retrans not in (3, 4) or not sk.packets_out or not sk.tcp_is_sack() or \
-            sk.icsk_ca_state not in (0, 2):
+            sk.icsk_ca_state not in (0, 2) or sk.fastopen_rsk is not None:
         return False
     if sk.srtt_us:
         timeout_us = sk.srtt_us >> 2
@@ -245,6 +248,10 @@ def tcp_write_timeout(sk: TcpSock) -> bool:
             retry_until = tcp_orphan_retries(sk, alive)
     if not expired:
         expired = retransmits_timed_out(sk, retry_until, sk.icsk_user_timeout)
+    if sk.syn_fastopen or sk.syn_data or sk.syn_data_acked:
+        from tuxnet.tcp.fastopen_client import tcp_fastopen_active_detect_blackhole
+
+        tcp_fastopen_active_detect_blackhole(sk, expired)
     if expired:
         tcp_write_err(sk)
         return True
@@ -259,7 +266,14 @@ def tcp_write_err(sk: TcpSock) -> None:
 
 def tcp_retransmit_timer(sk: TcpSock) -> None:
     """tcp_retransmit_timer() (RFC 6298 5.4-5.7): enter Loss, retransmit the head,
-    back off (SYN_SENT: the first tcp_syn_linear_timeouts timeouts keep the RTO)."""
+    back off (SYN_SENT: the first tcp_syn_linear_timeouts timeouts keep the RTO). A Fast
+    Open child resends only its SYN-ACK until the handshake completes."""
+    req = sk.fastopen_rsk
+    if req is not None:
+        from tuxnet.tcp.fastopen import tcp_fastopen_synack_timer
+
+        tcp_fastopen_synack_timer(sk, req)
+        return
     if not sk.packets_out or not sk.tcp_rtx_queue:
         return
     tcpext = sk.host.mib.tcpext

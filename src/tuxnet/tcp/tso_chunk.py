@@ -141,6 +141,8 @@ def tcp_resegment_head(sk: TcpSock, mss: int) -> None:
     wq = sk.sk_write_queue
     n = 0
     while n < len(wq):
+        if wq[n].data_len:
+            return  # page fragments (zerocopy, sendfile): Linux-sized skbs already
         cb = tcp_cb(wq[n])
         n += 1
         if cb.tcp_flags & (TCPHDR_PSH | TCPHDR_FIN) or cb.eor:
