@@ -393,7 +393,8 @@ def tcp_event_data_recv(sk: TcpSock, skb: SkBuff) -> None:
         elif m > sk.icsk_rto:
             tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)
     ack.lrcvtime = now
-    tcp_data_ecn_check(sk, skb)
+    if sk.ecn_flags:
+        tcp_data_ecn_check(sk, skb)
     if skb.len >= 128:
         tcp_grow_window(sk, skb)
 

@@ -78,7 +78,6 @@ IPPROTO_TCP = 6
 _HDR = struct.Struct("!HHIIBBHHH")
 _ADDRS = struct.Struct("!II")
 _U16 = struct.Struct("!H")
-_TS_WORD = bytes((1, 1, 8, 10))  # nop,nop,TIMESTAMP: the only option of a plain segment
 
 
 def tcp_v4_init(host: Host) -> None:
@@ -563,8 +562,8 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     # __inet_lookup_established, inline for the common case
     sk = tn.ehash.get((daddr, dport, saddr, sport))
     if sk is not None and sk.sk_state == TCP_ESTABLISHED:
-        if (sk.md5sig_info or (hl > 20 and (hl != 32 or data[20:24] != _TS_WORD))) and \
-                _inbound_hash_drop(sk, skb, sk):
+        # an MD5 option (18 bytes) needs a header of 40: shorter ones carry none
+        if (sk.md5sig_info or hl >= 38) and _inbound_hash_drop(sk, skb, sk):
             return 0
         sk.segs_in += 1
         if cb.end_seq != seq:
@@ -626,6 +625,8 @@ def _inbound_hash_drop(sk: TcpSock, skb: SkBuff, owner: TcpSock) -> bool:
     socket): a refused segment is dropped with its reason and counted in
     ``owner``'s sk_drops (discard_and_relse). True when dropped."""
     cb = tcp_cb(skb)
+    if not sk.md5sig_info and cb.hdr_len < 38:
+        return False  # no key, and no room for an MD5 option (18 bytes)
     reason = tcp_inbound_hash(sk, skb.data, cb.saddr, cb.daddr, 0)
     if reason is None:
         return False
