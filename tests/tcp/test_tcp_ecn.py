@@ -8,11 +8,19 @@ import struct
 
 from _tcpwire import MS, SEC, Seg, Wire, pair
 
+from tuxnet.host import Host
 from tuxnet.socket.consts import IP_TOS, SOL_IP
 from tuxnet.socket.sockopt import sock_setsockopt
 from tuxnet.tcp import proto
 from tuxnet.tcp.defs import TCP_CA_CWR, TCPI_OPT_ECN
-from tuxnet.tcp.ecn import INET_ECN_CE, INET_ECN_ECT_0, TCP_ECN_DEMAND_CWR, TCP_ECN_OK
+from tuxnet.tcp.ecn import (
+    INET_ECN_CE,
+    INET_ECN_ECT_0,
+    RTAX_FEATURE_ECN,
+    TCP_ECN_DEMAND_CWR,
+    TCP_ECN_OK,
+)
+from tuxnet.tcp.netns import RouteOutput, TcpDst, tcp_net
 from tuxnet.tcp.sockopt import tcp_get_info
 
 SYN, ACK, ECE, CWR = 0x02, 0x10, 0x40, 0x80
@@ -114,3 +122,22 @@ def test_ip_tos_keeps_the_ecn_bits_of_a_stream_socket() -> None:
     sent = [x for x in w.sent("a") if x.t >= t0 and x.payload_len]
     assert sent and sent[0].tos == 0x10 | INET_ECN_ECT_0
     assert c.dst is not old_dst  # sk_dst_reset: the route was looked up again
+
+
+def test_route_feature_ecn_asks_without_the_sysctl() -> None:
+    w = _wire(2, server_ecn=0)  # neither sysctl asks; both routes say "features ecn"
+    for h in (w.a, w.b):
+        tn = tcp_net(h)
+        plain = tn.route_output
+
+        def with_ecn(host: Host, daddr: int, saddr: int, oif: int, tos: int,
+                     plain: RouteOutput = plain) -> TcpDst:
+            dst = plain(host, daddr, saddr, oif, tos)
+            dst.features = RTAX_FEATURE_ECN
+            return dst
+
+        tn.route_output = with_ecn
+    c, s, _ = pair(w)
+    syn, synack = (x for x in w.log if x.flags & SYN)
+    assert syn.flags & (ECE | CWR) == ECE | CWR and synack.flags & (ECE | CWR) == ECE
+    assert c.ecn_flags & TCP_ECN_OK and s.ecn_flags & TCP_ECN_OK

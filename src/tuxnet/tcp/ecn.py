@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from tuxnet.tcp.sock import TcpSkbCb, TcpSock
 
 __all__ = ["INET_ECN_CE", "INET_ECN_ECT_0", "INET_ECN_ECT_1", "INET_ECN_MASK",
-           "INET_ECN_NOT_ECT", "TCPI_OPT_ECN_SEEN", "TCP_ECN_DEMAND_CWR", "TCP_ECN_OK",
+           "INET_ECN_NOT_ECT", "RTAX_FEATURE_ECN", "TCPI_OPT_ECN_SEEN", "TCP_ECN_DEMAND_CWR",
+           "TCP_ECN_OK",
            "TCP_ECN_QUEUE_CWR", "TCP_ECN_SEEN", "tcp_count_delivered_ce",
            "tcp_data_ecn_check", "tcp_ecn_accept_cwr", "tcp_ecn_clear_syn",
            "tcp_ecn_create_request", "tcp_ecn_info_options", "tcp_ecn_make_synack",
@@ -59,6 +60,7 @@ TCP_ECN_DEMAND_CWR = 4
 TCP_ECN_SEEN = 8
 
 TCPI_OPT_ECN_SEEN = 16  # include/uapi/linux/tcp.h
+RTAX_FEATURE_ECN = 1  # include/uapi/linux/rtnetlink.h: a route's "features ecn"
 
 # enum tcp_ecn_mode: sysctl values that request ECN on outgoing connections
 _TCP_ECN_IN_ECN_OUT_ECN = 1
@@ -87,7 +89,9 @@ def tcp_ecn_send_syn(sk: TcpSock, skb: SkBuff) -> None:
     congestion control needs it (RFC 3168 6.1.1)."""
     cb: TcpSkbCb = skb.cb
     sk.ecn_flags = 0
-    if sk.net.sysctl("tcp_ecn") == _TCP_ECN_IN_ECN_OUT_ECN or tcp_ca_needs_ecn(sk):
+    dst = sk.dst
+    if sk.net.sysctl("tcp_ecn") == _TCP_ECN_IN_ECN_OUT_ECN or tcp_ca_needs_ecn(sk) or \
+            (dst is not None and dst.features & RTAX_FEATURE_ECN):
         if tcp_ca_needs_ecn(sk):
             _inet_ecn_xmit(sk)
         cb.tcp_flags |= TCPHDR_ECE | TCPHDR_CWR
@@ -130,11 +134,15 @@ def tcp_ecn_send_synack(sk: TcpSock, skb: SkBuff) -> None:
 def tcp_ecn_create_request(req: TcpRequestSock, listener: TcpSock, flags: int,
                            dsfield: int) -> None:
     """tcp_ecn_create_request(): a SYN with ECE+CWR, itself Not-ECT (RFC 3168 6.1.1:
-    a SYN must not be ECT), makes an ECN request when tcp_ecn is on (1 or 2)."""
+    a SYN must not be ECT), makes an ECN request when tcp_ecn is on (1 or 2) or the
+    route has ``features ecn``."""
     if flags & (TCPHDR_ECE | TCPHDR_CWR) != TCPHDR_ECE | TCPHDR_CWR:
         return
     ect = dsfield & INET_ECN_MASK != INET_ECN_NOT_ECT
-    if (not ect and listener.net.sysctl("tcp_ecn")) or tcp_ca_needs_ecn(listener):
+    dst = req.dst
+    ecn_ok = bool(listener.net.sysctl("tcp_ecn")) or \
+        (dst is not None and bool(dst.features & RTAX_FEATURE_ECN))
+    if (not ect and ecn_ok) or tcp_ca_needs_ecn(listener):
         req.ecn_ok = True
 
 

@@ -27,6 +27,7 @@ _RTAX_RTO_MIN = 13
 _RTAX_INITCWND = 11
 _RTAX_INITRWND = 14
 _RTAX_QUICKACK = 15
+_RTAX_FEATURES = 12
 
 
 def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpDst:
@@ -55,6 +56,7 @@ def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpD
                  quickack=rt.metric(_RTAX_QUICKACK), congctl=rt.congctl,
                  local=rt.type == RTN_LOCAL, rt=rt)
     dst.obsolete_fn = obsolete
+    dst.features = rt.metric(_RTAX_FEATURES)
     return dst
 
 

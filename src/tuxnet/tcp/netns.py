@@ -55,8 +55,9 @@ def _always() -> bool:
 class TcpDst:
     """What TCP uses of a dst_entry: source address, path MTU, route metrics."""
 
-    __slots__ = ("advmss", "congctl", "daddr", "error", "initcwnd", "initrwnd", "local",
-                 "mtu_fn", "obsolete_fn", "quickack", "rt", "rto_min", "saddr", "window")
+    __slots__ = ("advmss", "congctl", "daddr", "error", "features", "initcwnd", "initrwnd",
+                 "local", "mtu_fn", "obsolete_fn", "quickack", "rt", "rto_min", "saddr",
+                 "window")
 
     def __init__(self, *, error: int = 0, saddr: int = 0, daddr: int = 0,
                  mtu_fn: Callable[[], int] | None = None, advmss: int = 0, initcwnd: int = 0,
@@ -77,6 +78,7 @@ class TcpDst:
         self.rt = rt
         # dst->obsolete: the FIB changed since this route was looked up (rt_genid)
         self.obsolete_fn: Callable[[], bool] | None = None
+        self.features = 0  # RTAX_FEATURES (RTAX_FEATURE_ECN: "ip route ... features ecn")
 
     def mtu(self) -> int:
         """dst_mtu()."""
