@@ -16,6 +16,7 @@ from _tcpwire import MS, SEC, A, B, Seg, Wire, listener
 from tuxnet.tcp import proto
 from tuxnet.tcp.md5 import TCP_MD5SIG, TCP_MD5SIG_EXT, tcp_v4_parse_md5_keys
 from tuxnet.tcp.mss import tcp_current_mss
+from tuxnet.tcp.netns import tcp_net
 from tuxnet.tcp.sock import TcpSock
 from tuxnet.wire.tcp import TcpView
 
@@ -150,3 +151,20 @@ def test_reset_of_a_keyed_connection_is_signed() -> None:
     w.run(20 * MS)
     rst = [x for x in w.sent("a") if x.flags & 0x04]
     assert rst and _sig(rst[-1]) == _digest(rst[-1], KEY)
+
+
+def test_time_wait_acks_stay_signed() -> None:
+    w = Wire(delay_ns=1 * MS)
+    c = _connect(w, KEY, KEY)
+    w.run(20 * MS)
+    srv = next(sk for sk in tcp_net(w.b).all_socks if sk.sk_state == 1)
+    proto.tcp_close(c)  # the client ends in TIME_WAIT
+    w.run(5 * MS)
+    proto.tcp_close(srv)
+    w.run(20 * MS)
+    n = len(w.sent("a"))
+    last_fin = next(x for x in reversed(w.sent("b")) if x.flags & 0x01)
+    w.inject(w.a, last_fin.data)  # a retransmitted FIN: TIME_WAIT answers with an ACK
+    w.run(5 * MS)
+    acks = w.sent("a")[n:]
+    assert acks and all(_sig(x) == _digest(x, KEY) for x in acks)

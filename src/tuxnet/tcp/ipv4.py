@@ -159,13 +159,14 @@ def tcp_v4_send_reset(host: Host, sk: object, skb: SkBuff) -> None:
 
 
 def tcp_v4_send_ack(host: Host, skb: SkBuff, seq: int, ack: int, win: int, tsval: int,
-                    tsecr: int, tos: int = 0) -> None:
+                    tsecr: int, tos: int = 0, md5: TcpMd5Key | None = None) -> None:
     """tcp_v4_send_ack(): an ACK for a TIME_WAIT or request socket (nop,nop,TS when
     timestamps are on)."""
     cb = tcp_cb(skb)
     sport, dport = _U16.unpack_from(skb.data, 0)[0], _U16.unpack_from(skb.data, 2)[0]
     opts = tcp_options_write(ts=(tsval, tsecr)) if tsecr else b""
-    rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, seq, ack, TCPHDR_ACK, win, opts)
+    rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, seq, ack, TCPHDR_ACK, win, opts,
+                     md5)
     host.mib.tcp.OutSegs += 1
     # ip_send_unicast_reply: replies go Not-ECT (tos & ~INET_ECN_MASK)
     tcp_net(host).ip_queue_xmit(host, rep, cb.daddr, cb.saddr, None, tos & ~INET_ECN_MASK,
@@ -176,16 +177,18 @@ def tcp_v4_timewait_ack(tw: _mini.TcpTimewaitSock, skb: SkBuff) -> None:
     """tcp_v4_timewait_ack()."""
     tsval = (tcp_clock_ms(tw.host) + tw.tw_ts_offset) & _M32
     tcp_v4_send_ack(tw.host, skb, tw.tw_snd_nxt, tw.tw_rcv_nxt,
-                    tw.tw_rcv_wnd >> tw.tw_rcv_wscale, tsval, tw.tw_ts_recent, tw.tos)
+                    tw.tw_rcv_wnd >> tw.tw_rcv_wscale, tsval, tw.tw_ts_recent, tw.tos,
+                    tw.tw_md5_key)
 
 
 def tcp_v4_reqsk_send_ack(listener: TcpSock, skb: SkBuff, req: _mini.TcpRequestSock) -> None:
     """tcp_v4_reqsk_send_ack(): an ACK for an out-of-window segment to a request."""
     host = listener.host
     tsval = (tcp_clock_ms(host) + req.ts_off) & _M32
+    key = tcp_md5_do_lookup(listener, 0, req.inet_daddr) if listener.md5sig_info else None
     tcp_v4_send_ack(host, skb, (req.snt_isn + 1) & _M32, req.rcv_nxt,
                     req.rsk_rcv_wnd >> req.rcv_wscale, tsval,
-                    req.ts_recent if req.tstamp_ok else 0, req.tos)
+                    req.ts_recent if req.tstamp_ok else 0, req.tos, key)
 
 
 def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,

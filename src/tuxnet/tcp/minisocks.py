@@ -407,6 +407,7 @@ class TcpTimewaitSock:
         self.tw_ts_recent = sk.rx_opt.ts_recent
         self.tw_ts_recent_stamp = sk.rx_opt.ts_recent_stamp if sk.rx_opt.tstamp_ok else 0
         self.tw_ts_offset = sk.tsoffset
+        self.tw_md5_key = sk.tcp_md5_key()  # its ACKs stay signed (RFC 2385)
         self.tw_last_oow_ack_time = 0
         self.tos = sk.tos
         self.dst = sk.dst
