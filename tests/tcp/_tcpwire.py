@@ -41,6 +41,7 @@ class Seg:
     daddr: int
     data: bytes
     dropped: bool = False
+    tos: int = 0  # the IPv4 TOS byte it left with (ECN in the low two bits)
 
     @property
     def tcp(self) -> TcpRepr:
@@ -73,6 +74,7 @@ class Wire:
     rate_bps: int | None = None
     log: list[Seg] = field(default_factory=list)
     drop: Callable[[Seg], bool] | None = None
+    mark: Callable[[Seg], int] | None = None  # the TOS a segment arrives with (CE marking)
     loop: SimLoop = field(init=False)
     a: Host = field(init=False)
     b: Host = field(init=False)
@@ -103,7 +105,7 @@ class Wire:
         data = bytes(skb.data)
         skb.free()
         now = self.loop.now_ns()
-        seg = Seg(now, host.name, saddr, daddr, data)
+        seg = Seg(now, host.name, saddr, daddr, data, tos=tos & 0xFF)
         self.log.append(seg)
         if self.drop is not None and self.drop(seg):
             seg.dropped = True
@@ -123,14 +125,15 @@ class Wire:
                 delay += rng.randrange(self.jitter_ns)
             if self.reorder and rng.random() < self.reorder:
                 delay += rng.randrange(1, 4 * self.delay_ns + 1)
-            self.loop.call_at(start + delay, self.deliver, self.host(daddr), saddr, daddr, data)
+            self.loop.call_at(start + delay, self.deliver, self.host(daddr), saddr, daddr, data,
+                              seg.tos if self.mark is None else self.mark(seg))
         return 0
 
-    def deliver(self, host: Host, saddr: int, daddr: int, data: bytes) -> None:
+    def deliver(self, host: Host, saddr: int, daddr: int, data: bytes, tos: int = 0) -> None:
         """ip_local_deliver: an IPv4 header, then tcp_v4_rcv at the TCP header."""
         skb = alloc_skb(64 + 20 + len(data))
         skb.reserve(64)
-        skb.put_data(_IPH.pack(0x45, 0, 20 + len(data), 0, 0x4000, 64, 6, 0, saddr, daddr))
+        skb.put_data(_IPH.pack(0x45, tos, 20 + len(data), 0, 0x4000, 64, 6, 0, saddr, daddr))
         skb.put_data(data)
         skb.reset_network_header()
         skb.pull(20)

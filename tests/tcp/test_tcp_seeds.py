@@ -26,14 +26,14 @@ class CorruptingWire(Wire):
     corrupt: float = 0.0
     corrupted: int = 0
 
-    def deliver(self, host: Host, saddr: int, daddr: int, data: bytes) -> None:
+    def deliver(self, host: Host, saddr: int, daddr: int, data: bytes, tos: int = 0) -> None:
         if self.corrupt and self.rng.random() < self.corrupt:
             buf = bytearray(data)
             bit = self.rng.randrange(len(buf) * 8)
             buf[bit >> 3] ^= 1 << (bit & 7)
             data = bytes(buf)
             self.corrupted += 1
-        super().deliver(host, saddr, daddr, data)
+        super().deliver(host, saddr, daddr, data, tos)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -335,7 +335,7 @@ def _icmp_out_count(host: Host, icmp_type: int) -> None:
 def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, *,
                 tos: int = 0, ttl: int | None = None, df: bool | None = None, oif: int = 0,
                 ident: int | None = None, rt: Rtable | None = None,
-                pmtudisc: int | None = None) -> int:
+                pmtudisc: int | None = None, xmit_rc: bool = False) -> int:
     """ip_make_skb + ip_send_skb for a transport: route to ``daddr`` (``saddr`` 0 lets
     the route choose; ``rt`` skips the lookup), push the IPv4 header and send; the skb
     is consumed either way.
@@ -354,6 +354,8 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
 
     Returns 0 or a negative errno: -ENETUNREACH (OutNoRoutes), -EHOSTUNREACH, -EINVAL,
     -EACCES from the route, -EMSGSIZE, -ENOBUFS when the qdisc dropped it (OutDiscards).
+    With ``xmit_rc`` (ip_queue_xmit for TCP) the qdisc's NET_XMIT_DROP/CN comes back as
+    is, uncounted: TCP reacts to local congestion itself.
     """
     st = ip_state(host)
     if rt is None:
@@ -399,6 +401,8 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
     cb.ignore_df = ignore_df
     skb.dst = rt
     err = ip_local_out(host, skb)
+    if err > 0 and xmit_rc:
+        return err
     if err:
         if err > 0:
             err = 0 if err == NET_XMIT_CN else -errno.ENOBUFS  # net_xmit_errno

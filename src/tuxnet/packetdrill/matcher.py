@@ -124,6 +124,8 @@ def _check_options(want: list[TcpOption], got: list[TcpOption], bad: str,
             if [(a & 0xFFFFFFFF, b & 0xFFFFFFFF) for a, b in w.blocks] != g.blocks:
                 return mismatch
             continue
+        if w.name == "md5":
+            continue  # the digest depends on the key and the live packet
         if w.values != g.values:
             return mismatch
     return ""

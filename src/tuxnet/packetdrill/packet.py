@@ -58,6 +58,8 @@ def encode_options(opts: list[TcpOption], ts_ecr: int | None = None,
         elif o.name == "TS":
             ecr = o.values[1] if ts_ecr is None else ts_ecr
             out += struct.pack("!BBII", 8, 10, o.values[0] & 0xFFFFFFFF, ecr & 0xFFFFFFFF)
+        elif o.name == "md5":  # RFC 2385: kind 19, length 18, the digest as written
+            out += bytes([19, 18]) + bytes(o.values)
         elif o.name == "FO":  # RFC 7413 4.1.1
             out += bytes([34, 2 + len(o.values), *o.values])
         elif o.name == "FOEXP":  # the experimental option 254 with magic 0xF989
@@ -151,6 +153,8 @@ def _parse_options(data: bytes) -> tuple[list[TcpOption], str]:
             opts.append(TcpOption("sack", blocks=[(a, b) for a, b in blocks]))
         elif kind == 8 and ln == 10:
             opts.append(TcpOption("TS", list(struct.unpack("!II", body))))
+        elif kind == 19 and ln == 18:
+            opts.append(TcpOption("md5", list(body)))
         elif kind == 34:
             opts.append(TcpOption("FO", list(body)))
         elif kind == 254 and ln >= 4 and body[:2] == b"\xf9\x89":

@@ -263,6 +263,16 @@ class _Parser:
                 val = self.integer()
                 self.expect_word("ecr")
                 opts.append(TcpOption(name, [val, self.integer()]))
+            elif name == "md5":  # RFC 2385 option: 16 digest bytes in hex
+                t = self.next()
+                text = t.text[2:] if t.text.startswith("0x") else t.text
+                try:
+                    digest = bytes.fromhex(text)
+                except ValueError:
+                    digest = b""
+                if len(digest) != 16:
+                    raise ParseError(t.line, f"bad md5 digest '{t.text}' (32 hex digits)")
+                opts.append(TcpOption(name, list(digest)))
             elif name in ("FO", "FOEXP"):
                 # TCP Fast Open: an optional cookie of hex digits (a WORD or a NUM;
                 # run_all.py's -D TFO_COOKIE=... symbol)

@@ -72,6 +72,8 @@ DEFAULT_OPTIONS: dict[str, str] = {
     "gateway_ip": "192.168.0.1", "netmask_ip": "255.255.0.0", "bind_port": "8080",
     "connect_port": "8080", "mtu": "1500", "tolerance_usecs": "4000",
     "tolerance_percent": "12.5", "tcp_ts_tick_usecs": "0",
+    # tuxnet's own: the live time one system call takes (see _Runner.run_event)
+    "syscall_usecs": "5",
 }
 
 
@@ -134,6 +136,7 @@ class _Runner:
             self.tol_pct = float(o["tolerance_percent"])
             self.ts_tick = int(o["tcp_ts_tick_usecs"])
             self.gro_mss = int(o["mss"]) if o.get("mss") else 0
+            self.syscall_us = int(o["syscall_usecs"])
         except ValueError as e:
             raise ScriptFailure(0, f"bad option: {e}") from None
         self.strict = "strict_segments" in o
@@ -147,7 +150,7 @@ class _Runner:
         except ValueError as e:
             raise ScriptFailure(0, f"bad option: {e}") from None
         self.host, self.tun = make_host(self.local_ip, self.remote_ip, mtu=mtu,
-                                        netmask_plen=plen)
+                                        netmask_plen=plen, gateway_ip=o["gateway_ip"])
         self.loop = self.host.loop
         self.start_ns = self.loop.now_ns()
         self.tun.on_xmit = self._on_xmit
@@ -307,15 +310,27 @@ class _Runner:
         return t, t_end
 
     def run_event(self, ev: Event, t: int | None, t_end: int | None, prev: int) -> int:
+        """Run one event; returns the live time (script µs) at which it completed, the
+        anchor of the next relative event (run.c adjust_relative_event_times takes
+        now_usecs() then): for an outbound packet, when it was read, not sent.
+
+        A system call takes ``syscall_usecs`` of live time, as a real one does (the
+        kernel's work and packetdrill's). In virtual time everything else is
+        instantaneous, which can tie values that real runs never tie: a packet sent
+        during the first of a row of ``+0`` calls and ACKed ``+.001`` after its
+        ``>`` line has an RTT above 1 ms on a real host, and RACK, comparing a later
+        retransmission's RTT to min_rtt (tcp_rack_advance), depends on it."""
         a = ev.action
         if isinstance(a, PacketSpec) and a.direction == ">":
-            return self.outbound(ev, a, t, t_end, prev)
+            return max(self.outbound(ev, a, t, t_end, prev), self.now_us())
         assert t is not None
         self.advance(max(t, self.now_us()))
         if isinstance(a, PacketSpec):
             self.inbound(ev, a)
         elif isinstance(a, Syscall):
             self.syscall(ev, a, t)
+            if self.pending is None and self.syscall_us > 0:
+                self.advance(self.now_us() + self.syscall_us)
         elif isinstance(a, Command):
             self.shell(ev.line, a)
         else:
@@ -323,7 +338,7 @@ class _Runner:
                 run_code(a.code, self.sys.tcp_info(), self.code_ns)
             except CodeError as e:
                 raise ScriptFailure(ev.line, str(e)) from None
-        return t
+        return self.now_us()
 
     def shell_set(self, name: str, value: str) -> None:
         try:

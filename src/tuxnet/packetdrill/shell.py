@@ -5,7 +5,9 @@ Scripts configure the kernel with a few shell idioms (see the conformance README
 built-in profile when the file is absent), ``sysctl -q net.X=V ...``,
 ``set_sysctls.py /proc/sys/net/X=V ...``, ``echo V > /proc/sys/...``, the
 ``/tmp/sysctl_restore_${PPID}.sh`` cleanup (a no-op: every script gets a fresh host),
-``ip tcp_metrics flush all`` (the fresh host has no cache), ``tc qdisc ... pfifo``
+``ip tcp_metrics flush all`` (the fresh host has no cache), ``ip route ...`` (run by
+tuxnet's own ``ip route``: per-route metrics such as advmss, mtu lock, initcwnd),
+``grep PATTERN /proc/net/tcp ... | grep ...`` (tuxnet's /proc files), ``tc qdisc ... pfifo``
 (the tun's default queue behaves as pfifo), ``ethtool -K tun0 tso off gso off`` (tuxnet
 TCP builds no TSO super-packets) and the tcp_cubic module parameters. Anything else
 raises :class:`ShellUnsupported` and the script FAILs with that reason.
@@ -13,6 +15,8 @@ raises :class:`ShellUnsupported` and the script FAILs with that reason.
 
 from __future__ import annotations
 
+import importlib
+import io
 import os
 import re
 import shlex
@@ -20,6 +24,8 @@ from typing import TYPE_CHECKING
 
 from tuxnet.packetdrill.sysfile import run_file_command
 from tuxnet.sysctl import SysctlError
+from tuxnet.tools import ip_cmd, tc_cmd
+from tuxnet.tools.ip_cmd import resolve_object
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -80,21 +86,43 @@ def set_sysctl(host: Host, name: str, value: str) -> None:
         raise ShellError(f"sysctl: {e}") from None
 
 
-def _commands(text: str) -> list[str]:
+def _commands(text: str) -> list[tuple[str, str]]:
+    """The commands of ``text`` with the separator that follows each (``;``, ``&&``
+    or a newline, shown as ``;``)."""
     text = text.replace("\\\n", " ")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        out += [c.strip() for c in re.split(r";|&&", line) if c.strip()]
+        parts = re.split(r"(;|&&)", line)
+        for i in range(0, len(parts), 2):
+            cmd = parts[i].strip()
+            sep = parts[i + 1] if i + 1 < len(parts) else ";"
+            if cmd:
+                out.append((cmd, sep))
     return out
 
 
 def run_shell(host: Host, text: str, script_dir: str, state: dict[str, object]) -> None:
-    """Emulate ``text`` on ``host`` (``state`` keeps module parameters and flags)."""
-    for cmd in _commands(text):
-        _run_one(host, cmd, script_dir, state)
+    """Emulate ``text`` on ``host`` (``state`` keeps module parameters and flags). As
+    for system(), the exit status is the last command's: a failing command followed
+    by more commands is not an error, and ``a && b`` skips ``b`` when ``a`` fails.
+    Unsupported commands always fail the script."""
+    failed: ShellError | None = None
+    skip = False
+    for cmd, sep in _commands(text):
+        if skip:
+            skip = sep == "&&"
+            continue
+        try:
+            _run_one(host, cmd, script_dir, state)
+            failed = None
+        except ShellError as e:
+            failed = e
+            skip = sep == "&&"
+    if failed is not None:
+        raise failed
 
 
 def _strip_redirects(words: list[str]) -> list[str]:
@@ -113,6 +141,68 @@ def _strip_redirects(words: list[str]) -> list[str]:
     return out
 
 
+def _grep(host: Host, argv: list[str], stdin: list[str] | None) -> tuple[int, list[str]]:
+    """grep(1) with -q/-v/-c/-F/-E/-w/-i over files (the /proc files tuxnet renders) or
+    the previous stage's lines: (exit status: 0 a line matched, 1 none, 2 an error;
+    the lines it prints)."""
+    from tuxnet.tools.cat_cmd import PROC_PROVIDERS
+    from tuxnet.tools.procfs import ProcError, read_proc
+
+    for mod in PROC_PROVIDERS:  # the modules that register /proc files
+        importlib.import_module(mod)
+
+    flags: set[str] = set()
+    args = argv[1:]
+    while args and args[0].startswith("-") and len(args[0]) > 1:
+        for ch in args.pop(0)[1:]:
+            if ch not in "qvcFEwi":
+                raise ShellUnsupported(f"unsupported: grep option -{ch}")
+            flags.add(ch)
+    if not args:
+        raise ShellUnsupported("unsupported: grep without a pattern")
+    pattern, files = args[0], args[1:]
+    expr = re.escape(pattern) if "F" in flags else pattern
+    if "w" in flags:
+        expr = rf"\b{expr}\b"
+    rx = re.compile(expr, re.IGNORECASE if "i" in flags else 0)
+    sources: list[tuple[str, list[str]]] = []
+    status_err = False
+    if files:
+        for f in files:
+            try:
+                sources.append((f, read_proc(host, f).splitlines()))
+            except ProcError:
+                status_err = True
+    else:
+        sources.append(("", stdin or []))
+    out: list[str] = []
+    count = 0
+    for name, lines in sources:
+        for line in lines:
+            if bool(rx.search(line)) != ("v" in flags):
+                count += 1
+                out.append(f"{name}:{line}" if len(files) > 1 else line)
+    if "c" in flags:
+        out = [str(count)]
+    if "q" in flags:
+        return (0 if count else (2 if status_err else 1)), []
+    return (2 if status_err else (0 if count else 1)), out
+
+
+def _run_pipeline(host: Host, cmd: str) -> None:
+    """``grep ... | grep ...`` over /proc files; a non-zero status of the last stage
+    fails the command (as system() would report it)."""
+    lines: list[str] | None = None
+    status = 0
+    for stage in cmd.split("|"):
+        words = _strip_redirects(shlex.split(stage, comments=True))
+        if not words or os.path.basename(words[0]) != "grep":
+            raise ShellUnsupported(f"unsupported: shell command {cmd!r}")
+        status, lines = _grep(host, words, lines)
+    if status:
+        raise ShellError(f"{cmd!r} exited with status {status}")
+
+
 def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) -> None:
     cmd = _expand(cmd)
     try:
@@ -120,6 +210,9 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
     except ValueError as e:
         raise ShellUnsupported(f"unsupported: shell command {cmd!r} ({e})") from None
     if not raw:
+        return
+    if os.path.basename(raw[0]) == "grep":  # (nstat | grep: nstat.py)
+        _run_pipeline(host, cmd)
         return
     prog = os.path.basename(raw[0])
     if prog == "echo" and ">" in raw:
@@ -180,10 +273,17 @@ def _run_one(host: Host, cmd: str, script_dir: str, state: dict[str, object]) ->
 
         tcp_fastopen_metrics_flush(tcp_net(host))  # the cached Fast Open cookies
         return
+    if prog == "ip" and len(words) > 1 and resolve_object(words[1]) == "tuxnet.tools.ip_route":
+        out = io.StringIO()  # route metrics (advmss, mtu lock, initcwnd): tuxnet's ip route
+        if ip_cmd.run(host, words[1:], out):
+            raise ShellError(f"ip: {out.getvalue().strip()}")
+        return
     if prog == "tc" and words[1:2] == ["qdisc"]:
-        if words[-1] == "pfifo" or words[2:3] == ["delete"]:
-            return  # tun0's queue already behaves as a default-sized pfifo
-        raise ShellUnsupported(f"unsupported: tc {' '.join(words[1:])}")
+        out = io.StringIO()  # tuxnet's tc: the qdisc is grafted onto the host's device
+        rc = tc_cmd.run_on_host(host, words[1:], out)
+        if rc:
+            raise ShellError(f"tc: {out.getvalue().strip()}")
+        return
     if prog == "ethtool" and words[1:2] == ["-K"]:
         return  # tuxnet TCP sends MSS-sized segments (no TSO/GSO to turn off)
     raise ShellUnsupported(f"unsupported: shell command {cmd!r}")

@@ -106,10 +106,13 @@ class PacketdrillTun(NetDevice):
 
 
 def make_host(local_ip: str, remote_ip: str, *, mtu: int = 1500, seed: int = 1,
-              netmask_plen: int = 16) -> tuple[Host, PacketdrillTun]:
+              netmask_plen: int = 16,
+              gateway_ip: str | None = None) -> tuple[Host, PacketdrillTun]:
     """A fresh host on a SimLoop with lo and tun0 (``local_ip``/plen), a route to
     ``remote_ip``'s /24 through tun0 and TCP registered, as packetdrill's netdev setup
-    (net/netdev.c: create tun, ip addr add, ip route add) leaves the kernel."""
+    (net/netdev.c: create tun, ip addr add, ip route add) leaves the kernel. With
+    ``gateway_ip``, also packetdrill's own route (route_traffic_to_device: ``ip route
+    add <remote_ip> dev tun0 via <gateway_ip>``), the one scripts ``ip route change``."""
     loop = SimLoop()
     host = Host(loop, "packetdrill", seed=seed)
     # packetdrill times events in µs with a 4 ms tolerance: the host processes each
@@ -128,6 +131,8 @@ def make_host(local_ip: str, remote_ip: str, *, mtu: int = 1500, seed: int = 1,
     rip = ip_int(remote_ip)
     if (rip >> (32 - netmask_plen)) != (ip_int(local_ip) >> (32 - netmask_plen)):
         st.route_add(FibConfig(dst=rip & 0xFFFFFF00, plen=24, dev=tun, scope=RT_SCOPE_LINK))
+    if gateway_ip is not None:
+        st.route_add(FibConfig(dst=rip, plen=32, dev=tun, gw=ip_int(gateway_ip)))
     udp_init(host)
     tcp_v4_init(host)
     return host, tun

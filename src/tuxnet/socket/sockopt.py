@@ -64,6 +64,7 @@ from tuxnet.socket.consts import (
     SO_ZEROCOPY,
     SOCK_RCVBUF_LOCK,
     SOCK_SNDBUF_LOCK,
+    SOCK_STREAM,
     SOL_IP,
     SOL_SOCKET,
     SOL_UDP,
@@ -228,10 +229,15 @@ def _ip_set(sk: Sock, optname: int, optval: bytes) -> None:
     """do_ip_setsockopt()."""
     val = _get_int_or_char(optval)
     if optname == IP_TOS:
+        if sk.sk_type == SOCK_STREAM:  # ECN bits belong to TCP (tcp/ecn.py)
+            val = (val & ~3) | (sk.tos & 3)
         if sk.tos != val:  # __ip_sock_set_tos: priority follows the TOS
             sk.tos = val & 0xFF
             sk.sk_priority = _IP_TOS2PRIO[(val & 0x1E) >> 1]
             sk.sk_dst_cache = None
+            dst = getattr(sk, "dst", None)  # a TCP socket's cached route (sk_dst_reset)
+            if dst is not None:
+                dst.reset()
     elif optname == IP_TTL:
         if val != -1 and not 1 <= val <= 255:
             raise _einval()

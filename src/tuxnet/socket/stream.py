@@ -51,6 +51,7 @@ from tuxnet.socket.sockopt import sock_getsockopt, sock_setsockopt
 from tuxnet.tcp.defs import HZ, TCP_CC_INFO, TCP_CONGESTION, TCP_INFO, TCP_LISTEN
 from tuxnet.tcp.fastopen import TCP_FASTOPEN_KEY, tcp_fastopen_getsockopt, tcp_fastopen_set_key
 from tuxnet.tcp.ipv4 import tcp_v4_init
+from tuxnet.tcp.md5 import TCP_MD5SIG, TCP_MD5SIG_EXT, tcp_v4_parse_md5_keys
 from tuxnet.tcp.pacing import sk_set_max_pacing_rate
 from tuxnet.tcp.proto import (
     inet_csk_accept,
@@ -512,6 +513,9 @@ class StreamSocket(socket):
             return
         if optname == TCP_INFO:
             raise sock_errno(errno.ENOPROTOOPT)
+        if optname in (TCP_MD5SIG, TCP_MD5SIG_EXT):  # struct tcp_md5sig (RFC 2385)
+            tcp_v4_parse_md5_keys(sk, optname, optval)
+            return
         if optname == TCP_FASTOPEN_KEY:
             tcp_fastopen_set_key(sk, optval)
             return

@@ -24,17 +24,18 @@ sendmsg/recvmsg with Nagle, TCP_NODELAY, TCP_CORK, MSG_MORE, PSH marking; header
 prediction; out-of-order queue with SACK and D-SACK; delayed ACKs, quick-ACK mode, SACK
 compression; RTT/RTO (RFC 6298, Linux fixed point); RTO backoff, zero-window probes,
 keepalive; SACK scoreboard, RACK loss detection and TLP, NewReno, PRR, undo on D-SACK or
-timestamps; ICMP errors and PMTU; the congestion-control interface with Reno, CUBIC
-(the default) and BBR v1 (cong/), delivery-rate sampling (rate.py), pacing with
-EDT departure times, TCP's own pacing timer and fq's (pacing.py); receive-buffer
-autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio); TSO super-segments
+timestamps, F-RTO (frto.py); ECN (ecn.py, RFC 3168); ICMP errors and PMTU, PLPMTUD
+(mtu_probe.py, RFC 4821); MD5 signatures (md5.py, RFC 2385); the congestion-control
+interface with Reno, CUBIC (the default) and BBR v1 (cong/), delivery-rate sampling
+(rate.py), pacing with EDT departure times, TCP's own pacing timer and fq's (pacing.py);
+receive-buffer autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio); TSO super-segments
 when the route can offload (live mode); MSG_ZEROCOPY (zerocopy.py), SO_TIMESTAMPING
 (tx_timestamp.py), sendfile/splice pages (zerocopy.py, splice_read.py), receive-side
 urgent data (urgent.py); TCP Fast Open, RFC 7413 (fastopen.py, fastopen_client.py:
 cookies, SYN data both ways, TCP_FASTOPEN*, the per-destination cookie cache).
 
-Not yet (#5): F-RTO, ECN, TSQ (and so autocorking), TSO in simulation, sending urgent
-data (MSG_OOB), MD5/AO, tcp_metrics (beyond Fast Open cookies), TIME_WAIT reuse, IPv6.
+Not yet (#5): Accurate ECN, TSQ (and so autocorking), TSO in simulation, sending urgent
+data (MSG_OOB), TCP-AO, tcp_metrics (beyond Fast Open cookies), TIME_WAIT reuse, IPv6.
 """
 
 from __future__ import annotations

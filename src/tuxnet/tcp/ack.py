@@ -23,6 +23,7 @@ from tuxnet.tcp import timer as _timer
 from tuxnet.tcp.chrono import TCP_CHRONO_BUSY, tcp_chrono_stop
 from tuxnet.tcp.cong import AckSample, RateSample, tcp_cong_avoid
 from tuxnet.tcp.defs import (
+    CA_ACK_ECE,
     CA_ACK_SLOWPATH,
     CA_ACK_WIN_UPDATE,
     FLAG_ACK_MAYBE_DELAYED,
@@ -31,6 +32,7 @@ from tuxnet.tcp.defs import (
     FLAG_DATA,
     FLAG_DATA_ACKED,
     FLAG_DSACKING_ACK,
+    FLAG_ECE,
     FLAG_FORWARD_PROGRESS,
     FLAG_NO_CHALLENGE_ACK,
     FLAG_NOT_DUP,
@@ -57,8 +59,10 @@ from tuxnet.tcp.defs import (
     TCP_CA_Open,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.ecn import tcp_count_delivered_ce, tcp_ecn_rcv_ecn_echo
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
 from tuxnet.tcp.mss import tcp_sync_mss
+from tuxnet.tcp.mtu_probe import tcp_mtup_probe_acked
 from tuxnet.tcp.pacing import tcp_update_pacing_rate
 from tuxnet.tcp.rate import tcp_rate_gen, tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before, between
@@ -265,7 +269,9 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
         if sacked & TCPCB_SACKED_ACKED:
             sk.sacked_out -= acked_pcount
         elif is_sack:
-            sk.delivered += acked_pcount
+            sk.delivered += acked_pcount  # tcp_count_delivered
+            if ece_ack:
+                tcp_count_delivered_ce(sk, acked_pcount)
             if not _rec.tcp_skb_spurious_retrans(sk, skb):
                 _rec.tcp_rack_advance(sk, sacked, cb.end_seq, cb.tx_mstamp)
         if sacked & TCPCB_LOST:
@@ -302,6 +308,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_fack: int, prior_snd_una: int,
     rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, sack_rtt_us, ca_rtt_us, sack.rate)
     if flag & FLAG_ACKED:
         flag |= FLAG_SET_XMIT_TIMER
+        if sk.icsk_mtup.probe_size:
+            tcp_mtup_probe_acked(sk)
         if not is_sack:
             _rec.tcp_remove_reno_sacks(sk, pkts_acked, ece_ack)
             if flag & FLAG_RETRANS_DATA_ACKED:
@@ -377,7 +385,7 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
             prior_delivered = sk.delivered - sack_state.sack_delivered
             flag_ref = [flag]
             _rec.tcp_fastretrans_alert(sk, prior_snd_una, 0, flag_ref, rexmit)
-            _tcp_newly_delivered(sk, prior_delivered)
+            _tcp_newly_delivered(sk, prior_delivered, flag)
             _rec.tcp_xmit_recovery(sk, rexmit[0])
         return 0
     if after(ack, sk.snd_nxt):
@@ -411,6 +419,11 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
         flag |= tcp_ack_update_window(sk, skb, ack, ack_seq)
         if cb.sack_blocks:
             flag |= _rec.tcp_sacktag_write_queue(sk, skb, prior_snd_una, sack_state)
+        if tcp_ecn_rcv_ecn_echo(sk, cb.tcp_flags):
+            flag |= FLAG_ECE
+            ev |= CA_ACK_ECE
+            if sack_state.sack_delivered:
+                tcp_count_delivered_ce(sk, sack_state.sack_delivered)
         if flag & FLAG_WIN_UPDATE:
             ev |= CA_ACK_WIN_UPDATE
         tcp_in_ack_event(sk, ev)
@@ -422,13 +435,13 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
         if flag & FLAG_DSACKING_ACK:
             flag_ref = [flag]
             _rec.tcp_fastretrans_alert(sk, prior_snd_una, 0, flag_ref, rexmit)
-            _tcp_newly_delivered(sk, prior_delivered)
+            _tcp_newly_delivered(sk, prior_delivered, flag)
         tcp_ack_probe(sk)
         if sk.tlp_high_seq:
             _rec.tcp_process_tlp_ack(sk, ack, flag)
         return 1
     flag |= tcp_clean_rtx_queue(sk, prior_fack, prior_snd_una, sack_state,
-                                False)
+                                bool(flag & FLAG_ECE))
     _rec.tcp_rack_update_reo_wnd(sk, rs)
     if sk.tlp_high_seq:
         _rec.tcp_process_tlp_ack(sk, ack, flag)
@@ -441,7 +454,7 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
     flag = flag_ref[0]
     if flag & FLAG_SET_XMIT_TIMER:
         _timer.tcp_set_xmit_timer(sk)
-    delivered = _tcp_newly_delivered(sk, prior_delivered)
+    delivered = _tcp_newly_delivered(sk, prior_delivered, flag)
     rs.is_ack_delayed = bool(flag & FLAG_ACK_MAYBE_DELAYED)
     tcp_rate_gen(sk, delivered, sk.lost - prior_lost, is_sack_reneg, rs)
     tcp_cong_control(sk, ack, delivered, flag, rs)
@@ -449,10 +462,13 @@ def tcp_ack(sk: TcpSock, skb: SkBuff, flag: int) -> int:
     return 1
 
 
-def _tcp_newly_delivered(sk: TcpSock, prior_delivered: int) -> int:
-    """tcp_newly_delivered(): TCPDelivered."""
+def _tcp_newly_delivered(sk: TcpSock, prior_delivered: int, flag: int) -> int:
+    """tcp_newly_delivered(): TCPDelivered, and TCPDeliveredCE for an ECE ACK."""
     delivered = sk.delivered - prior_delivered
     if delivered:
-        sk.host.mib.tcpext.TCPDelivered += delivered
+        tcpext = sk.host.mib.tcpext
+        tcpext.TCPDelivered += delivered
+        if flag & FLAG_ECE:
+            tcpext.TCPDeliveredCE += delivered
     return delivered
 

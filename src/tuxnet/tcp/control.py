@@ -35,6 +35,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     USEC_PER_JIFFY,
 )
+from tuxnet.tcp.ecn import tcp_ecn_send_syn, tcp_ecn_send_synack
 from tuxnet.tcp.mss import (
     tcp_current_mss,
     tcp_full_space,
@@ -43,6 +44,7 @@ from tuxnet.tcp.mss import (
     tcp_select_initial_window,
     tcp_sync_mss,
 )
+from tuxnet.tcp.mtu_probe import tcp_mtup_init
 from tuxnet.tcp.seq import before, between
 from tuxnet.tcp.sock import tcp_cb
 
@@ -161,6 +163,7 @@ def tcp_send_synack(sk: TcpSock) -> int:
     if not cb.tcp_flags & TCPHDR_SYN:
         return -14
     cb.tcp_flags |= TCPHDR_ACK
+    tcp_ecn_send_synack(sk, skb)
     return _out.tcp_transmit_skb(sk, skb, True)
 
 
@@ -172,9 +175,12 @@ def tcp_connect_init(sk: TcpSock) -> None:
     dst = sk.dst
     assert dst is not None
     sk.tcp_header_len = 20 + (12 if tn.sysctl("tcp_timestamps") else 0)
+    if sk.md5sig_info and sk.tcp_md5_key() is not None:
+        sk.tcp_header_len += 20  # TCPOLEN_MD5SIG_ALIGNED (RFC 2385)
     if sk.rx_opt.user_mss:
         sk.rx_opt.mss_clamp = sk.rx_opt.user_mss
     sk.max_window = 0
+    tcp_mtup_init(sk)
     tcp_sync_mss(sk, dst.mtu())
     from tuxnet.tcp.cong import tcp_ca_dst_init
 
@@ -209,6 +215,7 @@ def tcp_connect(sk: TcpSock) -> int:
     tcp_connect_init(sk)
     skb = _out.tcp_stream_alloc_skb(sk, 0)
     _out.tcp_init_nondata_skb(skb, sk.write_seq, TCPHDR_SYN)
+    tcp_ecn_send_syn(sk, skb)
     sk.write_seq = (sk.write_seq + 1) & _M32
     sk.tcp_mstamp_refresh()
     sk.retrans_stamp = sk.tcp_time_stamp_ts()
@@ -283,8 +290,9 @@ def tcp_send_probe0(sk: TcpSock) -> None:
         if sk.icsk_backoff < sk.net.sysctl("tcp_retries2"):
             sk.icsk_backoff += 1
         timeout = _timer.tcp_probe0_when(sk, TCP_RTO_MAX)
-    else:
+    else:  # not sent: local congestion (a qdisc drop); no backoff
         timeout = TCP_RESOURCE_PROBE_INTERVAL
+    timeout = _timer.tcp_clamp_probe0_to_user_timeout(sk, timeout)
     _timer.inet_csk_reset_xmit_timer(sk, ICSK_TIME_PROBE0, timeout, TCP_RTO_MAX)
 
 

@@ -56,6 +56,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_RST,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.ecn import tcp_data_ecn_check
 from tuxnet.tcp.mss import tcp_grow_window, tcp_measure_rcv_mss, tcp_select_window_raw
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_aligned_timestamp, tcp_parse_options
 from tuxnet.tcp.rcvbuf import tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts
@@ -401,6 +402,8 @@ def tcp_event_data_recv(sk: TcpSock, skb: SkBuff) -> None:
         elif m > sk.icsk_rto:
             tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)
     ack.lrcvtime = now
+    if sk.ecn_flags:
+        tcp_data_ecn_check(sk, skb)
     if skb.len >= 128:
         tcp_grow_window(sk, skb)
 

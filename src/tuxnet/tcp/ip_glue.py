@@ -27,6 +27,7 @@ _RTAX_RTO_MIN = 13
 _RTAX_INITCWND = 11
 _RTAX_INITRWND = 14
 _RTAX_QUICKACK = 15
+_RTAX_FEATURES = 12
 
 
 def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpDst:
@@ -46,22 +47,29 @@ def route_output(host: Host, daddr: int, saddr: int, oif: int, tos: int) -> TcpD
     def mtu() -> int:
         return dst_mtu(st, rt)
 
-    return TcpDst(saddr=rt.saddr, daddr=daddr, mtu_fn=mtu, advmss=rt.advmss,
-                  initcwnd=rt.metric(_RTAX_INITCWND), window=rt.metric(_RTAX_WINDOW),
-                  initrwnd=rt.metric(_RTAX_INITRWND), rto_min=rt.metric(_RTAX_RTO_MIN),
-                  quickack=rt.metric(_RTAX_QUICKACK), congctl=rt.congctl,
-                  local=rt.type == RTN_LOCAL, rt=rt)
+    def obsolete() -> bool:  # ipv4_dst_check: rt_is_expired
+        return bool(rt.genid != st.inet.rt_genid)
+
+    dst = TcpDst(saddr=rt.saddr, daddr=daddr, mtu_fn=mtu, advmss=rt.advmss,
+                 initcwnd=rt.metric(_RTAX_INITCWND), window=rt.metric(_RTAX_WINDOW),
+                 initrwnd=rt.metric(_RTAX_INITRWND), rto_min=rt.metric(_RTAX_RTO_MIN),
+                 quickack=rt.metric(_RTAX_QUICKACK), congctl=rt.congctl,
+                 local=rt.type == RTN_LOCAL, rt=rt)
+    dst.obsolete_fn = obsolete
+    dst.features = rt.metric(_RTAX_FEATURES)
+    return dst
 
 
 def ip_queue_xmit(host: Host, skb: SkBuff, saddr: int, daddr: int, dst: TcpDst | None,
                   tos: int, ttl: int | None, ident: int | None) -> int:
     """ip_queue_xmit(): hand a TCP segment (skb.data at the TCP header) to IPv4 with DF
-    set (TCP sockets use IP_PMTUDISC_WANT and never exceed the path MTU)."""
+    set (TCP sockets use IP_PMTUDISC_WANT and never exceed the path MTU). A qdisc drop
+    comes back as NET_XMIT_DROP (> 0), as dev_queue_xmit returns it."""
     from tuxnet.ipv4.ip_output import ip_send_skb
 
     rt: Any = dst.rt if dst is not None else None
     return ip_send_skb(host, skb, saddr, daddr, IPPROTO_TCP, tos=tos, ttl=ttl, rt=rt,
-                       ident=ident)
+                       ident=ident, xmit_rc=True)
 
 
 def skb_dst_is_local(skb: SkBuff) -> bool:

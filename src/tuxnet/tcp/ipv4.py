@@ -40,7 +40,18 @@ from tuxnet.tcp.defs import (
     TCPHDR_FIN,
     TCPHDR_RST,
     TCPHDR_SYN,
+    TCPOLEN_MD5SIG_ALIGNED,
     TCPOLEN_TSTAMP_ALIGNED,
+)
+from tuxnet.tcp.ecn import INET_ECN_MASK, tcp_ecn_create_request, tcp_ecn_make_synack
+from tuxnet.tcp.md5 import (
+    TcpMd5Key,
+    tcp_inbound_hash,
+    tcp_md5_do_lookup,
+    tcp_md5_option,
+    tcp_md5_sign,
+    tcp_parse_md5sig_option,
+    tcp_v4_md5_hash,
 )
 from tuxnet.tcp.mss import tcp_full_space, tcp_mss_clamp, tcp_select_initial_window, tcp_sync_mss
 from tuxnet.tcp.netns import TcpNet, tcp_net
@@ -84,16 +95,22 @@ def tcp_v4_init(host: Host) -> None:
 # -- building segments without a full socket ------------------------------------------
 
 def _reply_skb(host: Host, saddr: int, daddr: int, sport: int, dport: int, seq: int,
-               ack: int, flags: int, window: int, opts: bytes = b"") -> SkBuff:
-    """A header-only segment (ip_send_unicast_reply's payload), checksummed."""
+               ack: int, flags: int, window: int, opts: bytes = b"",
+               md5: TcpMd5Key | None = None) -> SkBuff:
+    """A header-only segment (ip_send_unicast_reply's payload), checksummed; with
+    ``md5`` signed (RFC 2385, the option first)."""
     skb = alloc_skb(MAX_TCP_HEADER)
     skb.reserve(MAX_TCP_HEADER)
+    if md5 is not None:
+        opts = tcp_md5_option() + opts
     hl = 20 + len(opts)
     th = skb.push(hl)
     _HDR.pack_into(th, 0, sport, dport, seq & _M32, ack & _M32, (hl >> 2) << 4, flags,
                    window & 0xFFFF, 0, 0)
     if opts:
         th[20:hl] = opts
+    if md5 is not None:
+        tcp_md5_sign(th, 20, md5, saddr, daddr, b"")
     check = ~ones_sum(skb.data, saddr + daddr + IPPROTO_TCP + hl) & 0xFFFF
     _U16.pack_into(th, 16, check)
     cb = TcpSkbCb(seq, seq, flags)
@@ -111,11 +128,23 @@ def tcp_v4_send_reset(host: Host, sk: object, skb: SkBuff) -> None:
     if sk is None and not tn.skb_dst_is_local(skb):
         return
     sport, dport = _U16.unpack_from(skb.data, 0)[0], _U16.unpack_from(skb.data, 2)[0]
+    # RFC 2385: a full socket signs with its key for the peer; a signed segment to no
+    # socket gets a RST only from a listener whose key verifies it
+    key: TcpMd5Key | None = None
+    if isinstance(sk, TcpSock) and sk.md5sig_info and sk.sk_state != TCP_TIME_WAIT:
+        key = tcp_md5_do_lookup(sk, 0, cb.saddr)
+    elif sk is None and (where := tcp_parse_md5sig_option(skb.data)[0]) >= 0:
+        lst = tn.lookup_listener(cb.daddr, dport, cb.iif)
+        key = tcp_md5_do_lookup(lst, 0, cb.saddr) if lst is not None else None
+        if key is None or bytes(skb.data[where:where + 16]) != \
+                tcp_v4_md5_hash(key, cb.saddr, cb.daddr, skb.data):
+            return
     if cb.tcp_flags & TCPHDR_ACK:
-        rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, cb.ack_seq, 0, TCPHDR_RST, 0)
+        rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, cb.ack_seq, 0, TCPHDR_RST, 0,
+                         md5=key)
     else:
         rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, 0, cb.end_seq,
-                         TCPHDR_RST | TCPHDR_ACK, 0)
+                         TCPHDR_RST | TCPHDR_ACK, 0, md5=key)
     mib = host.mib.tcp
     mib.OutSegs += 1
     mib.OutRsts += 1
@@ -130,31 +159,36 @@ def tcp_v4_send_reset(host: Host, sk: object, skb: SkBuff) -> None:
 
 
 def tcp_v4_send_ack(host: Host, skb: SkBuff, seq: int, ack: int, win: int, tsval: int,
-                    tsecr: int, tos: int = 0) -> None:
+                    tsecr: int, tos: int = 0, md5: TcpMd5Key | None = None) -> None:
     """tcp_v4_send_ack(): an ACK for a TIME_WAIT or request socket (nop,nop,TS when
     timestamps are on)."""
     cb = tcp_cb(skb)
     sport, dport = _U16.unpack_from(skb.data, 0)[0], _U16.unpack_from(skb.data, 2)[0]
     opts = tcp_options_write(ts=(tsval, tsecr)) if tsecr else b""
-    rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, seq, ack, TCPHDR_ACK, win, opts)
+    rep = _reply_skb(host, cb.daddr, cb.saddr, dport, sport, seq, ack, TCPHDR_ACK, win, opts,
+                     md5)
     host.mib.tcp.OutSegs += 1
-    tcp_net(host).ip_queue_xmit(host, rep, cb.daddr, cb.saddr, None, tos, None, None)
+    # ip_send_unicast_reply: replies go Not-ECT (tos & ~INET_ECN_MASK)
+    tcp_net(host).ip_queue_xmit(host, rep, cb.daddr, cb.saddr, None, tos & ~INET_ECN_MASK,
+                                None, None)
 
 
 def tcp_v4_timewait_ack(tw: _mini.TcpTimewaitSock, skb: SkBuff) -> None:
     """tcp_v4_timewait_ack()."""
     tsval = (tcp_clock_ms(tw.host) + tw.tw_ts_offset) & _M32
     tcp_v4_send_ack(tw.host, skb, tw.tw_snd_nxt, tw.tw_rcv_nxt,
-                    tw.tw_rcv_wnd >> tw.tw_rcv_wscale, tsval, tw.tw_ts_recent, tw.tos)
+                    tw.tw_rcv_wnd >> tw.tw_rcv_wscale, tsval, tw.tw_ts_recent, tw.tos,
+                    tw.tw_md5_key)
 
 
 def tcp_v4_reqsk_send_ack(listener: TcpSock, skb: SkBuff, req: _mini.TcpRequestSock) -> None:
     """tcp_v4_reqsk_send_ack(): an ACK for an out-of-window segment to a request."""
     host = listener.host
     tsval = (tcp_clock_ms(host) + req.ts_off) & _M32
+    key = tcp_md5_do_lookup(listener, 0, req.inet_daddr) if listener.md5sig_info else None
     tcp_v4_send_ack(host, skb, (req.snt_isn + 1) & _M32, req.rcv_nxt,
                     req.rsk_rcv_wnd >> req.rcv_wscale, tsval,
-                    req.ts_recent if req.tstamp_ok else 0, req.tos)
+                    req.ts_recent if req.tstamp_ok else 0, req.tos, key)
 
 
 def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
@@ -167,12 +201,15 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
     now_ms = (now_ns // 1_000_000) & _M32
     dst = req.dst
     mss = tcp_mss_clamp(listener, dst.advmss if dst is not None else 1460)
+    key = tcp_md5_do_lookup(listener, 0, req.inet_daddr) if listener.md5sig_info else None
+    if key is not None and not cookie:
+        req.tstamp_ok = req.tstamp_ok and not req.sack_ok  # MD5 + TS leave no SACK room
     ts = None
     if req.tstamp_ok:
         tsval = now_ms
         if cookie:
             tsval = _cookies.cookie_init_timestamp(now_ms, req.wscale_ok, req.snd_wscale,
-                                                   req.sack_ok, False)
+                                                   req.sack_ok, req.ecn_ok)
         ts = ((tsval + req.ts_off) & _M32, req.ts_recent)
     if not cookie and not req.snt_synack:
         req.snt_synack = now_ns // 1000
@@ -182,8 +219,9 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
 
         opts += synack_fastopen_option(foc, MAX_TCP_OPTION_SPACE - len(opts))
     return _reply_skb(host, req.inet_rcv_saddr, req.inet_daddr, req.inet_num, req.inet_dport,
-                      req.snt_isn, req.rcv_nxt, TCPHDR_SYN | TCPHDR_ACK,
-                      min(req.rsk_rcv_wnd, 0xFFFF), opts)
+                      req.snt_isn, req.rcv_nxt,
+                      TCPHDR_SYN | TCPHDR_ACK | tcp_ecn_make_synack(req),
+                      min(req.rsk_rcv_wnd, 0xFFFF), opts, key)
 
 
 def tcp_v4_send_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
@@ -302,6 +340,7 @@ def tcp_v4_conn_request(listener: TcpSock, skb: SkBuff) -> None:
         _tcp_listendrop(listener, skb, R.IP_OUTNOROUTES)
         return
     req.dst = dst
+    tcp_ecn_create_request(req, listener, cb.tcp_flags, cb.ip_dsfield)
     if req.tstamp_ok:
         req.ts_off = tn.secure_tcp_ts_off(cb.daddr, cb.saddr)
     if not want_cookie and not isn:
@@ -344,6 +383,11 @@ def tcp_v4_syn_recv_sock(listener: TcpSock, skb: SkBuff,
         return None
     child = _mini.tcp_create_openreq_child(listener, req, skb)
     child.inet_id = listener.net.rng.getrandbits(16)
+    key = tcp_md5_do_lookup(listener, 0, req.inet_daddr) if listener.md5sig_info else None
+    if key is not None:  # tcp_md5_key_copy: the peer's key, as a /32
+        child.md5sig_info = [TcpMd5Key(req.inet_daddr, 32, key.l3index, key.flags,
+                                       key.key)]
+        child.tcp_header_len += TCPOLEN_MD5SIG_ALIGNED
     dst = req.dst
     tcp_sync_mss(child, dst.mtu() if dst is not None else 1500)
     child.advmss = tcp_mss_clamp(listener, dst.advmss if dst is not None else 1460)
@@ -386,6 +430,7 @@ def tcp_v4_cookie_check(listener: TcpSock, skb: SkBuff) -> TcpSock | None:
         tmp.rcv_tsecr = (tmp.rcv_tsecr - tsoff) & _M32
     if not _cookies.cookie_timestamp_decode(tn, tmp):
         return listener
+    ecn_ok = _cookies.cookie_ecn_ok(tn, tmp)
     req = _mini.TcpRequestSock(listener)
     req.syncookie = True
     req.mss = mss
@@ -402,6 +447,7 @@ def tcp_v4_cookie_check(listener: TcpSock, skb: SkBuff) -> TcpSock | None:
     req.rcv_nxt = cb.seq
     req.snt_isn = (cb.ack_seq - 1) & _M32
     req.ts_off = tsoff
+    req.ecn_ok = ecn_ok
     dst = tn.route_output(listener.host, cb.saddr, cb.daddr, listener.sk_bound_dev_if, 0)
     if dst.error:
         return None
@@ -516,10 +562,14 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     cb.saddr = saddr
     cb.daddr = daddr
     cb.iif = skb.skb_iif
+    cb.ip_dsfield = skb.skb_network_header()[1]  # tcp_v4_fill_cb: ipv4_get_dsfield
     skb.cb = cb
     # __inet_lookup_established, inline for the common case
     sk = tn.ehash.get((daddr, dport, saddr, sport))
     if sk is not None and sk.sk_state == TCP_ESTABLISHED:
+        # an MD5 option (18 bytes) needs a header of 40: shorter ones carry none
+        if (sk.md5sig_info or hl >= 38) and _inbound_hash_drop(sk, skb, sk):
+            return 0
         sk.segs_in += 1
         if cb.end_seq != seq:
             sk.data_segs_in += 1
@@ -548,6 +598,8 @@ def _lookup_and_deliver(tn: TcpNet, skb: SkBuff, sport: int, dport: int) -> int:
         if listener.sk_state != TCP_LISTEN:
             _mini.inet_csk_reqsk_queue_drop(listener, req)
             return _lookup_and_deliver(tn, skb, sport, dport)
+        if _inbound_hash_drop(listener, skb, listener):
+            return 0
         nsk, reason = _mini.tcp_check_req(listener, skb, req)
         if nsk is None:
             if reason is None:
@@ -564,11 +616,28 @@ def _lookup_and_deliver(tn: TcpNet, skb: SkBuff, sport: int, dport: int) -> int:
             tcp_v4_send_reset(host, nsk, skb)
             host.kfree_skb(skb, reason, "tcp_child_process", nsk)
         return 0
+    if _inbound_hash_drop(sk, skb, sk):
+        return 0
     sk.segs_in += 1
     if skb.len > cb.hdr_len:  # tcp_segs_in: payload, not SYN/FIN sequence space
         sk.data_segs_in += 1
     tcp_v4_do_rcv(sk, skb)
     return 0
+
+
+def _inbound_hash_drop(sk: TcpSock, skb: SkBuff, owner: TcpSock) -> bool:
+    """tcp_v4_rcv's tcp_inbound_hash check (RFC 2385; the listener's keys for a request
+    socket): a refused segment is dropped with its reason and counted in
+    ``owner``'s sk_drops (discard_and_relse). True when dropped."""
+    cb = tcp_cb(skb)
+    if not sk.md5sig_info and cb.hdr_len < 38:
+        return False  # no key, and no room for an MD5 option (18 bytes)
+    reason = tcp_inbound_hash(sk, skb.data, cb.saddr, cb.daddr, 0)
+    if reason is None:
+        return False
+    owner.sk_drops += 1
+    sk.host.kfree_skb(skb, reason, "tcp_v4_rcv", owner)
+    return True
 
 
 def _do_time_wait(tn: TcpNet, tw: _mini.TcpTimewaitSock, skb: SkBuff, sport: int,

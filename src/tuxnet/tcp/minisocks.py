@@ -36,6 +36,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_RST,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.ecn import tcp_ecn_openreq_child
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TcpSock, inet_sk_set_state, ktime_get_seconds, tcp_cb
@@ -111,6 +112,7 @@ class TcpRequestSock:
         self.hashed = False
         self.dst: TcpDst | None = None
         self.tos = 0
+        self.ecn_ok = False  # inet_rsk(req)->ecn_ok (tcp/ecn.py)
         self.tfo_listener = False  # a Fast Open child holds it (tcp_fastopen.c)
         self.sk: TcpSock | None = None  # that child, until accept() takes it
 
@@ -220,6 +222,7 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     child.uc_ttl = listener.uc_ttl
     child.sk_mark = listener.sk_mark
     inet_sk_set_state(child, TCP_SYN_RECV)
+    tcp_ecn_openreq_child(child, req)
     child.pred_flags = 0
     seq = (req.rcv_isn + 1) & _M32
     child.rcv_wup = child.copied_seq = child.rcv_nxt = seq
@@ -404,6 +407,7 @@ class TcpTimewaitSock:
         self.tw_ts_recent = sk.rx_opt.ts_recent
         self.tw_ts_recent_stamp = sk.rx_opt.ts_recent_stamp if sk.rx_opt.tstamp_ok else 0
         self.tw_ts_offset = sk.tsoffset
+        self.tw_md5_key = sk.tcp_md5_key()  # its ACKs stay signed (RFC 2385)
         self.tw_last_oow_ack_time = 0
         self.tos = sk.tos
         self.dst = sk.dst

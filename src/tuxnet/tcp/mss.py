@@ -220,9 +220,15 @@ def tcp_bound_to_half_wnd(sk: TcpSock, pktsize: int) -> int:
 
 
 def tcp_sync_mss(sk: TcpSock, pmtu: int) -> int:
-    """tcp_sync_mss(): recompute mss_cache for a path MTU."""
+    """tcp_sync_mss(): recompute mss_cache for a path MTU; while MTU probing is on the
+    MSS stays at the search floor's (tcp/mtu_probe.py)."""
+    mtup = sk.icsk_mtup
+    if mtup.search_high > pmtu:
+        mtup.search_high = pmtu
     mss_now = tcp_bound_to_half_wnd(sk, tcp_mtu_to_mss(sk, pmtu))
     sk.icsk_pmtu_cookie = pmtu
+    if mtup.enabled:
+        mss_now = min(mss_now, tcp_mtu_to_mss(sk, mtup.search_low))
     sk.mss_cache = mss_now
     return mss_now
 

@@ -48,11 +48,16 @@ def keyed_hash64(key: bytes, *words: int) -> int:
     return int.from_bytes(hashlib.blake2b(data, key=key, digest_size=8).digest(), "big")
 
 
+def _always() -> bool:
+    return True
+
+
 class TcpDst:
     """What TCP uses of a dst_entry: source address, path MTU, route metrics."""
 
-    __slots__ = ("advmss", "congctl", "daddr", "error", "initcwnd", "initrwnd", "local",
-                 "mtu_fn", "quickack", "rt", "rto_min", "saddr", "window")
+    __slots__ = ("advmss", "congctl", "daddr", "error", "features", "initcwnd", "initrwnd",
+                 "local", "mtu_fn", "obsolete_fn", "quickack", "rt", "rto_min", "saddr",
+                 "window")
 
     def __init__(self, *, error: int = 0, saddr: int = 0, daddr: int = 0,
                  mtu_fn: Callable[[], int] | None = None, advmss: int = 0, initcwnd: int = 0,
@@ -71,10 +76,18 @@ class TcpDst:
         self.congctl = congctl
         self.local = local
         self.rt = rt
+        # dst->obsolete: the FIB changed since this route was looked up (rt_genid)
+        self.obsolete_fn: Callable[[], bool] | None = None
+        self.features = 0  # RTAX_FEATURES (RTAX_FEATURE_ECN: "ip route ... features ecn")
 
     def mtu(self) -> int:
         """dst_mtu()."""
         return self.mtu_fn() if self.mtu_fn is not None else 1500
+
+    def reset(self) -> None:
+        """sk_dst_reset(): the socket drops this route; its next transmission looks one
+        up again (IP_TOS, SO_BINDTODEVICE ... change what the lookup gives)."""
+        self.obsolete_fn = _always
 
 
 RouteOutput = Callable[["Host", int, int, int, int], TcpDst]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from tuxnet.tcp.defs import (
     MAX_TCP_OPTION_SPACE,
     TCP_MAX_WSCALE,
+    TCPOLEN_MD5SIG_ALIGNED,
     TCPOLEN_SACK_BASE_ALIGNED,
     TCPOLEN_SACK_PERBLOCK,
     TCPOLEN_TSTAMP_ALIGNED,
@@ -167,18 +168,20 @@ def tcp_options_write(mss: int = 0, ts: tuple[int, int] | None = None, sack_perm
     return bytes(out)
 
 
-def tcp_established_options(sk: TcpSock, tsval: int, consume_dsack: bool) -> bytes:
+def tcp_established_options(sk: TcpSock, tsval: int, consume_dsack: bool,
+                            md5: bool = False) -> bytes:
     """tcp_established_options() + tcp_options_write for a segment of an established
     connection: ``nop,nop,TS`` when negotiated, then up to 3 SACK blocks (4 without
     TS), the D-SACK block first. With ``consume_dsack`` the pending D-SACK is sent
-    once (tcp_options_write clears rx_opt.dsack)."""
+    once (tcp_options_write clears rx_opt.dsack). ``md5``: the caller puts the
+    20-byte signature option first (tcp/md5.py), which leaves less room for SACK."""
     rx = sk.rx_opt
     out = b""
-    size = 0
+    size = TCPOLEN_MD5SIG_ALIGNED if md5 else 0
     if rx.tstamp_ok:
         out = _W_NOP_NOP_TS + _U32X2.pack((tsval + sk.tsoffset) & 0xFFFFFFFF,
                                           rx.ts_recent & 0xFFFFFFFF)
-        size = TCPOLEN_TSTAMP_ALIGNED
+        size += TCPOLEN_TSTAMP_ALIGNED
     eff_sacks = rx.num_sacks + (1 if rx.dsack else 0)
     if eff_sacks:
         remaining = MAX_TCP_OPTION_SPACE - size
@@ -201,6 +204,8 @@ def established_options_size(sk: TcpSock) -> int:
     """The option bytes tcp_established_options would produce now (tcp_current_mss)."""
     rx = sk.rx_opt
     size = TCPOLEN_TSTAMP_ALIGNED if rx.tstamp_ok else 0
+    if sk.md5sig_info and sk.tcp_md5_key() is not None:
+        size += TCPOLEN_MD5SIG_ALIGNED
     eff_sacks = rx.num_sacks + (1 if rx.dsack else 0)
     if eff_sacks:
         remaining = MAX_TCP_OPTION_SPACE - size

@@ -21,6 +21,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from tuxnet.core.netdevice import NETIF_F_CSUM_MASK, NETIF_F_SG, NETIF_F_TSO
+from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.skb import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb
 from tuxnet.tcp import timer as _timer
 from tuxnet.tcp.chrono import (
@@ -50,20 +51,24 @@ from tuxnet.tcp.defs import (
     TCPHDR_PSH,
     TCPHDR_SYN,
 )
+from tuxnet.tcp.ecn import tcp_ecn_send
 from tuxnet.tcp.idle import tcp_slow_start_after_idle_check
+from tuxnet.tcp.md5 import tcp_md5_option, tcp_md5_sign
 from tuxnet.tcp.mss import tcp_current_mss, tcp_select_window
+from tuxnet.tcp.mtu_probe import tcp_mtu_probe
 from tuxnet.tcp.options import tcp_established_options, tcp_options_write
 from tuxnet.tcp.pacing import SK_PACING_NEEDED, tcp_pacing_advance, tcp_pacing_check
 from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
-from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal
+from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal, tcp_resegment_head
 from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
 from tuxnet.tcp.zerocopy import skb_split_frags
 from tuxnet.wire.checksum import ones_sum
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
+    from tuxnet.tcp.netns import TcpDst
     from tuxnet.tcp.sock import TcpSock
 
 __all__ = ["forced_push", "tcp_event_new_data_sent", "tcp_fragment", "tcp_init_nondata_skb",
@@ -72,6 +77,7 @@ __all__ = ["forced_push", "tcp_event_new_data_sent", "tcp_fragment", "tcp_init_n
 
 _M32 = 0xFFFFFFFF
 IPPROTO_TCP = 6
+NET_XMIT_CN = 2  # include/linux/netdevice.h
 _HDR = struct.Struct("!HHIIHHHH")
 _U16 = struct.Struct("!H")
 
@@ -85,8 +91,9 @@ GSO_MAX_SEGS = 65535  # include/linux/netdevice.h: GSO_MAX_SEGS (sk_gso_max_segs
 
 def tcp_sk_can_gso(sk: TcpSock) -> bool:
     """sk_can_gso(): TSO is on for this netns and the route's device takes TCPv4 GSO
-    super-segments with checksum offload (sk_setup_caps: sk_route_caps from dev)."""
-    if not sk.net.tso:
+    super-segments with checksum offload (sk_setup_caps: sk_route_caps from dev). An
+    MD5-signed socket never builds them (sk_gso_disable: each segment is signed)."""
+    if not sk.net.tso or sk.md5sig_info:
         return False
     dst = sk.dst
     dev = getattr(dst.rt, "dev", None) if dst is not None else None
@@ -184,18 +191,24 @@ def _header(sk: TcpSock, skb: SkBuff, cb: TcpSkbCb, rcv_nxt: int,
     in th->check, CHECKSUM_PARTIAL at csum_start/csum_offset)."""
     flags = cb.tcp_flags
     tsval = sk.tcp_time_stamp_ts()
+    key = sk.tcp_md5_key() if sk.md5sig_info else None
     if flags & TCPHDR_SYN:
-        opts = _syn_options(sk, tsval)
+        opts = _syn_options(sk, tsval, key is not None)
         window = min(sk.rcv_wnd, 0xFFFF)  # RFC 7323 2.2: SYN windows are never scaled
     else:
-        opts = tcp_established_options(sk, tsval, True)
+        opts = tcp_established_options(sk, tsval, True, key is not None)
         window = tcp_select_window(sk)
+    if key is not None:
+        opts = tcp_md5_option() + opts  # RFC 2385: signed below
     hl = 20 + len(opts)
     th = skb.push(hl)
     _HDR.pack_into(th, 0, sk.inet_sport, sk.inet_dport, cb.seq,
                    rcv_nxt if flags & TCPHDR_ACK else 0, (hl >> 2) << 12 | flags, window, 0, 0)
     if opts:
         th[20:hl] = opts
+    if key is not None:
+        payload = skb.copy_bits(hl, skb.len - hl) if skb.data_len else skb.data[hl:]
+        tcp_md5_sign(th, 20, key, sk.inet_saddr, sk.inet_daddr, payload)
     if partial:
         _U16.pack_into(th, 16, ones_sum(b"", sk.inet_saddr + sk.inet_daddr + IPPROTO_TCP
                                         + skb.len))
@@ -221,18 +234,19 @@ def tcp_advertise_mss(sk: TcpSock) -> int:
     return mss
 
 
-def _syn_options(sk: TcpSock, tsval: int) -> bytes:
-    """tcp_syn_options(): MSS, and TS / wscale / sackOK when their sysctls are on."""
+def _syn_options(sk: TcpSock, tsval: int, md5: bool = False) -> bytes:
+    """tcp_syn_options(): MSS, and TS / wscale / sackOK when their sysctls are on (no
+    TS beside an MD5 signature: it would not fit)."""
     tn = sk.net
     ts = None
-    if tn.sysctl("tcp_timestamps"):
+    if tn.sysctl("tcp_timestamps") and not md5:
         ts = ((tsval + sk.tsoffset) & _M32, sk.rx_opt.ts_recent)
     wscale = sk.rx_opt.rcv_wscale if tn.sysctl("tcp_window_scaling") else -1
     opts = tcp_options_write(tcp_advertise_mss(sk), ts, bool(tn.sysctl("tcp_sack")), wscale)
     if sk.fastopen_req is not None:
         from tuxnet.tcp.fastopen import syn_fastopen_option
 
-        opts += syn_fastopen_option(sk, MAX_TCP_OPTION_SPACE - len(opts))
+        opts += syn_fastopen_option(sk, MAX_TCP_OPTION_SPACE - len(opts) - (20 if md5 else 0))
     return opts
 
 
@@ -279,6 +293,8 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
             skb = oskb.pskb_copy() if oskb.is_cloned() else oskb.clone()
     cb: TcpSkbCb = skb.cb
     payload = skb.len
+    if sk.ecn_flags and not cb.tcp_flags & TCPHDR_SYN:
+        tcp_ecn_send(sk, cb, payload > 0)
     _header(sk, skb, cb, rcv_nxt, partial)
     flags = cb.tcp_flags
     if flags & TCPHDR_ACK:
@@ -296,10 +312,20 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
     ident = sk.inet_id
     sk.inet_id = (ident + pcount) & 0xFFFF
     tn = sk.net
-    err = tn.ip_queue_xmit(sk.host, skb, sk.inet_saddr, sk.inet_daddr, sk.dst, sk.tos,
+    dst = sk.dst
+    if dst is not None and dst.obsolete_fn is not None and dst.obsolete_fn():
+        dst = __sk_dst_check(sk)
+        if dst is None:  # ip_queue_xmit: no_route
+            sk.host.mib.ip.OutNoRoutes += 1
+            sk.host.kfree_skb(skb, R.IP_OUTNOROUTES, "ip_queue_xmit")
+            return -113  # EHOSTUNREACH
+    err = tn.ip_queue_xmit(sk.host, skb, sk.inet_saddr, sk.inet_daddr, dst, sk.tos,
                            None if sk.uc_ttl < 0 else sk.uc_ttl, ident)
-    if err > 0:
-        err = 0
+    if err > 0:  # the qdisc dropped it (NET_XMIT_DROP) or is congested (NET_XMIT_CN)
+        from tuxnet.tcp.recovery import tcp_enter_cwr
+
+        tcp_enter_cwr(sk)
+        err = 0 if err == NET_XMIT_CN else err  # net_xmit_eval
     if not err and clone_it:
         # tcp_update_skb_after_send + tcp_rate_skb_sent
         if sk.sk_pacing_status:
@@ -309,6 +335,17 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
         tsq[oskb] = None
         tcp_rate_skb_sent(sk, oskb.cb, now_us)
     return err
+
+
+def __sk_dst_check(sk: TcpSock) -> TcpDst | None:
+    """__sk_dst_check() found the cached route obsolete (the FIB changed): ip_queue_xmit
+    looks it up again and caches it (sk_setup_caps); None when there is no route."""
+    dst = sk.net.route_output(sk.host, sk.inet_daddr, sk.inet_saddr, sk.sk_bound_dev_if,
+                              sk.tos & ~3)
+    if dst.error:
+        return None
+    sk.dst = dst
+    return dst
 
 
 def tcp_event_data_sent(sk: TcpSock) -> None:
@@ -456,6 +493,12 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     nothing is in flight yet data remains (the caller arms the persist timer)."""
     sent_pkts = 0
     sk.tcp_mstamp_refresh()
+    if not push_one and sk.icsk_mtup.enabled:
+        result = tcp_mtu_probe(sk)  # RFC 4821 (tcp/mtu_probe.py)
+        if not result:
+            return False
+        if result > 0:
+            sent_pkts = 1
     is_cwnd_limited = False
     is_rwnd_limited = False
     wq = sk.sk_write_queue
@@ -467,6 +510,11 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         skb = wq[0]
         if sk.sk_pacing_status == SK_PACING_NEEDED and tcp_pacing_check(sk):
             break
+        if not gso and skb.len < mss_now and len(wq) > 1:
+            cb = tcp_cb(skb)
+            if not (cb.tcp_flags & (TCPHDR_PSH | TCPHDR_FIN) or cb.eor):
+                tcp_resegment_head(sk, mss_now)  # the MSS grew since it was queued
+                skb = wq[0]
         tso_segs = tcp_set_skb_tso_segs(skb, mss_now) if gso else 1
         cwnd_quota = tcp_cwnd_test(sk, skb)
         if not cwnd_quota:
@@ -502,6 +550,7 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
                 or not tcp_snd_wnd_test(sk, nxt, mss_now)
                 or not tcp_nagle_test(sk, nxt, mss_now,
                                       nonagle if len(wq) == 2 else TCP_NAGLE_PUSH))
+        cb.tso_end = chunk_ended
         if force_psh:
             flags = cb.tcp_flags
             cb.tcp_flags = flags | TCPHDR_PSH
@@ -600,6 +649,7 @@ def tcp_fragment(sk: TcpSock, queue: object, skb: SkBuff, length: int, mss_now: 
     cb.tcp_flags = flags & ~(TCPHDR_FIN | TCPHDR_PSH)
     bcb.tcp_flags = flags
     bcb.eor, cb.eor = cb.eor, False  # tcp_skb_fragment_eor
+    bcb.tso_end, cb.tso_end = cb.tso_end, True  # two retransmit-queue skbs now
     tcp_fragment_tstamp(skb, buff)
     bcb.sacked = cb.sacked
     bcb.tx_mstamp = cb.tx_mstamp

@@ -357,6 +357,7 @@ def tcp_disconnect(sk: TcpSock) -> int:
     sk.max_packets_out = 0
     sk.window_clamp = 0
     sk.delivered = 0
+    sk.delivered_ce = 0
     if sk.icsk_ca_state != TCP_CA_Open:
         tcp_set_ca_state(sk, TCP_CA_Open)
     sk.is_sack_reneg = False

@@ -31,6 +31,7 @@ from tuxnet.tcp.defs import (
     TCP_TIME_WAIT,
     TCPHDR_FIN,
 )
+from tuxnet.tcp.ecn import tcp_data_ecn_check, tcp_ecn_accept_cwr
 from tuxnet.tcp.mss import tcp_grow_window, tcp_measure_rcv_mss
 from tuxnet.tcp.rcvbuf import tcp_prune_queue, tcp_rcvbuf_grow
 from tuxnet.tcp.seq import after, before
@@ -196,6 +197,7 @@ def tcp_data_queue(sk: TcpSock, skb: SkBuff) -> None:
         _in._consume(sk, skb)
         return
     skb.pull(cb.hdr_len)
+    tcp_ecn_accept_cwr(sk, skb)
     sk.rx_opt.dsack = False
     tcpext = sk.host.mib.tcpext
     if cb.seq == sk.rcv_nxt:
@@ -289,6 +291,7 @@ def tcp_data_queue_ofo(sk: TcpSock, skb: SkBuff) -> None:
     duplicate parts are dropped (TCPOFOMerge, TCP_OFOMERGE) and D-SACKed; the SACK
     block for it goes first (TCPOFOQueue)."""
     tcpext = sk.host.mib.tcpext
+    tcp_data_ecn_check(sk, skb)
     # Linux 6.18 learns rcv_mss from out-of-order segments too (tcp_ooo_rcv_mss selftest)
     tcp_measure_rcv_mss(sk, skb, tcp_cb(skb).tcp_flags, tcp_cb(skb).hdr_len)
     if not _tcp_try_rmem_schedule(sk, skb):

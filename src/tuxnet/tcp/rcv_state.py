@@ -45,6 +45,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
     USEC_PER_JIFFY,
 )
+from tuxnet.tcp.ecn import tcp_ecn_rcv_syn, tcp_ecn_rcv_synack
 from tuxnet.tcp.fastopen import (
     FastopenCookie,
     tcp_fastopen_check_req,
@@ -56,7 +57,9 @@ from tuxnet.tcp.mss import (
     tcp_initialize_rcv_mss,
     tcp_sync_mss,
 )
+from tuxnet.tcp.mtu_probe import tcp_mtup_init
 from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
+from tuxnet.tcp.pacing import tcp_update_pacing_rate
 from tuxnet.tcp.seq import after, before, between
 from tuxnet.tcp.sock import tcp_cb, tcp_clock_us, tcp_set_state
 
@@ -94,6 +97,7 @@ def tcp_init_transfer(sk: TcpSock) -> None:
     """tcp_init_transfer() + tcp_init_metrics(): IW10 (cwnd 1 after more than one
     SYN/SYN-ACK retransmission, RFC 5681), a 3 s RTO when the handshake gave no RTT
     sample (RFC 6298 5.7), the congestion control, the buffers."""
+    tcp_mtup_init(sk)
     sk.snd_ssthresh = 0x7FFFFFFF
     if not sk.srtt_us:
         sk.rttvar_us = TCP_TIMEOUT_FALLBACK * USEC_PER_JIFFY
@@ -166,6 +170,7 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
             _in.tcp_drop(sk, skb, R.TCP_FLAGS, "tcp_rcv_synsent_state_process")
             return 0
         # the SYN-ACK
+        tcp_ecn_rcv_synack(sk, flags)
         sk.snd_wl1 = cb.seq
         _ack.tcp_ack(sk, skb, FLAG_SLOWPATH)
         sk.rcv_nxt = (cb.seq + 1) & _M32
@@ -211,6 +216,7 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
     if flags & TCPHDR_SYN:
         # simultaneous open (RFC 9293 3.5 figure 8)
         tcp_set_state(sk, TCP_SYN_RECV)
+        tcp_ecn_rcv_syn(sk, flags)
         if tmp.saw_tstamp:
             rx.tstamp_ok = True
             _in.tcp_store_ts_recent(sk)
@@ -351,6 +357,9 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         sk.snd_una = cb.ack_seq
         sk.snd_wnd = cb.window << sk.rx_opt.snd_wscale
         sk.snd_wl1 = cb.seq
+        ops = sk.icsk_ca_ops
+        if ops is not None and not ops.HAS_CONG_CONTROL:
+            tcp_update_pacing_rate(sk)
         sk.lsndtime = sk.jiffies()
         tcp_initialize_rcv_mss(sk)
         _q.tcp_fast_path_on(sk)

@@ -10,8 +10,8 @@ SACK is on (tcp_recovery = 1), else by NewReno's duplicate-ACK count (RFC 6582);
 falls by PRR toward the congestion control's ssthresh. An RTO marks everything
 outstanding lost and restarts from cwnd = 1 (RFC 5681 3.1, RFC 6298 5.5).
 
-Deviations: F-RTO (tcp_frto, RFC 5682) is off; SACK blocks that cover part of a
-segment do not split it (the kernel fragments it); ECN is not negotiated yet (#5).
+F-RTO (RFC 5682) is in :mod:`.frto`, ECN in :mod:`.ecn`. Deviation: SACK blocks
+that cover part of a segment do not split it (the kernel fragments it).
 """
 
 from __future__ import annotations
@@ -58,7 +58,10 @@ from tuxnet.tcp.defs import (
     TCP_CA_Recovery,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.ecn import tcp_count_delivered_ce, tcp_ecn_queue_cwr, tcp_ecn_withdraw_cwr
+from tuxnet.tcp.frto import tcp_frto_enter_loss, tcp_frto_process_loss
 from tuxnet.tcp.mss import tcp_current_mss
+from tuxnet.tcp.mtu_probe import tcp_mtup_probe_lost
 from tuxnet.tcp.rate import tcp_rate_skb_delivered
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import tcp_cb
@@ -406,12 +409,17 @@ def tcp_add_reno_sack(sk: TcpSock, num_dupack: int, ece_ack: bool) -> None:
         delivered = sk.sacked_out - prior_sacked
         if delivered > 0:
             sk.delivered += delivered
+            if ece_ack:
+                tcp_count_delivered_ce(sk, delivered)
 
 
 def tcp_remove_reno_sacks(sk: TcpSock, acked: int, ece_ack: bool) -> None:
     """tcp_remove_reno_sacks(): a cumulative ACK eats the dupacks it covers."""
     if acked > 0:
-        sk.delivered += max(acked - sk.sacked_out, 1)
+        delivered = max(acked - sk.sacked_out, 1)
+        sk.delivered += delivered
+        if ece_ack:
+            tcp_count_delivered_ce(sk, delivered)
         if acked - 1 >= sk.sacked_out:
             sk.sacked_out = 0
         else:
@@ -473,6 +481,7 @@ def tcp_init_cwnd_reduction(sk: TcpSock) -> None:
     ops = sk.icsk_ca_ops
     assert ops is not None
     sk.snd_ssthresh = ops.ssthresh(sk)
+    tcp_ecn_queue_cwr(sk)
 
 
 def tcp_cwnd_reduction(sk: TcpSock, newly_acked_sacked: int, newly_lost: int,
@@ -594,7 +603,8 @@ def tcp_enter_loss(sk: TcpSock) -> None:
     tcp_set_ca_state(sk, TCP_CA_Loss)
     sk.high_seq = sk.snd_nxt
     sk.tlp_high_seq = 0
-    sk.frto = False  # F-RTO (RFC 5682) is not modelled yet (#5)
+    tcp_ecn_queue_cwr(sk)
+    tcp_frto_enter_loss(sk, state)  # RFC 5682 (tcp/frto.py)
 
 
 # -- undo ------------------------------------------------------------------------------
@@ -622,6 +632,7 @@ def tcp_undo_cwnd_reduction(sk: TcpSock, unmark_loss: bool) -> None:
         sk.snd_cwnd = ops.undo_cwnd(sk)
         if sk.prior_ssthresh > sk.snd_ssthresh:
             sk.snd_ssthresh = sk.prior_ssthresh
+            tcp_ecn_withdraw_cwr(sk)
     sk.snd_cwnd_stamp = sk.jiffies()
     sk.undo_marker = 0
     sk.rack.advanced = True
@@ -725,13 +736,18 @@ def tcp_process_loss(sk: TcpSock, flag: int, num_dupack: int, rexmit: list[int])
     recovered = not before(sk.snd_una, sk.high_seq)
     if flag & FLAG_SND_UNA_ADVANCED and tcp_try_undo_loss(sk, False):
         return
+    if sk.frto and tcp_frto_process_loss(sk, flag, num_dupack, recovered, rexmit):
+        return
     if recovered:
         tcp_try_undo_recovery(sk)
         return
     if sk.tcp_is_reno():
-        if flag & FLAG_SND_UNA_ADVANCED:
+        # a Reno dupack means new data (F-RTO step 2.b) was delivered: lower in-flight
+        # to clock out (re)transmissions
+        if after(sk.snd_nxt, sk.high_seq) and num_dupack:
+            tcp_add_reno_sack(sk, num_dupack, bool(flag & FLAG_ECE))
+        elif flag & FLAG_SND_UNA_ADVANCED:
             tcp_reset_reno_sack(sk)
-        tcp_add_reno_sack(sk, num_dupack, bool(flag & FLAG_ECE))
     rexmit[0] = REXMIT_LOST
 
 
@@ -806,6 +822,8 @@ def tcp_fastretrans_alert(sk: TcpSock, prior_snd_una: int, num_dupack: int,
         tcp_identify_packet_loss(sk, flag_ref)
         if not tcp_time_to_recover(sk, flag):
             tcp_try_to_open(sk, flag)
+            return
+        if tcp_mtup_probe_lost(sk):  # MTU probe failure: no cwnd cut
             return
         tcp_enter_recovery(sk, ece_ack)
     if not tcp_is_rack(sk) and do_lost[0]:

@@ -17,12 +17,16 @@ from tuxnet.tcp.defs import (
     TCPCB_LOST,
     TCPCB_SACKED_ACKED,
     TCPCB_SACKED_RETRANS,
+    TCPHDR_PSH,
     TCPHDR_SYN,
     TCP_CA_Loss,
 )
+from tuxnet.tcp.ecn import tcp_ecn_clear_syn
 from tuxnet.tcp.mss import tcp_current_mss
+from tuxnet.tcp.pacing import tcp_tso_segs
 from tuxnet.tcp.seq import before
 from tuxnet.tcp.sock import tcp_cb
+from tuxnet.tcp.tso_chunk import tcp_rtx_chunk
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
@@ -52,34 +56,61 @@ def tcp_trim_head(sk: TcpSock, skb: SkBuff, length: int) -> None:
             _out.tcp_set_skb_tso_segs(skb, skb.gso_size)
 
 
-def __tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
-    """__tcp_retransmit_skb(): resend (the window-allowed part of) ``skb``; counts
-    RetransSegs, TCPSynRetrans, and emits tcp:tcp_retransmit_skb."""
+def _tcp_retransmit_chunk(sk: TcpSock, skb: SkBuff, segs: int) -> tuple[int, list[SkBuff]]:
+    """__tcp_retransmit_skb() on tuxnet's MSS-sized queue: resend (the window-allowed
+    part of) the Linux skb ``skb`` starts, at most ``segs`` MSS, as one GSO packet (PSH
+    forced when it has several segments, as __tcp_transmit_skb does); counts
+    RetransSegs, TCPSynRetrans, and emits tcp:tcp_retransmit_skb. Returns the error and
+    the skbs sent."""
     cb = tcp_cb(skb)
     if before(cb.seq, sk.snd_una):
         if before(cb.end_seq, sk.snd_una):
-            return -22  # EINVAL
+            return -22, []  # EINVAL
         tcp_trim_head(sk, skb, (sk.snd_una - cb.seq) & _M32)
     cur_mss = tcp_current_mss(sk)
     avail_wnd = ((sk.tcp_wnd_end() - cb.seq + 0x80000000) & _M32) - 0x80000000
     if avail_wnd <= 0:
         if cb.seq != sk.snd_una:
-            return -11  # EAGAIN
+            return -11, []  # EAGAIN
         avail_wnd = cur_mss
     length = cur_mss * segs
     if length > avail_wnd:
         length = (avail_wnd // cur_mss) * cur_mss or avail_wnd
     if skb.len > length:
         _out.tcp_fragment(sk, sk.tcp_rtx_queue, skb, length, cur_mss)
-    pcount = cb.pcount
+    if cb.tcp_flags & TCPHDR_SYN:
+        tcp_ecn_clear_syn(sk, skb)  # RFC 3168 6.1.1.1
+    split = None
+    if not skb.gso_size and not _out.tcp_sk_can_gso(sk):
+        def split(s: SkBuff) -> bool:  # tuxnet's queue holds one skb per MSS
+            if s.len <= cur_mss:
+                return False
+            _out.tcp_fragment(sk, sk.tcp_rtx_queue, s, cur_mss, cur_mss)
+            return True
+    chunk = tcp_rtx_chunk(sk, skb, length, split)
+    pcount = sum(tcp_cb(s).pcount for s in chunk)
     mib = sk.host.mib
     mib.tcp.RetransSegs += pcount
     if cb.tcp_flags & TCPHDR_SYN:
         mib.tcpext.TCPSynRetrans += 1
     sk.total_retrans += pcount
-    sk.bytes_retrans += skb.len
-    err = _out.tcp_transmit_skb(sk, skb, True)
-    cb.sacked |= TCPCB_EVER_RETRANS
+    sent: list[SkBuff] = []
+    err = 0
+    last = chunk[-1]
+    for s in chunk:
+        sk.bytes_retrans += s.len
+        scb = tcp_cb(s)
+        if s is last and pcount > 1:
+            flags = scb.tcp_flags
+            scb.tcp_flags = flags | TCPHDR_PSH
+            err = _out.tcp_transmit_skb(sk, s, True)
+            scb.tcp_flags = flags
+        else:
+            err = _out.tcp_transmit_skb(sk, s, True)
+        scb.sacked |= TCPCB_EVER_RETRANS
+        if err:
+            break
+        sent.append(s)
     tn = sk.net
     if not err:
         tp = tn.tp_retransmit
@@ -93,26 +124,33 @@ def __tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
         mib.tcpext.TCPRetransFail += pcount
     if not sk.retrans_stamp:
         sk.retrans_stamp = (cb.tx_mstamp // 1000) & _M32
-    return err
+    return err, sent
+
+
+def __tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
+    """__tcp_retransmit_skb(): resend the Linux skb ``skb`` starts (at most ``segs``
+    MSS); returns the error."""
+    return _tcp_retransmit_chunk(sk, skb, segs)[0]
 
 
 def tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
     """tcp_retransmit_skb(): retransmit and mark SACKED_RETRANS (retrans_out)."""
-    err = __tcp_retransmit_skb(sk, skb, segs)
-    if err == 0:
-        cb = tcp_cb(skb)
+    err, sent = _tcp_retransmit_chunk(sk, skb, segs)
+    for s in sent:
+        cb = tcp_cb(s)
         if not cb.sacked & TCPCB_SACKED_RETRANS:
             cb.sacked |= TCPCB_SACKED_RETRANS
             sk.retrans_out += cb.pcount
     if sk.undo_retrans < 0:
         sk.undo_retrans = 0
-    sk.undo_retrans += tcp_cb(skb).pcount
+    sk.undo_retrans += sum(tcp_cb(s).pcount for s in sent) if sent else tcp_cb(skb).pcount
     return err
 
 
 def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
-    """tcp_xmit_retransmit_queue(): retransmit segments marked lost while cwnd allows
-    (TCPFastRetrans in recovery, TCPSlowStartRetrans in Loss)."""
+    """tcp_xmit_retransmit_queue(): retransmit skbs marked lost while cwnd allows, each
+    as up to tcp_tso_segs() segments (TCPFastRetrans in recovery, TCPSlowStartRetrans
+    in Loss)."""
     if not sk.packets_out:
         return
     rearm_timer = False
@@ -120,12 +158,15 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
     head = rtx[0] if rtx else None
     hole = None
     tcpext = sk.host.mib.tcpext
+    max_segs = tcp_tso_segs(sk, tcp_current_mss(sk))
     skbs = list(rtx)
+    known = {id(s) for s in skbs}
     j = 0
     while j < len(skbs):
         skb = skbs[j]
         j += 1
-        if sk.snd_cwnd - sk.tcp_packets_in_flight() <= 0:
+        segs = sk.snd_cwnd - sk.tcp_packets_in_flight()
+        if segs <= 0:
             break
         sacked = tcp_cb(skb).sacked
         if sk.retrans_out >= sk.lost_out:
@@ -136,15 +177,18 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
             continue
         if sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS):
             continue
-        end_seq = tcp_cb(skb).end_seq
-        if tcp_retransmit_skb(sk, skb, 1):
+        prior_retrans = sk.retrans_out
+        if tcp_retransmit_skb(sk, skb, min(segs, max_segs)):
             break
-        if tcp_cb(skb).end_seq != end_seq:
-            # tcp_fragment split it (a smaller MSS): its rest follows it in the queue
-            k = rtx.index(skb) + 1
-            if k < len(rtx):
-                skbs.insert(j, rtx[k])
-        pcount = tcp_cb(skb).pcount
+        # tcp_fragment may have split it (a smaller MSS): the rest follows it
+        k = rtx.index(skb) + 1
+        ins = j
+        while k < len(rtx) and id(rtx[k]) not in known:
+            known.add(id(rtx[k]))
+            skbs.insert(ins, rtx[k])  # visited next
+            ins += 1
+            k += 1
+        pcount = sk.retrans_out - prior_retrans
         if sk.icsk_ca_state != TCP_CA_Loss:
             tcpext.TCPFastRetrans += pcount
         else:

@@ -33,6 +33,7 @@ from tuxnet.tcp.defs import (
     USEC_PER_JIFFY,
     TCP_CA_Open,
 )
+from tuxnet.tcp.mtu_probe import IcskMtup
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
     from tuxnet.tcp.cong import TcpCongestionOps
     from tuxnet.tcp.fastopen import FastopenQueue, FastopenRequest
+    from tuxnet.tcp.md5 import TcpMd5Key
     from tuxnet.tcp.minisocks import TcpRequestSock
     from tuxnet.tcp.netns import TcpDst
 
@@ -55,8 +57,8 @@ class TcpSkbCb:
     """struct tcp_skb_cb (TCP_SKB_CB(skb)): what TCP keeps in skb->cb."""
 
     __slots__ = ("ack_seq", "daddr", "delivered_mstamp", "end_seq", "eor", "first_tx_mstamp",
-                 "hdr_len", "iif", "pcount",
-                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tw_isn",
+                 "hdr_len", "iif", "ip_dsfield", "pcount",
+                 "sack_blocks", "sacked", "saddr", "seq", "tcp_flags", "tso_end", "tw_isn",
                  "tx_app_limited", "tx_delivered", "tx_mstamp", "txstamp_ack", "window")
 
     def __init__(self, seq: int = 0, end_seq: int = 0, tcp_flags: int = 0) -> None:
@@ -77,8 +79,12 @@ class TcpSkbCb:
         self.saddr = 0  # rx: the IPv4 source (TCP_SKB_CB(skb)->header.h4)
         self.daddr = 0
         self.iif = 0
+        self.ip_dsfield = 0  # rx: the IPv4 TOS byte (ECN in its low bits)
         self.tw_isn = 0  # the ISN a TIME_WAIT socket chose for a new SYN
         self.eor = False  # MSG_EOR: nothing may be appended to or collapsed into it
+        # sent: the last MSS of a Linux retransmit-queue skb (tcp/tso_chunk.py); only
+        # tcp_write_xmit's multi-segment chunks clear it
+        self.tso_end = True
         self.txstamp_ack = False  # SOF_TIMESTAMPING_TX_ACK asked for (tcp/tx_timestamp.py)
 
     def copy(self) -> TcpSkbCb:
@@ -98,7 +104,9 @@ class TcpSkbCb:
         n.saddr = self.saddr
         n.daddr = self.daddr
         n.iif = self.iif
+        n.ip_dsfield = self.ip_dsfield
         n.eor = self.eor
+        n.tso_end = self.tso_end
         n.txstamp_ack = self.txstamp_ack
         return n
 
@@ -297,6 +305,7 @@ class TcpSock(Sock):
         self.icsk_user_timeout = 0
         self.icsk_pmtu_cookie = 0
         self.icsk_ext_hdr_len = 0
+        self.icsk_mtup = IcskMtup()  # tcp/mtu_probe.py
         self.icsk_ack = IcskAck()
         self.icsk_retransmit_timer: TimerHandle | None = None
         self.icsk_delack_timer: TimerHandle | None = None
@@ -396,6 +405,9 @@ class TcpSock(Sock):
         self.highest_sack_seq = 0  # tcp_highest_sack_seq() while sacked_out
         self.retransmit_skb_hint: SkBuff | None = None
         self.delivered = 0
+        self.delivered_ce = 0  # segments delivered with ECE (tcp/ecn.py)
+        self.md5sig_info: list[TcpMd5Key] | None = None  # TCP_MD5SIG keys (tcp/md5.py)
+        self.ecn_flags = 0  # TCP_ECN_* (tcp/ecn.py)
         self.lost = 0
         self.app_limited = 0
         self.first_tx_mstamp = 0
@@ -515,6 +527,14 @@ class TcpSock(Sock):
     def tcp_is_reno(self) -> bool:
         """tcp_is_reno()."""
         return not self.rx_opt.sack_ok
+
+    def tcp_md5_key(self) -> TcpMd5Key | None:
+        """tcp_v4_md5_lookup(sk, sk): the TCP_MD5SIG key for the peer (tcp/md5.py)."""
+        if not self.md5sig_info:
+            return None
+        from tuxnet.tcp.md5 import tcp_md5_do_lookup
+
+        return tcp_md5_do_lookup(self, 0, self.inet_daddr)
 
     def tcp_min_rtt(self) -> int:
         """tcp_min_rtt()."""

@@ -40,6 +40,7 @@ from tuxnet.tcp.defs import (
     TCP_WINDOW_CLAMP,
     USEC_PER_JIFFY,
 )
+from tuxnet.tcp.ecn import tcp_ecn_info_options
 from tuxnet.tcp.fastopen import (
     FASTOPEN_SOCKOPTS,
     tcp_fastopen_getsockopt,
@@ -232,7 +233,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
     rx = sk.rx_opt
     busy, rwnd_limited, sndbuf_limited = tcp_chrono_stats(sk)
     options = (1 if rx.tstamp_ok else 0) | (2 if rx.sack_ok else 0) | \
-        (4 if rx.wscale_ok else 0) | tcp_fastopen_tcpi_options(sk)
+        (4 if rx.wscale_ok else 0) | tcp_ecn_info_options(sk) | tcp_fastopen_tcpi_options(sk)
     return {
         "tcpi_state": sk.sk_state, "tcpi_ca_state": sk.icsk_ca_state,
         "tcpi_retransmits": sk.icsk_retransmits, "tcpi_probes": sk.icsk_probes_out,
@@ -257,6 +258,7 @@ def tcp_get_info(sk: TcpSock) -> dict[str, int]:
         "tcpi_notsent_bytes": (sk.write_seq - sk.snd_nxt) & _M32,
         "tcpi_min_rtt": sk.tcp_min_rtt(), "tcpi_data_segs_in": sk.data_segs_in,
         "tcpi_data_segs_out": sk.data_segs_out, "tcpi_delivered": sk.delivered,
+        "tcpi_delivered_ce": sk.delivered_ce,
         "tcpi_bytes_sent": sk.bytes_sent, "tcpi_bytes_retrans": sk.bytes_retrans,
         "tcpi_dsack_dups": sk.dsack_dups, "tcpi_reord_seen": sk.reord_seen,
         "tcpi_rcv_ooopack": sk.rcv_ooopack, "tcpi_snd_wnd": sk.snd_wnd,

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from tuxnet.tcp.netns import TcpNet
     from tuxnet.tcp.options import TcpRxOptions
 
-__all__ = ["MSSTAB", "cookie_init_timestamp", "cookie_timestamp_decode", "cookie_v4_check_seq",
-           "cookie_v4_init_sequence"]
+__all__ = ["MSSTAB", "cookie_ecn_ok", "cookie_init_timestamp", "cookie_timestamp_decode",
+           "cookie_v4_check_seq", "cookie_v4_init_sequence"]
 
 COOKIEBITS = 24
 COOKIEMASK = (1 << COOKIEBITS) - 1
@@ -100,6 +100,13 @@ def cookie_init_timestamp(ts_now: int, wscale_ok: bool, snd_wscale: int, sack_ok
     if ts > ts_now:
         ts -= 1 << TSBITS
     return ts & _M32
+
+
+def cookie_ecn_ok(tn: TcpNet, opt: TcpRxOptions) -> bool:
+    """cookie_ecn_ok(): the SYN asked for ECN (TS_OPT_ECN in the echoed TSval) and
+    tcp_ecn is on."""
+    return opt.saw_tstamp and bool(opt.rcv_tsecr & TS_OPT_ECN) and \
+        bool(tn.sysctl("tcp_ecn"))
 
 
 def cookie_timestamp_decode(tn: TcpNet, opt: TcpRxOptions) -> bool:

@@ -35,6 +35,7 @@ from tuxnet.tcp.defs import (
     TCP_RTO_MIN,
     TCP_SYN_SENT,
     TCP_TIMEOUT_INIT,
+    TCP_TIMEOUT_MIN,
     TCP_TIMEOUT_MIN_US,
     TCP_TIMEWAIT_LEN,
     TCPF_CLOSE,
@@ -47,6 +48,7 @@ from tuxnet.tcp.defs import (
     TCP_CA_Recovery,
     usecs_to_jiffies,
 )
+from tuxnet.tcp.mtu_probe import tcp_mtu_probing
 from tuxnet.tcp.sock import jiffies_to_loop_ns
 
 if TYPE_CHECKING:
@@ -238,6 +240,8 @@ def tcp_write_timeout(sk: TcpSock) -> bool:
             max_retransmits += tn.sysctl("tcp_syn_linear_timeouts")
         expired = sk.icsk_retransmits >= max_retransmits
     else:
+        if retransmits_timed_out(sk, tn.sysctl("tcp_retries1"), 0):
+            tcp_mtu_probing(sk)  # black hole detection (RFC 4821 sec. 8)
         retry_until = tn.sysctl("tcp_retries2")
         if "SOCK_DEAD" in sk.sock_flags:
             alive = sk.icsk_rto < TCP_RTO_MAX
@@ -358,6 +362,17 @@ def tcp_probe0_when(sk: TcpSock, max_when: int) -> int:
     """tcp_probe0_when(): the probe interval after ``icsk_backoff`` doublings."""
     backoff = min((TCP_RTO_MAX // TCP_RTO_MIN).bit_length(), sk.icsk_backoff)
     return min(tcp_probe0_base(sk) << backoff, max_when)
+
+
+def tcp_clamp_probe0_to_user_timeout(sk: TcpSock, when: int) -> int:
+    """tcp_clamp_probe0_to_user_timeout(): the next zero-window (or local congestion)
+    probe comes no later than TCP_USER_TIMEOUT after probing began."""
+    user_timeout = sk.icsk_user_timeout
+    if not user_timeout or not sk.icsk_probes_tstamp:
+        return when
+    elapsed = max(sk.jiffies() - sk.icsk_probes_tstamp, 0)
+    remaining = max(user_timeout - elapsed, TCP_TIMEOUT_MIN)
+    return min(remaining, when)
 
 
 def tcp_check_probe_timer(sk: TcpSock) -> None:

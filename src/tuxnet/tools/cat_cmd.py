@@ -24,7 +24,8 @@ __all__ = ["PROC_PROVIDERS", "dev_seq_show", "main", "run"]
 
 # modules that register /proc files when imported (optional ones are skipped if absent)
 PROC_PROVIDERS = ("tuxnet.core.netcore", "tuxnet.ipv4.arp", "tuxnet.tools.ip_route",
-                  "tuxnet.ipv4.udp", "tuxnet.tools.conntrack_cmd")
+                  "tuxnet.ipv4.udp", "tuxnet.tools.conntrack_cmd",
+                  "tuxnet.tools.proc_net_tcp")
 
 
 def dev_seq_show(host: Host) -> str:

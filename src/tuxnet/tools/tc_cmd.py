@@ -26,7 +26,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tuxnet import __version__
 from tuxnet.core.sched import (
@@ -43,7 +43,10 @@ from tuxnet.dropreason import SkbDropReason
 from tuxnet.sim.units import parse_size
 from tuxnet.skb import SkBuff
 
-__all__ = ["TcDevice", "TcHost", "demo_host", "main", "tc_host"]
+if TYPE_CHECKING:
+    from tuxnet.host import Host
+
+__all__ = ["TcDevice", "TcHost", "demo_host", "main", "run_on_host", "tc_host"]
 
 _USAGE = """\
 Usage:	tc [ OPTIONS ] OBJECT { COMMAND | help }
@@ -467,6 +470,49 @@ def _run_batch(host: TcHost, path: str, force: bool, stats: bool, as_json: bool)
             if not force:
                 break
     return rc
+
+
+@dataclass
+class _NetnsTcHost(TcHost):
+    """A TcHost over a tuxnet host's own devices: qdiscs drop with kfree_skb."""
+
+    netns: Any = None
+
+    def drop(self, skb: SkBuff, reason: SkbDropReason) -> None:
+        """qdisc_drop -> kfree_skb on the host (its drop reasons and tracepoint)."""
+        self.freed[reason.name] += 1
+        self.netns.kfree_skb(skb, reason, "qdisc_drop")
+
+
+def run_on_host(host: Host, argv: list[str], out: TextIO) -> int:
+    """``tc qdisc ...`` against a tuxnet host: a new root qdisc is grafted onto the
+    device, so packets the stack sends go through it (dev_queue_xmit). Errors go to
+    ``out`` with tc's exit codes."""
+    from tuxnet.core.netdevice import IFF_NO_QUEUE, NetDevice
+
+    table = _NetnsTcHost([], netns=host)
+    devs: list[tuple[NetDevice, TcDevice]] = []
+    for dev in host.devices.values():
+        if not isinstance(dev, NetDevice):
+            continue
+        tc_dev = TcDevice(dev.name, dev.ifindex, num_tx_queues=dev.real_num_tx_queues,
+                          txqueuelen=dev.tx_queue_len, mtu=dev.mtu,
+                          hard_header_len=dev.hard_header_len,
+                          no_queue=bool(dev.priv_flags & IFF_NO_QUEUE), root=dev.qdisc)
+        if tc_dev.root is None:
+            table.attach_default(tc_dev)
+        table.devices.append(tc_dev)
+        devs.append((dev, tc_dev))
+    try:
+        out.write(_do_cmd(table, argv, False, False))
+    except TcError as exc:
+        out.write(f"{exc}\n")
+        return exc.code
+    finally:
+        for dev, tc_dev in devs:
+            if tc_dev.root is not dev.qdisc:
+                dev.qdisc = tc_dev.root  # dev_graft_qdisc
+    return 0
 
 
 def main(argv: list[str], prog: str = "tuxnet tc") -> int:
