@@ -511,8 +511,8 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         if sk.sk_pacing_status == SK_PACING_NEEDED and tcp_pacing_check(sk):
             break
         if not gso and skb.len < mss_now and len(wq) > 1:
-            cb = tcp_cb(skb)
-            if not (cb.tcp_flags & (TCPHDR_PSH | TCPHDR_FIN) or cb.eor):
+            hcb: TcpSkbCb = skb.cb
+            if not (hcb.tcp_flags & (TCPHDR_PSH | TCPHDR_FIN) or hcb.eor):
                 tcp_resegment_head(sk, mss_now)  # the MSS grew since it was queued
                 skb = wq[0]
         tso_segs = tcp_set_skb_tso_segs(skb, mss_now) if gso else 1

@@ -35,6 +35,7 @@ from tuxnet.tcp.defs import (
 )
 from tuxnet.tcp.mss import tcp_bound_to_half_wnd
 from tuxnet.tcp.pacing import tcp_tso_segs
+from tuxnet.tcp.sock import tcp_cb
 
 if TYPE_CHECKING:
     from collections.abc import Callable
