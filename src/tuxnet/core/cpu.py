@@ -367,6 +367,20 @@ class Cpu:
         b = self.busy_until
         self._handle = self._call_at(b if b > now else now, self._dispatch)
 
+    def irq_exit(self) -> None:
+        """irq_exit() -> invoke_softirq() on the real-time CPU (no charging): the work an
+        interrupt raised (a NAPI poll) runs now, before the loop's next turn, as the real
+        CPU runs pending softirqs when the hardirq returns. A simulated CPU keeps its
+        scheduled chunk (the cost model decides when it runs)."""
+        if self.charging or self._in_chunk:
+            return
+        h = self._handle
+        if h is None or h.when > self._now():
+            return
+        h.cancel()
+        self._handle = None
+        self._dispatch()
+
     def _has_work(self) -> bool:
         if self._irqq or self._cur_irq is not None:
             return True
