@@ -20,9 +20,10 @@ with CHECKSUM_NONE. Payload in the linear part is copied into each segment; payl
 frags is shared (zero-copy) when the features have NETIF_F_SG, else copied.
 
 Deviations, on purpose: the segments come back as a Python list (not an skb->next
-chain); the gso skb keeps its socket destructor (validate_xmit_skb consumes it once
-segmented, so TSQ's accounting ends at segmentation instead of at the last segment's
-TX completion); a gso skb whose payload fits one mss is turned into one segment
+chain); a TCP gso skb's tcp_wfree ownership passes to its segments
+(tcp_gso_segment's copy_destructor, tcp/tsq.py), so TSQ hears of their TX completion;
+other gso skbs keep their socket destructor until validate_xmit_skb consumes them once
+segmented; a gso skb whose payload fits one mss is turned into one segment
 (Linux sends it unsegmented, tcp_gso_segment returning NULL).
 
 Malformed input never raises: segmentation errors drop the skb through ``drop`` with
@@ -521,6 +522,9 @@ def validate_xmit_skb(skb: SkBuff, dev_features: Features, drop: DropFn, *,
     if netif_needs_gso(skb, features):
         segs = skb_gso_segment(skb, features, drop=drop)
         if segs and segs[0] is not skb:
+            from tuxnet.tcp.tsq import tcp_gso_copy_destructor
+
+            tcp_gso_copy_destructor(skb, segs)  # tcp_gso_segment: copy_destructor
             (consume or SkBuff.free)(skb)
         return segs
     if skb.data_len and not features & NETIF_F_SG:  # skb_needs_linearize

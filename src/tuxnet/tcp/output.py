@@ -62,6 +62,12 @@ from tuxnet.tcp.rate import tcp_rate_skb_sent
 from tuxnet.tcp.seq import after, before
 from tuxnet.tcp.sock import TCP_CLOCK_BOOT_NS, TcpSkbCb, tcp_cb, tcp_clock_ns
 from tuxnet.tcp.tso_chunk import TsoChunk, gso_size_goal, tcp_resegment_head
+from tuxnet.tcp.tsq import (
+    tcp_autocork_push,
+    tcp_skb_set_owner,
+    tcp_small_queue_check,
+    tcp_write_chunk_truesize,
+)
 from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
 from tuxnet.tcp.zerocopy import skb_split_frags
 from tuxnet.wire.checksum import ones_sum
@@ -307,7 +313,7 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
     if after(cb.end_seq, sk.snd_nxt) or cb.seq == cb.end_seq:
         sk.host.mib.tcp.OutSegs += pcount
     sk.segs_out += pcount
-    skb.sk = sk
+    tcp_skb_set_owner(sk, skb, clone_it, payload)  # tcp_wfree: TSQ (tcp/tsq.py)
     skb.tstamp = wstamp - TCP_CLOCK_BOOT_NS if payload else 0  # pure ACKs are not paced
     ident = sk.inet_id
     sk.inet_id = (ident + pcount) & 0xFFFF
@@ -412,15 +418,22 @@ def tcp_mark_push(sk: TcpSock, skb: SkBuff) -> None:
     sk.pushed_seq = sk.write_seq
 
 
-def tcp_push(sk: TcpSock, flags: int, mss_now: int, nonagle: int) -> None:
+def tcp_push(sk: TcpSock, flags: int, mss_now: int, nonagle: int,
+             size_goal: int | None = None) -> None:
     """tcp_push(): PSH on the tail unless MSG_MORE, then push what may go
-    (MSG_MORE corks). Autocorking needs TSQ and is not modelled yet (#5)."""
+    (MSG_MORE corks); autocorking (tcp_should_autocork, tcp/tsq.py) leaves a tail
+    shorter than ``size_goal`` (a Linux skb's bytes) queued while earlier skbs still
+    sit in the qdisc or device."""
     if not sk.sk_write_queue:
         return
     skb = sk.sk_write_queue[-1]
     msg_more = bool(flags & 0x8000)
     if not msg_more or forced_push(sk):
         tcp_mark_push(sk, skb)
+    if size_goal is None:
+        size_goal = gso_size_goal(sk, mss_now)  # tcp_xmit_size_goal with GSO
+    if tcp_autocork_push(sk, size_goal, _HEAD_TRUESIZE):
+        return
     if msg_more:
         nonagle = TCP_NAGLE_CORK
     tcp_push_pending_frames(sk, mss_now, nonagle)
@@ -540,6 +553,13 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
             if skb.len > limit:  # tso_fragment
                 tcp_fragment(sk, wq, skb, limit, mss_now)
         cb: TcpSkbCb = skb.cb
+        if chunk is None:
+            if tcp_small_queue_check(sk, skb.truesize, 0):
+                break
+        elif not chunk.segs and tcp_small_queue_check(
+                sk, tcp_write_chunk_truesize(wq, 0, min(cwnd_quota, chunk.max_segs),
+                                             _HEAD_TRUESIZE, False), 0):
+            break  # TSQ: one check per Linux skb sent, i.e. per TSO chunk
         if cb.end_seq == cb.seq:
             break  # an empty skb a sleeping sendmsg left
         chunk_ended, force_psh = True, False

@@ -423,6 +423,7 @@ class TcpSock(Sock):
         self.tcp_wstamp_ns = 0  # earliest departure time of the next skb (loop ns + boot)
         self.tcp_clock_cache = 0  # tcp_clock_ns() of this event
         self.pacing_timer: TimerHandle | None = None
+        self.sk_tsq_flags = 0  # TSQF_THROTTLED / TSQF_QUEUED (tcp/tsq.py)
         self.rwnd_limited = False
         self.chrono_type = 0  # tcp_chrono (see tuxnet.tcp.chrono)
         self.chrono_start = 0  # jiffies
