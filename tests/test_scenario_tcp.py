@@ -82,7 +82,10 @@ def test_loss_and_corruption_are_repaired() -> None:
 
 
 def test_clean_link_runs_at_line_rate_on_the_fast_path() -> None:
-    r = run_tcp_bulk(TcpBulkParams(nbytes=1_000_000, loss=0.0, corrupt=0.0, rate_bps=20_000_000))
+    # 10 ms each way: with TSQ the RTT is not inflated by the sender's own queue, so a
+    # 5 ms link's BDP (25 KB) no longer makes the receiver grow its 128 KiB buffer
+    r = run_tcp_bulk(TcpBulkParams(nbytes=1_000_000, loss=0.0, corrupt=0.0, rate_bps=20_000_000,
+                                   delay_ns=10_000_000))
     t = r["transfer"]
     assert t["sha256_ok"] and t["retrans_segs"] == 0
     assert t["fast_path_pct"] > 95

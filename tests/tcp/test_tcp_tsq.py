@@ -184,3 +184,52 @@ def test_small_writes_are_autocorked() -> None:
     # is still in the device (tcp_should_autocork), so the segments grow: 100, 200, ...
     assert segs <= 8
     assert counts[0][0] == 0  # tcp_autocorking=0: never counted
+
+
+def test_gso_segments_take_over_the_ownership() -> None:
+    """tcp_gso_segment's copy_destructor: TSQ hears of the segments' TX completion, not
+    of the software segmentation that frees the gso skb."""
+    from tuxnet.skb import alloc_skb
+
+    _net, c, _s = _pair()
+    base = c.sk_wmem_alloc
+    gso = alloc_skb(3000)
+    gso.put_data(bytes(3000))
+    tsq.tcp_skb_set_owner(c, gso, True, 3000)
+    assert c.sk_wmem_alloc == base + gso.truesize
+    segs = []
+    for _ in range(3):
+        seg = alloc_skb(1100)
+        seg.put_data(bytes(1100))
+        segs.append(seg)
+    tsq.tcp_gso_copy_destructor(gso, segs)
+    total = sum(seg.truesize for seg in segs)
+    assert c.sk_wmem_alloc == base + total
+    gso.free()  # validate_xmit_skb consumes the gso skb: nothing is uncharged
+    assert c.sk_wmem_alloc == base + total
+    c.sk_tsq_flags |= tsq.TSQF_THROTTLED
+    segs[0].free()
+    assert c.sk_tsq_flags == tsq.TSQF_QUEUED  # the first completion queues the socket
+    for seg in segs[1:]:
+        seg.free()
+    assert c.sk_wmem_alloc == base
+
+
+def test_pure_acks_are_charged_two_bytes() -> None:
+    """skb_set_tcp_pure_ack(): an ACK without data is charged 2 bytes (__sock_wfree),
+    so it never throttles data."""
+    from tuxnet.skb import alloc_skb
+    from tuxnet.tcp.defs import TCPHDR_ACK
+    from tuxnet.tcp.sock import TcpSkbCb
+
+    _net, c, _s = _pair()
+    base = c.sk_wmem_alloc
+    ack = alloc_skb(64)
+    ack.cb = TcpSkbCb()
+    ack.cb.tcp_flags = TCPHDR_ACK
+    tsq.tcp_skb_set_owner(c, ack, False, 0)
+    assert c.sk_wmem_alloc == base + 2
+    c.sk_tsq_flags |= tsq.TSQF_THROTTLED
+    ack.free()
+    assert c.sk_wmem_alloc == base
+    assert c.sk_tsq_flags == tsq.TSQF_THROTTLED  # no TSQ work for an ACK
