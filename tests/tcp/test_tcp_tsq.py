@@ -233,3 +233,23 @@ def test_pure_acks_are_charged_two_bytes() -> None:
     ack.free()
     assert c.sk_wmem_alloc == base
     assert c.sk_tsq_flags == tsq.TSQF_THROTTLED  # no TSQ work for an ACK
+
+
+def test_in_ksoftirqd_the_queues_drain_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcp_wfree() run by ksoftirqd (softirq work under stress) queues the socket only
+    once its skbs below TCP have all completed."""
+    from tuxnet.skb import alloc_skb
+
+    _net, c, _s = _pair()
+    monkeypatch.setattr(tsq, "_in_ksoftirqd", lambda: True)
+    skbs = []
+    for _ in range(2):
+        skb = alloc_skb(1448)
+        skb.put_data(bytes(1448))
+        tsq.tcp_skb_set_owner(c, skb, True, 1448)
+        skbs.append(skb)
+    c.sk_tsq_flags |= tsq.TSQF_THROTTLED
+    skbs[0].free()
+    assert c.sk_tsq_flags == tsq.TSQF_THROTTLED  # another skb is still in the device
+    skbs[1].free()
+    assert c.sk_tsq_flags == tsq.TSQF_QUEUED

@@ -4,7 +4,8 @@ Modules, as Linux splits them: :mod:`.seq` (sequence arithmetic), :mod:`.defs`
 (constants), :mod:`.sock` (struct tcp_sock, TCP_SKB_CB, tcp_set_state), :mod:`.netns`
 (hash tables, ports, secrets), :mod:`.ip_glue` (routes and transmit through IPv4),
 :mod:`.options`, :mod:`.mss` (MSS and windows), :mod:`.output`, :mod:`.control`
-(ACK/FIN/RST/SYN, probes, sndbuf), :mod:`.retrans`, :mod:`.timer`, :mod:`.input`
+(ACK/FIN/RST/SYN, probes, sndbuf), :mod:`.tsq` (TCP Small Queues), :mod:`.retrans`,
+:mod:`.timer`, :mod:`.input`
 (tcp_rcv_established, header prediction, PAWS, RFC 5961, delayed ACK),
 :mod:`.rcv_queue` (receive and out-of-order queues, SACK blocks), :mod:`.rcvbuf`
 (receive-buffer autotuning, receiver RTT, scaling_ratio), :mod:`.chrono` (busy /
@@ -32,9 +33,10 @@ receive-buffer autotuning as Linux 6.16+ (DRS, tcp_rcvbuf_grow, scaling_ratio); 
 when the route can offload (live mode); MSG_ZEROCOPY (zerocopy.py), SO_TIMESTAMPING
 (tx_timestamp.py), sendfile/splice pages (zerocopy.py, splice_read.py), receive-side
 urgent data (urgent.py); TCP Fast Open, RFC 7413 (fastopen.py, fastopen_client.py:
-cookies, SYN data both ways, TCP_FASTOPEN*, the per-destination cookie cache).
+cookies, SYN data both ways, TCP_FASTOPEN*, the per-destination cookie cache); TCP Small
+Queues and autocorking (tsq.py: tcp_wfree, tcp_small_queue_check, tcp_should_autocork).
 
-Not yet (#5): Accurate ECN, TSQ (and so autocorking), TSO in simulation, sending urgent
+Not yet (#5): Accurate ECN, TSO in simulation, sending urgent
 data (MSG_OOB), TCP-AO, tcp_metrics (beyond Fast Open cookies), TIME_WAIT reuse, IPv6.
 """
 

@@ -316,10 +316,7 @@ def tcp_new_space(sk: TcpSock) -> None:
     if not sk.sk_userlocks & 1 and sk.tcp_packets_in_flight() < sk.snd_cwnd:
         tcp_sndbuf_expand(sk)
         sk.snd_cwnd_stamp = sk.jiffies()
-    # sk_stream_write_space: __sk_stream_is_writeable(sk, 1)
-    if sk.sk_stream_is_writeable() and sk.sk_stream_memory_free(1):
-        sk.sock_nospace = False
-        sk._wake()
+    sk.sk_write_space()  # sk_stream_write_space
 
 
 def tcp_check_space(sk: TcpSock) -> None:

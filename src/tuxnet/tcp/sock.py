@@ -593,6 +593,13 @@ class TcpSock(Sock):
         """sk_stream_is_writeable(): free space at least a third of what is queued."""
         return (self.sk_sndbuf - self.sk_wmem_queued) >= (self.sk_wmem_queued >> 1)
 
+    def sk_write_space(self) -> None:
+        """sk_stream_write_space() (tcp_init_sock's sk_write_space): wake writers when
+        the stream is writeable; sk_wmem_alloc (skbs below TCP, TSQ) does not count."""
+        if self.sk_stream_is_writeable() and self.sk_stream_memory_free(1):
+            self.sock_nospace = False
+            self._wake()
+
     def sk_state_change(self) -> None:
         """sock_def_wakeup(): wake everyone waiting on the socket."""
         self._wake()

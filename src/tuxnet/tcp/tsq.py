@@ -27,8 +27,7 @@ qdisc or device; that skb's TX completion pushes it, bigger.
 
 tuxnet specifics: the BH work is one ``loop.call_soon`` per queued socket (in queueing
 order); tuxnet has no socket lock, so softirq work never finds the socket owned by a
-system call and TCP_TSQ_DEFERRED (tcp_release_cb) never happens; the ksoftirqd
-shortcut of tcp_wfree (wait for the queues to drain when under stress) is not modelled.
+system call and TCP_TSQ_DEFERRED (tcp_release_cb) never happens.
 Without TSO the write queue holds one skb per MSS (tcp/tso_chunk.py): the check is made
 where Linux sends one skb, at the start of each TSO chunk, with that chunk's truesize
 (its payload plus one skb head); a Linux skb in the queues is a run of MSS skbs ending
@@ -39,6 +38,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tuxnet.core.cpu import CLS_TASK, current_cpu
 from tuxnet.tcp.defs import (
     TCPF_CLOSE_WAIT,
     TCPF_CLOSING,
@@ -51,6 +51,7 @@ from tuxnet.tcp.defs import (
     TCPHDR_FIN,
     TCPHDR_PSH,
 )
+from tuxnet.tcp.rate import _SKB_TRUESIZE_1
 from tuxnet.tcp.sock import tcp_cb
 
 if TYPE_CHECKING:
@@ -101,14 +102,26 @@ def _sock_wfree_pure_ack(skb: SkBuff) -> None:
 def tcp_wfree(skb: SkBuff) -> None:
     """tcp_wfree(): the destructor of a transmitted skb (TX completion, orphan or drop):
     uncharge sk_wmem_alloc; a throttled socket not yet queued becomes TSQ_QUEUED and
-    goes on the TSQ BH work, which writes again."""
+    goes on the TSQ BH work, which writes again; in ksoftirqd only once the socket's
+    skbs below TCP have all completed."""
     sk: TcpSock = skb.sk
     sk.sk_wmem_alloc -= skb.truesize
+    if sk.sk_wmem_alloc + 1 >= _SKB_TRUESIZE_1 and _in_ksoftirqd():  # +1: this skb's ref
+        # softirq work deferred to ksoftirqd means stress: wait until the qdisc and
+        # device have drained (fewer, bigger tcp_write_xmit batches)
+        return
     flags = sk.sk_tsq_flags
     if not flags & TSQF_THROTTLED or flags & TSQF_QUEUED:
         return
     sk.sk_tsq_flags = (flags & ~TSQF_THROTTLED) | TSQF_QUEUED
     sk.host.loop.call_soon(tcp_tsq_handler, sk)  # queue_work(system_bh_wq, &tsq->work)
+
+
+def _in_ksoftirqd() -> bool:
+    """this_cpu_ksoftirqd() == current: the completion runs in ksoftirqd."""
+    cpu = current_cpu()
+    return cpu is not None and cpu.current is cpu.ksoftirqd and cpu.current is not None \
+        and cpu._ctx == CLS_TASK
 
 
 def tcp_tsq_handler(sk: TcpSock) -> None:
