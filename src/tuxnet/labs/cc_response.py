@@ -45,7 +45,7 @@ def rfc9438_table(p: float, rtt_s: float = 0.1, c: float = 0.4, cc: str = "cubic
     reno = 1.2 / math.sqrt(p)
     if cc == "reno":
         return reno
-    return max((c * 3.7 / 1.2) ** 0.25 * (rtt_s / p) ** 0.75, reno)
+    return max(float((c * 3.7 / 1.2) ** 0.25 * (rtt_s / p) ** 0.75), reno)
 
 
 def run_response(cc: str, p: float, rtt_ns: int = 100 * MS, duration_ns: int = 60 * SEC,
