@@ -79,3 +79,12 @@ def test_response_at_one_per_mille(cc: str, warm: int, end: int) -> None:
     else:
         assert r.window > 1.1 * rfc9438_table(1e-3)
         assert r.window > KERNEL_W["reno", 1e-3][1] * 1.1
+
+
+def test_module_parameter_reaches_the_flow() -> None:
+    """``echo 512 > /sys/module/tcp_cubic/parameters/beta`` (lab cc --set) on the hosts:
+    CUBIC backs off to half instead of 0.7 and its window under the same loss falls."""
+    beta = "/sys/module/tcp_cubic/parameters/beta"
+    half = run_response("cubic", 1e-2, duration_ns=20 * SEC, warmup_ns=5 * SEC,
+                        settings=((beta, "512"),))
+    assert half.window < 0.93 * KERNEL_W["cubic", 1e-2][0], half

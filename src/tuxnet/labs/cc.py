@@ -59,6 +59,7 @@ __all__ = [
     "run_path",
     "run_scenarios",
     "summarize",
+    "write_setting",
 ]
 
 MS = 1_000_000
@@ -91,6 +92,9 @@ class PathSpec:
     # segment, as Linux does with these sysctls. False keeps Linux's defaults
     # (autotuning from 128 KB, delayed ACKs every second segment).
     big_buffers: bool = True
+    # (path, value) written on both hosts before the flows start, as ``echo value >
+    # path``: /proc/sys/... or a sysctl name, or /sys/module/M/parameters/P
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def bdp_bytes(self) -> int:
@@ -130,6 +134,17 @@ def rfc9438_mbps(rtt_s: float, p: float, c: float = 0.4, beta: float = 0.7) -> f
 def ceiling_mbps(rate_bps: int, p: float) -> float:
     """link * (1 - p), in goodput (payload) bits."""
     return rate_bps * (1 - p) * MSS / WIRE_BYTES / 1e6
+
+
+def write_setting(h: Any, path: str, value: str) -> None:
+    """``echo value > path`` on host ``h``: a /proc/sys file or a dotted sysctl name
+    (the sysctl's own checks), or a module parameter under /sys/module (e.g.
+    /sys/module/tcp_cubic/parameters/hystart). OSError with Linux's errno."""
+    from tuxnet.tools import procfs
+
+    if not path.startswith("/"):
+        path = "/proc/sys/" + path.replace(".", "/")
+    procfs.write_file(h, path, value)
 
 
 def _setup_host(h: Any, cc: str, big_buffers: bool = True) -> None:
@@ -210,6 +225,8 @@ def run_path(spec: PathSpec) -> tuple[list[FlowResult], Bottleneck]:
     net = Dumbbell(path, seed=spec.seed)
     for h in (net.a, net.b):
         _setup_host(h, spec.ccs[0], spec.big_buffers)
+        for name, value in spec.settings:
+            write_setting(h, name, value)
     lst = proto.tcp_v4_init_sock(net.b)
     lst.inet_rcv_saddr = lst.inet_saddr = 0
     from tuxnet.tcp.netns import tcp_net
@@ -333,14 +350,15 @@ def run_scenarios(base: PathSpec, scale: float) -> list[dict[str, Any]]:
         for cc in ("cubic", "bbr"):
             spec = PathSpec(rate_bps=int(rate), rtt_ns=rtt, buffer_bdp=bdp, loss=loss,
                             ccs=(cc,), duration_ns=max(int(base.duration_ns * dfac), 200 * MS),
-                            seed=base.seed)
+                            seed=base.seed, settings=base.settings)
             (res,), _ = run_path(spec)
             rows.append({"scenario": name, "cc": cc, "goodput_mbps": round(res.goodput_mbps, 3),
                          "rtt_ms": round(res.rtt_ms, 3), "share": 1.0,
                          "link_mbps": rate / 1e6, "claim": claim})
     for name, bdp in (("shared-deep-buffer", 10.0), ("shared-shallow-buffer", 1.0)):
         spec = PathSpec(rate_bps=base.rate_bps, rtt_ns=base.rtt_ns, buffer_bdp=bdp,
-                        ccs=("cubic", "bbr"), duration_ns=base.duration_ns, seed=base.seed)
+                        ccs=("cubic", "bbr"), duration_ns=base.duration_ns, seed=base.seed,
+                        settings=base.settings)
         res2, _ = run_path(spec)
         total = sum(r.goodput_mbps for r in res2) or 1.0
         j = jain([r.goodput_mbps for r in res2])
@@ -481,13 +499,33 @@ def run(argv: list[str], prog: str = "tuxnet lab cc") -> int:
     ap.add_argument("--losses", default=None, help="comma list of loss rates (0..1)")
     ap.add_argument("--ccs", default=None, help="comma list of algorithms for the loss sweep")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                    help="write a sysctl (net.ipv4.tcp_rmem=..., /proc/sys/...) or a module "
+                    "parameter (/sys/module/tcp_cubic/parameters/hystart=0) on both hosts "
+                    "before each run; repeatable")
     ap.add_argument("--plot", metavar="FILE.png", default=None,
                     help="plot goodput vs loss and RTT vs buffer (needs matplotlib)")
     args = ap.parse_args(argv)
     parts = {p.strip() for p in args.sweep.split(",") if p.strip()}
     if not parts <= {"loss", "buffer", "scenarios"}:
         ap.error(f"unknown sweep part in {args.sweep!r}")
-    base = PathSpec(seed=args.seed)
+    settings = []
+    for item in args.set:
+        path, eq, value = item.partition("=")
+        if not eq or not path:
+            ap.error(f"--set wants PATH=VALUE, not {item!r}")
+        settings.append((path.strip(), value.strip()))
+    if settings:  # check them once on a scratch host: a clear error, not a traceback
+        from tuxnet.host import Host
+        from tuxnet.loop import SimLoop
+
+        scratch = Host(SimLoop(), "check")
+        for path, value in settings:
+            try:
+                write_setting(scratch, path, value)
+            except OSError as exc:
+                ap.error(f"--set {path}={value}: {exc.strerror or exc}")
+    base = PathSpec(seed=args.seed, settings=tuple(settings))
     losses: Sequence[float] = LOSS_RATES
     bdps: Sequence[float] = BUFFER_BDPS
     scale = 1.0

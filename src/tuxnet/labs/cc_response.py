@@ -49,16 +49,18 @@ def rfc9438_table(p: float, rtt_s: float = 0.1, c: float = 0.4, cc: str = "cubic
 
 
 def run_response(cc: str, p: float, rtt_ns: int = 100 * MS, duration_ns: int = 60 * SEC,
-                 warmup_ns: int = 15 * SEC, big_buffers: bool = False) -> Response:
+                 warmup_ns: int = 15 * SEC, big_buffers: bool = False,
+                 settings: tuple[tuple[str, str], ...] = ()) -> Response:
     """One ``cc`` flow with every round(1/p)-th packet dropped, for ``duration_ns`` of
     virtual time; measured over the loss cycles that start after ``warmup_ns``. The
     socket buffers are Linux's defaults (autotuned; the receiver delays ACKs) unless
-    ``big_buffers`` (64 MB: the receiver stays in quick-ACK mode, one ACK a segment)."""
+    ``big_buffers`` (64 MB: the receiver stays in quick-ACK mode, one ACK a segment).
+    ``settings`` are (path, value) writes on both hosts first (lab cc's ``--set``)."""
     if not 0 < p < 1:
         raise ValueError(f"loss rate must be in (0, 1), not {p}")
     spec = PathSpec(rate_bps=10_000_000_000, rtt_ns=rtt_ns, buffer_bdp=1000.0, loss=p,
                     deterministic_loss=True, ccs=(cc,), duration_ns=duration_ns,
-                    warmup_ns=warmup_ns, big_buffers=big_buffers)
+                    warmup_ns=warmup_ns, big_buffers=big_buffers, settings=settings)
     (res,), path = run_path(spec)
     if path.dropped_queue:
         raise RuntimeError(f"the bottleneck queued and dropped {path.dropped_queue} packets")
