@@ -88,3 +88,23 @@ def test_module_parameter_reaches_the_flow() -> None:
     half = run_response("cubic", 1e-2, duration_ns=20 * SEC, warmup_ns=5 * SEC,
                         settings=((beta, "512"),))
     assert half.window < 0.93 * KERNEL_W["cubic", 1e-2][0], half
+
+
+def test_bench_cubic_response_without_kernel() -> None:
+    """benchmarks/bench_cubic_response.py --no-kernel --quick --json: tuxnet's rows next
+    to the RFC's (the kernel side needs root and runs by hand)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root / "src"))
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_cubic_response.py"),
+                          "--no-kernel", "--quick", "--json"], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout
+    doc = json.loads(out)
+    assert [(r["cc"], r["loss"]) for r in doc["rows"]] == [("cubic", 0.01), ("reno", 0.01)]
+    assert all(r["kernel_w"] == [] and 9 < r["tuxnet_w"] < 12 and r["rfc9438"] == 12.0
+               for r in doc["rows"])
