@@ -15,10 +15,13 @@ origin - floor(C (K - t)^3), t one RTT ahead) reaches W_max when 0.4 (K - t)^3 <
 1.4 s before K, so the window plateaus at W_max; a loss at cwnd == W_max is not below
 last_max_cwnd, so fast convergence keeps W_max (cubictcp_recalc_ssthresh), and the flow
 locks onto a periodic orbit "loss at M, back to 0.7 M, plateau at M" -- any M for which
-the plateau is reached within 1/p packets is stable (the kernel was seen at M = 48 and
-M = 52 at p = 1e-3, W = 42.3 .. 45.5 against the table's 38). Which M the flow locks
-onto depends on its history (the slow-start overshoot and the fast-convergence steps
-after it), so the checks below allow the kernel's band.
+the plateau is reached within 1/p packets is stable. At p = 1e-3 the kernel settled at
+M = 52 (W = 45.4, four runs; once, pushed by the relay's jitter, at M = 48, W = 42.3)
+against the table's 38. Which M a flow locks onto depends on its history (the
+slow-start overshoot and the fast-convergence steps after it): tuxnet's losses follow
+the kernel's to within a segment (705/497/349/... against 707/500/352/...) and it
+settles at M = 53, 2-3 % above; the relay itself adds about 0.5 ms each way, which
+stretches the kernel's cycles by about 1 %.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ KERNEL_W = {
     ("reno", 1e-2): (10.63, 10.72),
     ("cubic", 1e-2): (10.97, 11.11),
     ("reno", 1e-3): (36.83, 37.14),
-    ("cubic", 1e-3): (42.3, 45.5),
+    ("cubic", 1e-3): (45.37, 45.5),
 }
 
 
@@ -73,7 +76,9 @@ def test_response_at_one_per_mille(cc: str, warm: int, end: int) -> None:
     kernel's band and well above the table (38 is the Reno-friendly floor; the cubic
     curve alone gives 33) -- see the module docstring -- and above Reno."""
     r = run_response(cc, 1e-3, duration_ns=end * SEC, warmup_ns=warm * SEC)
-    assert _near(r.window, KERNEL_W[cc, 1e-3]), r
+    # CUBIC: a one-segment difference in the transient moves the orbit by one segment
+    # (tuxnet settles at M = 53, the kernel at 52 on this path: 2 %)
+    assert _near(r.window, KERNEL_W[cc, 1e-3], 0.03 if cc == "reno" else 0.05), r
     if cc == "reno":
         assert abs(r.window - rfc9438_table(1e-3, cc="reno")) / 38 < 0.03
     else:
