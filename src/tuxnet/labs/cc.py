@@ -4,7 +4,8 @@ Bulk TCP flows from host ``a`` to host ``b`` over the dumbbell of
 :mod:`tuxnet.labs.cc_path` (a drop-tail bottleneck, propagation delay, random loss),
 with tuxnet's real TCP on both ends (SACK, timestamps, window scaling, RACK-TLP, PRR,
 delayed ACKs; receive buffers big enough that the window never limits; the reader is
-woken by sk_data_ready, the writer keeps the send buffer full). Sweeps:
+woken by sk_data_ready, the writer by sk_stream_write_space and keeps the send buffer
+full; ``--set`` writes sysctls or /sys/module parameters on both hosts first). Sweeps:
 
 * ``loss``: one flow over 100 Mbit/s, 100 ms RTT, one BDP of buffer, random loss from
   0.001 % to 50 %, for cubic, bbr and reno. Each row is next to the Mathis et al.
