@@ -9,25 +9,33 @@ successive packet losses is always 1/p").
 Kernel: namespaces A (sender, 10.77.0.1) and B (receiver, 10.77.0.2), each with a TUN
 device; this process relays IP packets between the two TUNs, delaying each direction by
 RTT / 2 and dropping every Nth A -> B data packet (this kernel has no netem, so the
-delay line is here; one Python relay moves a few thousand packets a second with well
-under a millisecond of jitter). The sender (a Python process in A, TCP_CONGESTION set
-per socket) keeps its socket full and samples TCP_INFO every 10 ms. Names are prefixed
-``tnxcc`` and removed at exit, also on failure.
+delay line is here; the relay reports how late it forwards, 0.2-0.5 ms at a few hundred
+packets a second, ~2 ms at 2000). The namespaces keep their default socket buffers
+(``--big-buffers``: 64 MB tcp_rmem/tcp_wmem defaults, as lab cc uses; then the receiver
+ACKs every segment because tcp_grow_window re-arms quick-ACK mode). The sender (a Python
+process in A, TCP_CONGESTION set per socket) writes 1 MB non-blocking whenever select()
+says writable and samples TCP_INFO every 10 ms (every 5 ms from the start with
+``--trace FILE``: t, cwnd, ssthresh, ca_state, total_retrans, delivered). Names are
+prefixed ``tnxcc`` and removed at exit, also on failure or SIGTERM.
 
-tuxnet: the same flow in virtual time over :mod:`tuxnet.labs.cc_path` (a 10 Gbit/s
-link, a buffer that never fills, the every-Nth drop of ``Bottleneck.every``).
+tuxnet: the same flow in virtual time, :func:`tuxnet.labs.cc_response.run_response`
+(a 10 Gbit/s link, a buffer that never fills, the every-Nth drop of
+``Bottleneck.every``).
 
-Columns: ``cwnd`` is the time average of snd_cwnd (segments) sampled every 10 ms after
-the warm-up; ``W=rate*RTT`` is the packets delivered per base RTT (the window the
-response function predicts: segments per RTT); ``RFC`` is Table 1 of RFC 9438 (its
-model, computed by the RFC's tablecode.c: max(1.2/sqrt(p), (C*3.7/1.2)^0.25
-(RTT/p)^0.75)); the Mathis/Reno-friendly sqrt(3/(2p)) is the steady state of an
-AIMD(1, 0.5) -- and of CUBIC's Reno-friendly AIMD(3(1-b)/(1+b), b) -- under this loss.
+Columns: ``W`` is segments per RTT over whole loss cycles after the warm-up (N packets
+leave between two drops: cycles x N x RTT / time; the window the response function
+predicts); ``cwnd`` is the time average of snd_cwnd sampled every 10 ms (independent of
+the relay's added delay); ``RFC 9438`` is Table 1's closed form as the RFC's tablecode.c
+computes it: max((C*3.7/1.2)^0.25 (RTT/p)^0.75, 1.2/sqrt(p)); sqrt(3/(2p)) is the steady
+state of AIMD(1, 0.5) -- and of CUBIC's Reno-friendly AIMD(3(1-b)/(1+b), b) -- under
+this loss. Kernel runs are listed one by one (``--repeat``): CUBIC's window under
+periodic loss depends on which plateau orbit the flow locks onto.
 
 Usage (as root): python benchmarks/bench_cubic_response.py [--quick] [--seconds S]
-[--losses 0.01,0.001] [--ccs cubic,reno] [--rtt MS] [--no-kernel] [--json]
-``--seconds`` is the measured time per point (default: 40 cycles' worth, between 30 and
-240 s; quick: 6 s); the warm-up before it is a quarter of it (at least 5 s).
+[--losses 0.01,0.001] [--ccs cubic,reno] [--rtt MS] [--repeat K] [--big-buffers]
+[--trace FILE] [--no-kernel] [--json]. ``--seconds`` is the measured time per point
+(default: 40 cycles' worth, between 30 and 240 s; quick: 6 s, p = 1e-2); the warm-up
+before it is a quarter of it (at least 5 s).
 """
 
 from __future__ import annotations

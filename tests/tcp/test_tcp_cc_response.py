@@ -33,8 +33,8 @@ from tuxnet.labs.cc_response import rfc9438_table, run_response
 
 # kernel-measured W (segments per RTT), RTT 100 ms: (low, high) over runs and orbits
 KERNEL_W = {
-    ("reno", 1e-2): (10.63, 10.72),
-    ("cubic", 1e-2): (10.97, 11.11),
+    ("reno", 1e-2): (10.62, 10.72),
+    ("cubic", 1e-2): (10.3, 11.11),  # two orbits: M = 12 (10.3) or M = 13 (11.0-11.1)
     ("reno", 1e-3): (36.83, 37.14),
     ("cubic", 1e-3): (45.37, 45.5),
 }
