@@ -63,6 +63,17 @@ def test_cli_json_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "nosuch" not in capsys.readouterr().out
 
 
+def test_cli_set_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    """--set PATH=VALUE is checked before anything runs: Linux's errors, no traceback."""
+    for bad, why in (("/sys/module/tcp_cubic/parameters/bic_scale=42", "Permission denied"),
+                     ("/sys/module/tcp_cubic/parameters/beta=lots", "Invalid argument"),
+                     ("net.ipv4.nosuch=1", "No such file or directory"),
+                     ("net.ipv4.tcp_rmem", "PATH=VALUE")):
+        with pytest.raises(SystemExit):
+            lab_cmd.main(["cc", "--set", bad])
+        assert why in capsys.readouterr().err
+
+
 def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     need(importlib.util.find_spec("matplotlib") is not None, "matplotlib not installed")
     out = tmp_path / "cc.png"

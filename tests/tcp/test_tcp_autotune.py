@@ -161,3 +161,34 @@ def test_tcp_adv_win_scale_no_longer_matters() -> None:
         _bulk(w, c, s, 500_000)
         runs.append([seg.data[14:16] for seg in w.sent("b")])
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_slow_start_is_not_held_by_the_receive_window() -> None:
+    """tcp_rcvbuf_grow() as 6.18 ("tcp: fix too slow tcp_rcvbuf_grow() action"): the
+    window is 2 x newval plus twice the growth since the last RTT, so a slow-start
+    sender doubles per RTT with the default tcp_rmem (Linux 6.18 over a 100 ms path:
+    cwnd 136, 272, 544 at successive RTTs); with only 2 x newval (6.16/6.17) the
+    receive window held it to about 1.5x per RTT from ~130 segments on."""
+    # 100 ms RTT; 1 Gbit/s spreads a window's segments as a real path does (all of
+    # them at one instant would sit in the queue when the reader's first read runs
+    # tcp_rcv_space_adjust, and copied - inq would hide the growth)
+    w = Wire(delay_ns=50 * MS, rate_bps=1_000_000_000)
+    c, s, _ = pair(w)
+    data = bytes(1 << 20)
+    t0 = w.now()
+    cwnd_at: list[int] = []
+    while len(cwnd_at) < 7:
+        with contextlib.suppress(BlockingIOError):
+            while proto.tcp_sendmsg(c, data, 0, 0) > 0:
+                pass
+        with contextlib.suppress(BlockingIOError):
+            while proto.tcp_recvmsg(s, 1 << 24, 0, 0):
+                pass
+        w.run(1 * MS)
+        if w.now() - t0 >= (len(cwnd_at) + 1) * 100 * MS + 50 * MS:
+            cwnd_at.append(c.snd_cwnd)
+    assert cwnd_at[:4] == [20, 40, 80, 160], cwnd_at
+    # one round is held (the kernel's too: 80 -> 136), then it doubles again
+    assert all(b >= 2 * a - 2 for a, b in itertools.pairwise(cwnd_at[4:])), cwnd_at
+    assert cwnd_at[6] > 1000, cwnd_at
+    assert s.sk_rcvbuf > 4 * RMEM1

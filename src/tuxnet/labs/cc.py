@@ -4,7 +4,8 @@ Bulk TCP flows from host ``a`` to host ``b`` over the dumbbell of
 :mod:`tuxnet.labs.cc_path` (a drop-tail bottleneck, propagation delay, random loss),
 with tuxnet's real TCP on both ends (SACK, timestamps, window scaling, RACK-TLP, PRR,
 delayed ACKs; receive buffers big enough that the window never limits; the reader is
-woken by sk_data_ready, the writer keeps the send buffer full). Sweeps:
+woken by sk_data_ready, the writer by sk_stream_write_space and keeps the send buffer
+full; ``--set`` writes sysctls or /sys/module parameters on both hosts first). Sweeps:
 
 * ``loss``: one flow over 100 Mbit/s, 100 ms RTT, one BDP of buffer, random loss from
   0.001 % to 50 %, for cubic, bbr and reno. Each row is next to the Mathis et al.
@@ -59,6 +60,7 @@ __all__ = [
     "run_path",
     "run_scenarios",
     "summarize",
+    "write_setting",
 ]
 
 MS = 1_000_000
@@ -85,6 +87,15 @@ class PathSpec:
     warmup_ns: int = 0  # not measured (0: a tenth of the duration)
     seed: int = 1
     deterministic_loss: bool = False  # every round(1/p)-th packet instead of random
+    # tcp_rmem/tcp_wmem of 64 MB by default so the window never limits; note that a
+    # receiver whose rcv_ssthresh keeps growing toward such a buffer re-arms quick-ACK
+    # mode on every segment (tcp_grow_window: icsk_ack.quick |= 1), so it ACKs every
+    # segment, as Linux does with these sysctls. False keeps Linux's defaults
+    # (autotuning from 128 KB, delayed ACKs every second segment).
+    big_buffers: bool = True
+    # (path, value) written on both hosts before the flows start, as ``echo value >
+    # path``: /proc/sys/... or a sysctl name, or /sys/module/M/parameters/P
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def bdp_bytes(self) -> int:
@@ -126,9 +137,21 @@ def ceiling_mbps(rate_bps: int, p: float) -> float:
     return rate_bps * (1 - p) * MSS / WIRE_BYTES / 1e6
 
 
-def _setup_host(h: Any, cc: str) -> None:
-    h.sysctl.set("net.ipv4.tcp_rmem", _BIG_BUF)
-    h.sysctl.set("net.ipv4.tcp_wmem", _BIG_BUF)
+def write_setting(h: Any, path: str, value: str) -> None:
+    """``echo value > path`` on host ``h``: a /proc/sys file or a dotted sysctl name
+    (the sysctl's own checks), or a module parameter under /sys/module (e.g.
+    /sys/module/tcp_cubic/parameters/hystart). OSError with Linux's errno."""
+    from tuxnet.tools import procfs
+
+    if not path.startswith("/"):
+        path = "/proc/sys/" + path.replace(".", "/")
+    procfs.write_file(h, path, value)
+
+
+def _setup_host(h: Any, cc: str, big_buffers: bool = True) -> None:
+    if big_buffers:
+        h.sysctl.set("net.ipv4.tcp_rmem", _BIG_BUF)
+        h.sysctl.set("net.ipv4.tcp_wmem", _BIG_BUF)
     h.sysctl.set("net.ipv4.tcp_congestion_control", cc)
 
 
@@ -160,6 +183,37 @@ def _wake_reader(loop: Any, r: TcpSock, got: list[int], i: int) -> None:
     wake()
 
 
+def _wake_writer(loop: Any, s: TcpSock, chunk: memoryview) -> None:
+    """A writer in poll()/select() for POLLOUT: it writes as much as the socket takes
+    (each write ends in tcp_push, so its last segment carries PSH), and when a write
+    fails with EAGAIN (SOCK_NOSPACE set) it sleeps until sk_stream_write_space wakes it
+    -- once the free space is half of what is queued (sk_stream_is_writeable). Filling
+    the buffer every tick instead would end a tiny write, and mark a PSH, after nearly
+    every ACK: a receiver ACKs a full-sized PSH segment as soon as the reader has
+    emptied the queue (tcp_measure_rcv_mss sets ICSK_ACK_PUSHED, tcp_cleanup_rbuf acts
+    on it), so the ACK pattern, and with it the cwnd growth, would not be a bulk
+    sender's."""
+    pending = [False]
+
+    def fill() -> None:
+        pending[0] = False
+        while True:
+            try:
+                n = proto.tcp_sendmsg(s, chunk, 0, 0)
+            except BlockingIOError:
+                return
+            if n <= 0:
+                return
+
+    def wake() -> None:
+        if not pending[0]:
+            pending[0] = True
+            loop.call_soon(fill)
+
+    s.wq.append(wake)
+    wake()
+
+
 def run_path(spec: PathSpec) -> tuple[list[FlowResult], Bottleneck]:
     """Run ``spec``: every flow starts at 0 and sends as fast as TCP lets it for
     ``duration_ns``; goodput counts the bytes the receiving application read after the
@@ -171,7 +225,9 @@ def run_path(spec: PathSpec) -> tuple[list[FlowResult], Bottleneck]:
         path.every = max(1, round(1 / spec.loss))
     net = Dumbbell(path, seed=spec.seed)
     for h in (net.a, net.b):
-        _setup_host(h, spec.ccs[0])
+        _setup_host(h, spec.ccs[0], spec.big_buffers)
+        for name, value in spec.settings:
+            write_setting(h, name, value)
     lst = proto.tcp_v4_init_sock(net.b)
     lst.inet_rcv_saddr = lst.inet_saddr = 0
     from tuxnet.tcp.netns import tcp_net
@@ -201,36 +257,28 @@ def run_path(spec: PathSpec) -> tuple[list[FlowResult], Bottleneck]:
     at_warm = [0] * len(senders)
     rtt_sum = [0] * len(senders)
     rtt_n = [0] * len(senders)
-    tick = 1 * MS
-    next_rtt = t_warm
+    cwnd_sum = [0] * len(senders)  # snd_cwnd, sampled with srtt
+    samples = 0
+    next_sample = t_warm
     loop = net.loop
-    warmed = False
     for i, r in enumerate(receivers):
         _wake_reader(loop, r, got, i)
-    while loop.now_ns() < t_end:
-        now = loop.now_ns()
-        for s in senders:
-            # the writer keeps the send buffer full (a tick holds at most 1.25 MB at
-            # 10 Gbit/s; the buffer is 64 MB)
-            free = s.sk_sndbuf - s.sk_wmem_queued
-            while free > 0:
-                try:
-                    n = proto.tcp_sendmsg(s, chunk[:min(free, len(chunk))], 0, 0)
-                except BlockingIOError:
-                    break
-                if n <= 0:
-                    break
-                free = s.sk_sndbuf - s.sk_wmem_queued
-        if not warmed and now >= t_warm:
+    for s in senders:
+        _wake_writer(loop, s, chunk)
+    while True:
+        loop.run(min(next_sample, t_end))
+        if loop.now_ns() >= t_end:
+            break
+        if not samples:
             at_warm = list(got)
-            warmed = True
-        if now >= next_rtt:
-            next_rtt += 10 * MS
-            for i, s in enumerate(senders):
-                if s.srtt_us:
-                    rtt_sum[i] += s.srtt_us >> 3
-                    rtt_n[i] += 1
-        loop.run(now + tick)
+        # every 10 ms from the end of the warm-up: srtt and cwnd
+        next_sample += 10 * MS
+        samples += 1
+        for i, s in enumerate(senders):
+            cwnd_sum[i] += s.snd_cwnd
+            if s.srtt_us:
+                rtt_sum[i] += s.srtt_us >> 3
+                rtt_n[i] += 1
     secs = (t_end - max(t_warm, start)) / SEC
     out = []
     for i, (cc, s) in enumerate(zip(spec.ccs, senders, strict=True)):
@@ -238,7 +286,8 @@ def run_path(spec: PathSpec) -> tuple[list[FlowResult], Bottleneck]:
             cc=cc, goodput_mbps=(got[i] - at_warm[i]) * 8 / secs / 1e6,
             rtt_ms=(rtt_sum[i] / rtt_n[i] / 1000) if rtt_n[i] else 0.0,
             min_rtt_ms=s.tcp_min_rtt() / 1000 if s.tcp_min_rtt() != 0xFFFFFFFF else 0.0,
-            retrans=s.total_retrans))
+            retrans=s.total_retrans,
+            extra={"cwnd_avg": cwnd_sum[i] / max(1, samples)}))
     return out, path
 
 
@@ -302,14 +351,15 @@ def run_scenarios(base: PathSpec, scale: float) -> list[dict[str, Any]]:
         for cc in ("cubic", "bbr"):
             spec = PathSpec(rate_bps=int(rate), rtt_ns=rtt, buffer_bdp=bdp, loss=loss,
                             ccs=(cc,), duration_ns=max(int(base.duration_ns * dfac), 200 * MS),
-                            seed=base.seed)
+                            seed=base.seed, settings=base.settings)
             (res,), _ = run_path(spec)
             rows.append({"scenario": name, "cc": cc, "goodput_mbps": round(res.goodput_mbps, 3),
                          "rtt_ms": round(res.rtt_ms, 3), "share": 1.0,
                          "link_mbps": rate / 1e6, "claim": claim})
     for name, bdp in (("shared-deep-buffer", 10.0), ("shared-shallow-buffer", 1.0)):
         spec = PathSpec(rate_bps=base.rate_bps, rtt_ns=base.rtt_ns, buffer_bdp=bdp,
-                        ccs=("cubic", "bbr"), duration_ns=base.duration_ns, seed=base.seed)
+                        ccs=("cubic", "bbr"), duration_ns=base.duration_ns, seed=base.seed,
+                        settings=base.settings)
         res2, _ = run_path(spec)
         total = sum(r.goodput_mbps for r in res2) or 1.0
         j = jain([r.goodput_mbps for r in res2])
@@ -450,13 +500,33 @@ def run(argv: list[str], prog: str = "tuxnet lab cc") -> int:
     ap.add_argument("--losses", default=None, help="comma list of loss rates (0..1)")
     ap.add_argument("--ccs", default=None, help="comma list of algorithms for the loss sweep")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                    help="write a sysctl (net.ipv4.tcp_rmem=..., /proc/sys/...) or a module "
+                    "parameter (/sys/module/tcp_cubic/parameters/hystart=0) on both hosts "
+                    "before each run; repeatable")
     ap.add_argument("--plot", metavar="FILE.png", default=None,
                     help="plot goodput vs loss and RTT vs buffer (needs matplotlib)")
     args = ap.parse_args(argv)
     parts = {p.strip() for p in args.sweep.split(",") if p.strip()}
     if not parts <= {"loss", "buffer", "scenarios"}:
         ap.error(f"unknown sweep part in {args.sweep!r}")
-    base = PathSpec(seed=args.seed)
+    settings = []
+    for item in args.set:
+        path, eq, value = item.partition("=")
+        if not eq or not path:
+            ap.error(f"--set wants PATH=VALUE, not {item!r}")
+        settings.append((path.strip(), value.strip()))
+    if settings:  # check them once on a scratch host: a clear error, not a traceback
+        from tuxnet.host import Host
+        from tuxnet.loop import SimLoop
+
+        scratch = Host(SimLoop(), "check")
+        for path, value in settings:
+            try:
+                write_setting(scratch, path, value)
+            except OSError as exc:
+                ap.error(f"--set {path}={value}: {exc.strerror or exc}")
+    base = PathSpec(seed=args.seed, settings=tuple(settings))
     losses: Sequence[float] = LOSS_RATES
     bdps: Sequence[float] = BUFFER_BDPS
     scale = 1.0

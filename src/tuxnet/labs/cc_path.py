@@ -53,6 +53,7 @@ class Bottleneck:
     dropped_loss: int = 0
     queue_ns_sum: int = 0  # queueing delay summed over the packets that went through
     every: int = 0  # deterministic loss: drop every ``every``-th data packet (0: off)
+    drop_times: list[int] = field(default_factory=list)  # when each ``every`` drop happened
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +64,7 @@ class Bottleneck:
         self.sent += 1
         if self.every and ip_len > 100 and self.sent % self.every == 0:
             self.dropped_loss += 1
+            self.drop_times.append(now)
             return -1
         if self.loss and self.rng.random() < self.loss:
             self.dropped_loss += 1

@@ -356,7 +356,7 @@ def tcp_data_queue_ofo(sk: TcpSock, skb: SkBuff) -> None:
             tcp_sack_new_ofo_skb(sk, seq, end_seq)
     if stored is not None and sk.tcp_is_sack():
         tcp_grow_window(sk, skb)
-    tcp_rcvbuf_grow(sk)  # 6.16+: provision for what waits beyond the hole
+    tcp_rcvbuf_grow(sk, sk.rcvq_space_space)  # 6.16+: provision beyond the hole
 
 
 def tcp_fin(sk: TcpSock) -> None:

@@ -1,4 +1,4 @@
-"""Receive-buffer autotuning (net/ipv4/tcp_input.c, Linux 6.16+: tcp_rcv_rtt_update,
+"""Receive-buffer autotuning (net/ipv4/tcp_input.c, Linux 6.18: tcp_rcv_rtt_update,
 tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts, tcp_rcvbuf_grow, tcp_rcv_space_adjust,
 tcp_clamp_window, tcp_prune_queue, tcp_try_rmem_schedule, the scaling_ratio measurement
 of tcp_measure_rcv_mss; net/ipv4/tcp.c: tcp_set_window_clamp).
@@ -7,7 +7,8 @@ Dynamic Right-Sizing (Wu Feng and Mike Fisk, LANL): the receiver estimates the R
 its own (from TSecr of full-sized segments, or without timestamps from the time a
 window's worth of data takes to arrive) and, once per such RTT, measures how many bytes
 the application read. When that grew, ``sk_rcvbuf`` becomes the memory for twice those
-bytes (the sender may double its rate in slow start), at most ``tcp_rmem[2]``, and
+bytes plus twice their growth (the sender doubles its rate in slow start while the
+measurement is an RTT old), at most ``tcp_rmem[2]``, and
 ``window_clamp`` follows; the advertised window then opens by ``tcp_grow_window``
 steps. None of it happens with ``net.ipv4.tcp_moderate_rcvbuf = 0`` or once the
 application set SO_RCVBUF (SOCK_RCVBUF_LOCK).
@@ -102,12 +103,20 @@ def tcp_rcv_rtt_measure_ts(sk: TcpSock, skb: SkBuff) -> None:
 
 # -- growing the buffer ---------------------------------------------------------------
 
-def tcp_rcvbuf_grow(sk: TcpSock) -> None:
-    """tcp_rcvbuf_grow() (6.16+): room for twice what was read in the last RTT (plus
-    what waits beyond a hole), at most tcp_rmem[2]; window_clamp follows."""
+def tcp_rcvbuf_grow(sk: TcpSock, newval: int) -> None:
+    """tcp_rcvbuf_grow(sk, newval) (6.18: "tcp: fix too slow tcp_rcvbuf_grow() action"):
+    rcvq_space.space becomes ``newval`` (the bytes read in the last RTT); the window is
+    twice that (DRS is always one RTT late) plus twice the growth since the previous
+    RTT scaled to it (a slow-start sender doubles its rate again meanwhile), plus what
+    waits beyond a hole; at most tcp_rmem[2]; window_clamp follows. (6.16/6.17 gave
+    only 2 x newval, which held a slow-start sender to ~1.4x per RTT.)"""
+    oldval = sk.rcvq_space_space
+    sk.rcvq_space_space = newval
     if not sk.net.sysctl("tcp_moderate_rcvbuf") or sk.sk_userlocks & SOCK_RCVBUF_LOCK:
         return
-    rcvwin = sk.rcvq_space_space << 1  # slow start: the sender may double its rate
+    rcvwin = newval << 1
+    if oldval > 0:  # tcp_init_buffer_space made it at least one segment
+        rcvwin += (rcvwin * (newval - oldval) // oldval) << 1
     ofo = sk.out_of_order_queue
     if ofo:
         from tuxnet.tcp.sock import tcp_cb
@@ -140,8 +149,7 @@ def tcp_rcv_space_adjust(sk: TcpSock) -> None:
     inq = (sk.rcv_nxt - sk.copied_seq) & _M32
     copied -= inq
     if copied > sk.rcvq_space_space:
-        sk.rcvq_space_space = copied
-        tcp_rcvbuf_grow(sk)
+        tcp_rcvbuf_grow(sk, copied)
     sk.rcvq_space_seq = sk.copied_seq
     sk.rcvq_space_time = sk.tcp_mstamp
 

@@ -20,11 +20,17 @@ Linux's integer arithmetic is kept exactly, so cwnd traces match the kernel's:
   (1 - beta) = 15, i.e. alpha = 3 (1 - beta) / (1 + beta) per RTT (RFC 9438 eq. 4);
   when it is ahead, cnt is capped to catch up within an RTT.
 * Where Linux differs from RFC 9438: the target is origin - floor(delta), an integer
-  that reaches W_max once 0.4 (K - t)^3 < 1, about 1.4 s before K, so at windows of tens
-  to hundreds of packets its cycles under periodic loss are shorter and flatter than RFC
-  9438 section 5's model (more throughput than its eq. 5); the first epoch after slow
-  start without a loss (last_max_cwnd == 0) grows at least 5 % per RTT (cnt <= 20); cnt
-  is recomputed at most once per jiffy and skipped while cwnd is unchanged for HZ/32;
+  that reaches W_max once 0.4 (K - t)^3 < 1, about 1.4 s before K (1.5 s with t one RTT
+  ahead), so under periodic loss the window plateaus at W_max and the loss comes at
+  cwnd == W_max, which is not below last_max_cwnd: fast convergence does not shrink
+  W_max and the flow locks onto "loss at M, back to 0.7 M, plateau at M" for any M
+  whose plateau is reached within 1/p packets. The kernel measured 45.4 segments per
+  RTT at p = 1e-3, RTT 100 ms (orbit M = 52; 42.3 at M = 48), 215 at 1e-4, where RFC
+  9438's Table 1 (its closed form, Figure 7, floored at 1.2/sqrt(p)) says 38 and 187;
+  tuxnet lands on the same orbits (benchmarks/bench_cubic_response.py). The first
+  epoch after slow start without a loss (last_max_cwnd == 0) grows at least 5 % per
+  RTT (cnt <= 20); cnt is recomputed at most once per jiffy and skipped while cwnd is
+  unchanged for HZ/32;
   the Reno-friendly estimate counts ACKed packets, not bytes (RFC 9438 uses
   segments_acked/cwnd too, but Linux starts it at cwnd at the epoch start, not at
   cwnd_epoch * beta); W_max is not reduced for a spurious congestion event (undo is
