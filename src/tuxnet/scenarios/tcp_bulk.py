@@ -21,8 +21,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import random
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.drivers.simnic import connect_simnics

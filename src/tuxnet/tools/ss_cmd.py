@@ -37,6 +37,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from tuxnet.ipv4.udp_table import sysctl_vec
 from tuxnet.tools.ss_diag import SockRecord, inet_diag_dump, sockstat
 from tuxnet.tools.ss_filter import SS_ALL, SS_CONN, SsError, parse_filter, scan_state
 from tuxnet.tools.ss_fmt import SS_STATE_NAMES, tcp_info_text
@@ -78,12 +79,16 @@ _USAGE = """Usage: ss [ OPTIONS ]
        QUERY := {all|inet|tcp|udp|raw}[,QUERY]
        FILTER := [ state STATE-FILTER ] [ EXPRESSION ]
        STATE-FILTER := {all|connected|synchronized|bucket|big|TCP-STATES}
-         TCP-STATES := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|closed|close-wait|last-ack|listening|closing}
-          connected := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|close-wait|last-ack|closing}
-       synchronized := {established|syn-recv|fin-wait-{1,2}|time-wait|close-wait|last-ack|closing}
-             bucket := {syn-recv|time-wait}
-                big := {established|syn-sent|fin-wait-{1,2}|closed|close-wait|last-ack|listening|closing}
-"""
+""" + (
+    "         TCP-STATES := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|"
+    "closed|close-wait|last-ack|listening|closing}\n"
+    "          connected := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|"
+    "close-wait|last-ack|closing}\n"
+    "       synchronized := {established|syn-recv|fin-wait-{1,2}|time-wait|close-wait|"
+    "last-ack|closing}\n"
+    "             bucket := {syn-recv|time-wait}\n"
+    "                big := {established|syn-sent|fin-wait-{1,2}|closed|close-wait|"
+    "last-ack|listening|closing}\n")
 # getopt_long's table: long name -> (short letter, takes an argument)
 _LONG = {
     "numeric": ("n", False), "resolve": ("r", False), "options": ("o", False),
@@ -103,11 +108,15 @@ _LONG = {
 }
 _SHORT = "dhaletuwxnro460spbEf:mMiA:D:F:vVzZN:KHSO"
 _INET_DBS = ("tcp", "mptcp", "dccp", "udp", "raw", "sctp")
-_ALL_DBS = _INET_DBS + ("unix", "packet", "netlink", "vsock", "xdp")
+_ALL_DBS = (*_INET_DBS, "unix", "packet", "netlink", "vsock", "xdp")
 _DB_STATES = {"tcp": SS_CONN, "mptcp": SS_CONN, "dccp": SS_CONN, "sctp": SS_CONN,
               "udp": 1 << _ESTAB, "raw": 1 << _ESTAB}
 _QUERY = {"all": _ALL_DBS, "inet": _INET_DBS, "tcp": ("tcp",), "udp": ("udp",),
           "raw": ("raw",), "dccp": ("dccp",), "sctp": ("sctp",), "mptcp": ("mptcp",)}
+_UNMODELLED_TABLES = frozenset((
+    "unix", "unix_dgram", "unix_stream", "unix_seqpacket", "u_str", "u_dgr", "u_seq",
+    "packet", "packet_raw", "packet_dgram", "p_raw", "p_dgr", "netlink", "vsock",
+    "vsock_stream", "vsock_dgram", "v_str", "v_dgr", "xdp", "tipc"))
 _NOT_MODELLED = {
     "x": "Unix domain sockets (-x): tuxnet has no AF_UNIX",
     "0": "packet sockets (-0): tuxnet has no AF_PACKET sockets",
@@ -246,7 +255,10 @@ def parse_args(argv: list[str]) -> Options:
                 saw_query = True
             for name in val.split(","):
                 neg = name.startswith("!")
-                dbs = _QUERY.get(name[1:] if neg else name)
+                base = name[1:] if neg else name
+                dbs = _QUERY.get(base)
+                if dbs is None and base in _UNMODELLED_TABLES:
+                    raise SsError(f"tuxnet ss: socket table {base} is not modelled\n", 1)
                 if dbs is None:
                     raise SsError(f'ss: "{name}" is illegal socket table id\n', usage=True)
                 for db in dbs:
@@ -339,8 +351,8 @@ class _Printer:
     def __init__(self, host: Host, o: Options) -> None:
         self.host = host
         self.o = o
-        lo, hi = host.sysctl.get("net.ipv4.ip_local_port_range")  # type: ignore[misc]
-        self.ephemeral = (int(lo), int(hi))
+        lo, hi = sysctl_vec(host, "net.ipv4.ip_local_port_range")[:2]
+        self.ephemeral = (lo, hi)
         self.ifnames = {getattr(d, "ifindex", 0): name for name, d in host.devices.items()}
 
     def service(self, port: int, proto: str) -> str:
@@ -425,8 +437,8 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
             err.write("ss: no socket states to show with such filter.\n")
             return 0
         protos = tuple(p for p in ("udp", "tcp") if p in o.dbs)
-        lo, hi = host.sysctl.get("net.ipv4.ip_local_port_range")  # type: ignore[misc]
-        pred = parse_filter(o.args, protos, (int(lo), int(hi)))
+        lo, hi = sysctl_vec(host, "net.ipv4.ip_local_port_range")[:2]
+        pred = parse_filter(o.args, protos, (lo, hi))
     except SsError as exc:
         if exc.status == 0 and not str(exc):
             out.write(_USAGE)
@@ -449,7 +461,8 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None,
                                   ext_info=o.show_tcpinfo):
             if pred is None or pred(rec):
                 rows.append(p.row(rec))
-    out.write(render(rows, frozenset(disabled), screen_width))
+    n_header = 1 if o.show_header else 0
+    out.write(render(rows, frozenset(disabled), screen_width, len(rows) > n_header))
     return 0
 
 

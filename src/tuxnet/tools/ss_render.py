@@ -33,14 +33,18 @@ HEADERS = tuple(c[1] for c in _COLUMNS)
 
 
 def _widths(rows: list[list[str]], disabled: frozenset[int],
-            screen_width: int | None) -> list[int]:
+            screen_width: int | None, open_last: bool) -> list[int]:
     """render_calc_width(): each column's width from its longest token (plus the left
     delimiter unless it is the first non-empty column); on a terminal, the room left on
-    each output line is shared out among that line's columns."""
+    each output line is shared out among that line's columns. ``open_last``: the last
+    row's extension token was never flushed, so it does not count (field_flush keeps
+    max_len; render() runs without flushing the field being written)."""
     width = [0] * COL_MAX
     max_len = [0] * COL_MAX
-    for row in rows:
+    for n, row in enumerate(rows):
         for i, tok in enumerate(row):
+            if open_last and n == len(rows) - 1 and i >= COL_EXT:
+                continue
             if len(tok) > max_len[i]:
                 max_len[i] = len(tok)
     limit = screen_width if screen_width is not None else 1 << 31
@@ -88,13 +92,15 @@ def _widths(rows: list[list[str]], disabled: frozenset[int],
 
 
 def render(rows: list[list[str]], disabled: frozenset[int] = frozenset(),
-           screen_width: int | None = None) -> str:
+           screen_width: int | None = None, open_last: bool = True) -> str:
     """render(): the text ss prints for ``rows`` (each a list of COL_MAX tokens; those of
-    disabled columns are ignored). ``screen_width`` None: not a terminal (compact)."""
+    disabled columns are ignored). ``screen_width`` None: not a terminal (compact).
+    ``open_last``: the last row is a socket's (its extension field still open), not
+    the header's."""
     if not rows:
         return ""
     width = _widths([[t if i not in disabled else "" for i, t in enumerate(r)]
-                     for r in rows], disabled, screen_width)
+                     for r in rows], disabled, screen_width, open_last)
     out: list[str] = []
     for row in rows:
         line_started = False
