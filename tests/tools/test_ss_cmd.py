@@ -268,3 +268,27 @@ def test_cli_tcp_scenario_mid_transfer(capsys: pytest.CaptureFixture[str]) -> No
     assert ss_cmd.main(["--scenario", "nope"]) == 2
     assert ss_cmd.main(["--scenario", "sockets", "-s"]) == 0
     assert capsys.readouterr().out.startswith("Total: 8\n")
+
+
+def test_request_socket() -> None:
+    """A SYN to a listener: the request socket shows as SYN-RECV with its SYN-ACK timer
+    (inet_req_diag_fill: no inode, timer 1)."""
+    from tuxnet.packetdrill.tun import make_host
+    from tuxnet.tcp import proto
+    from tuxnet.wire.build import tcp_frame
+
+    host, tun = make_host("192.168.0.1", "192.0.2.1")
+    sk = proto.tcp_v4_init_sock(host)
+    assert tcp_net(host).get_port(sk, 8080) == 0
+    proto.inet_listen(sk, 5)
+    syn = bytes(tcp_frame(bytes(6), bytes(6), "192.0.2.1", "192.168.0.1", 40000, 8080,
+                          seq=1000, flags=0x02))
+    tun.inject(syn[14:])
+    host.loop.run(until_ns=host.loop.now_ns() + 200_000_000)
+    lines = [ln.rstrip() for ln in ss_lines(host, "-tanoe")]
+    assert lines[2] == ("SYN-RECV 0      0        192.168.0.1:8080    192.0.2.1:40000 "
+                        "timer:(on,800ms,0) ino:0 sk:2")
+    assert [ln.split() for ln in ss_lines(host, "-tn state syn-recv")] == [
+        ["Recv-Q", "Send-Q", "Local", "Address:Port", "Peer", "Address:Port", "Process"],
+        ["0", "0", "192.168.0.1:8080", "192.0.2.1:40000"]]
+    assert ss_lines(host, "-tn state bucket")[1].split()[0] == "SYN-RECV"
