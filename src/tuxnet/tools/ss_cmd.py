@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.loop import SimLoop
 
-__all__ = ["main", "run", "ss_lines"]
+__all__ = ["main", "run", "scenario_hosts", "ss_lines", "take_scenario_args"]
 
 VERSION = "6.1.0"
 _LISTEN, _CLOSE, _ESTAB = 10, 7, 1
@@ -493,7 +493,7 @@ def _take(argv: list[str], name: str) -> tuple[str | None, list[str]]:
         a = argv[i]
         if a == f"--{name}":
             if i + 1 >= len(argv):
-                raise SsError(f"tuxnet ss: --{name} needs a value\n", 2)
+                raise SsError(f"--{name} needs a value\n", 2)
             value = argv[i + 1]
             i += 2
             continue
@@ -525,9 +525,9 @@ def _bulk_hosts(at: str | None) -> list[Host]:
         try:
             at_ns = int(float(at) * 1e9)
         except ValueError:
-            raise SsError(f"tuxnet ss: --at wants seconds, not {at!r}\n", 2) from None
+            raise SsError(f"--at wants seconds, not {at!r}\n", 2) from None
         if at_ns < 0:
-            raise SsError("tuxnet ss: --at must not be negative\n", 2)
+            raise SsError("--at must not be negative\n", 2)
     hosts: list[Host] = []
     done = [False]
 
@@ -548,34 +548,47 @@ def _bulk_hosts(at: str | None) -> list[Host]:
     return hosts
 
 
+def scenario_hosts(scenario: str | None, at: str | None, which: str | None) -> list[Host]:
+    """The hosts a tool looks at: the demonstration host, or those of ``scenario``
+    (``--at`` for tcp, ``--host`` to pick one); raises SsError (status 2)."""
+    if scenario is not None and scenario not in SCENARIOS:
+        raise SsError(f"unknown scenario {scenario!r} ({', '.join(SCENARIOS)})\n", 2)
+    if at is not None and scenario != "tcp":
+        raise SsError("--at applies to --scenario tcp\n", 2)
+    hosts: list[Host]
+    if scenario == "tcp":
+        hosts = _bulk_hosts(at)
+    elif scenario == "sockets":
+        from tuxnet.scenarios.sockets import build_sockets
+
+        hosts = [build_sockets().host]
+    else:
+        from tuxnet.tools.demo import demo_host
+
+        hosts = [demo_host()]
+    if which is not None:
+        hosts = [h for h in hosts if h.name == which]
+        if not hosts:
+            raise SsError(f"no host {which!r} in this scenario\n", 2)
+    return hosts
+
+
+def take_scenario_args(argv: list[str]) -> tuple[str | None, str | None, str | None,
+                                                 list[str]]:
+    """Split tuxnet's own ``--scenario``, ``--at``, ``--host`` off a command line."""
+    scenario, argv = _take(argv, "scenario")
+    at, argv = _take(argv, "at")
+    which, argv = _take(argv, "host")
+    return scenario, at, which, argv
+
+
 def main(argv: list[str], prog: str = "tuxnet ss") -> int:
     """Entry point of ``tuxnet ss``."""
     try:
-        scenario, argv = _take(argv, "scenario")
-        at, argv = _take(argv, "at")
-        which, argv = _take(argv, "host")
-        if scenario is not None and scenario not in SCENARIOS:
-            raise SsError(f"tuxnet ss: unknown scenario {scenario!r} "
-                          f"({', '.join(SCENARIOS)})\n", 2)
-        if at is not None and scenario != "tcp":
-            raise SsError("tuxnet ss: --at applies to --scenario tcp\n", 2)
-        hosts: list[Host]
-        if scenario == "tcp":
-            hosts = _bulk_hosts(at)
-        elif scenario == "sockets":
-            from tuxnet.scenarios.sockets import build_sockets
-
-            hosts = [build_sockets().host]
-        else:
-            from tuxnet.tools.demo import demo_host
-
-            hosts = [demo_host()]
-        if which is not None:
-            hosts = [h for h in hosts if h.name == which]
-            if not hosts:
-                raise SsError(f"tuxnet ss: no host {which!r} in this scenario\n", 2)
+        scenario, at, which, argv = take_scenario_args(argv)
+        hosts = scenario_hosts(scenario, at, which)
     except SsError as exc:
-        sys.stderr.write(str(exc))
+        sys.stderr.write(f"{prog}: {exc}")
         return exc.status
     width = _screen_width(sys.stdout)
     rc = 0
@@ -585,4 +598,3 @@ def main(argv: list[str], prog: str = "tuxnet ss") -> int:
         rc = run(host, argv, sys.stdout, sys.stderr, width) or rc
         sys.stdout.flush()
     return rc
-
