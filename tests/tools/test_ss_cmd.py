@@ -210,7 +210,7 @@ def test_summary_counts(reference_dir: Path, zoo: SocketZoo) -> None:
     ("state", 255, 'Command line is not complete. Try option "help"\n'),
     ("-t dport =", 255, 'ss: bison bellows (while parsing filter): "syntax error!" Sorry.\n'),
     ("-t dst nosuchhost", 1, 'Error: an inet prefix is expected rather than "nosuchhost".\n'),
-    ("-x", 1, "tuxnet ss: Unix domain sockets (-x): tuxnet has no AF_UNIX is not modelled\n"),
+    ("-x", 1, "tuxnet ss: -x: Unix domain sockets are not modelled (tuxnet has no AF_UNIX)\n"),
     ("-A unix", 1, "tuxnet ss: socket table unix is not modelled\n"),
 ])
 def test_errors(zoo: SocketZoo, argv: str, rc: int, err: str) -> None:

@@ -118,14 +118,19 @@ _UNMODELLED_TABLES = frozenset((
     "packet", "packet_raw", "packet_dgram", "p_raw", "p_dgr", "netlink", "vsock",
     "vsock_stream", "vsock_dgram", "v_str", "v_dgr", "xdp", "tipc"))
 _NOT_MODELLED = {
-    "x": "Unix domain sockets (-x): tuxnet has no AF_UNIX",
-    "0": "packet sockets (-0): tuxnet has no AF_PACKET sockets",
-    "vsock": "vsock sockets: tuxnet has no AF_VSOCK", "tipc": "TIPC sockets",
-    "xdp": "AF_XDP sockets", "K": "-K (killing sockets)", "E": "-E (socket events)",
-    "b": "-b (socket BPF filters)", "D": "-D (raw inet_diag dumps)",
-    "F": "-F (filters from a file)", "N": "-N (named namespaces)",
-    "z": "-z (SELinux contexts)", "Z": "-Z (SELinux contexts)", "tos": "--tos",
-    "cgroup": "--cgroup", "tipcinfo": "--tipcinfo", "inet-sockopt": "--inet-sockopt",
+    "x": "-x: Unix domain sockets are not modelled (tuxnet has no AF_UNIX)",
+    "0": "-0: packet sockets are not modelled (tuxnet has no AF_PACKET sockets)",
+    "vsock": "--vsock: vsock sockets are not modelled",
+    "tipc": "--tipc: TIPC sockets are not modelled",
+    "xdp": "--xdp: AF_XDP sockets are not modelled",
+    "K": "-K: killing sockets is not modelled", "E": "-E: socket events are not modelled",
+    "b": "-b: socket BPF filters are not modelled",
+    "D": "-D: raw inet_diag dumps are not modelled",
+    "F": "-F: filters from a file are not modelled",
+    "N": "-N: named network namespaces are not modelled",
+    "z": "-z: SELinux contexts are not modelled", "Z": "-Z: SELinux contexts are not modelled",
+    "tos": "--tos is not modelled", "cgroup": "--cgroup is not modelled",
+    "tipcinfo": "--tipcinfo is not modelled", "inet-sockopt": "--inet-sockopt is not modelled",
 }
 
 
@@ -214,7 +219,7 @@ def parse_args(argv: list[str]) -> Options:
     saw_query = False
     for ch, val in opts:
         if ch in _NOT_MODELLED:
-            raise SsError(f"tuxnet ss: {_NOT_MODELLED[ch]} is not modelled\n", 1)
+            raise SsError(f"tuxnet ss: {_NOT_MODELLED[ch]}\n", 1)
         if ch == "n":
             o.numeric = True
         elif ch == "r":
