@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from tuxnet.tools.netstat_stats import netstat_s
 from tuxnet.tools.procfs import read_proc
-from tuxnet.tools.ss_cmd import scenario_hosts, take_scenario_args
-from tuxnet.tools.ss_filter import SsError
+from tuxnet.tools.scenario_hosts import ScenarioError, scenario_hosts, take_scenario_args
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -59,7 +58,7 @@ def main(argv: list[str], prog: str = "tuxnet netstat") -> int:
     try:
         scenario, at, which, argv = take_scenario_args(argv)
         hosts = scenario_hosts(scenario, at, which)
-    except SsError as exc:
+    except ScenarioError as exc:
         sys.stderr.write(f"{prog}: {exc}")
         return exc.status
     rc = 0

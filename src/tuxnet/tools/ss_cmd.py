@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from tuxnet.ipv4.udp_table import sysctl_vec
+from tuxnet.tools.scenario_hosts import ScenarioError, scenario_hosts, take_scenario_args
 from tuxnet.tools.ss_diag import SockRecord, inet_diag_dump, sockstat
 from tuxnet.tools.ss_filter import SS_ALL, SS_CONN, SsError, parse_filter, scan_state
 from tuxnet.tools.ss_fmt import SS_STATE_NAMES, tcp_info_text
@@ -46,9 +47,8 @@ from tuxnet.wire.addr import int_to_ip
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
-    from tuxnet.loop import SimLoop
 
-__all__ = ["main", "run", "scenario_hosts", "ss_lines", "take_scenario_args"]
+__all__ = ["main", "run", "ss_lines"]
 
 VERSION = "6.1.0"
 _LISTEN, _CLOSE, _ESTAB = 10, 7, 1
@@ -486,30 +486,6 @@ def ss_lines(host: Host, *args: str) -> list[str]:
 
 # -- the command ------------------------------------------------------------------------
 
-SCENARIOS = ("sockets", "tcp")
-
-
-def _take(argv: list[str], name: str) -> tuple[str | None, list[str]]:
-    """Remove ``--name VALUE`` / ``--name=VALUE`` from argv (tuxnet's own options)."""
-    rest: list[str] = []
-    value: str | None = None
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == f"--{name}":
-            if i + 1 >= len(argv):
-                raise SsError(f"--{name} needs a value\n", 2)
-            value = argv[i + 1]
-            i += 2
-            continue
-        if a.startswith(f"--{name}="):
-            value = a.split("=", 1)[1]
-        else:
-            rest.append(a)
-        i += 1
-    return value, rest
-
-
 def _screen_width(out: TextIO) -> int | None:
     """render_screen_width(): the terminal's columns when ``out`` is one."""
     try:
@@ -520,79 +496,12 @@ def _screen_width(out: TextIO) -> int | None:
     return None
 
 
-def _bulk_hosts(at: str | None) -> list[Host]:
-    """Run tuxnet.scenarios.tcp_bulk up to the snapshot point; both hosts."""
-    from tuxnet.scenarios.tcp_bulk import TcpBulkParams, run_tcp_bulk
-
-    params = TcpBulkParams()
-    at_ns = None
-    if at is not None:
-        try:
-            at_ns = int(float(at) * 1e9)
-        except ValueError:
-            raise SsError(f"--at wants seconds, not {at!r}\n", 2) from None
-        if at_ns < 0:
-            raise SsError("--at must not be negative\n", 2)
-    hosts: list[Host] = []
-    done = [False]
-
-    def progress(loop: SimLoop, a: Host, b: Host, read: int) -> None:
-        if not hosts:
-            hosts.extend((a, b))
-            if at_ns is not None:
-                def snap() -> None:
-                    done[0] = True
-                    loop.stop()
-                loop.call_at(at_ns, snap)
-        if at_ns is None and not done[0] and read * 2 >= params.nbytes:
-            done[0] = True
-            loop.stop()
-
-    # the run stops at the snapshot; past the end of the transfer it shows the end
-    run_tcp_bulk(params, on_progress=progress)
-    return hosts
-
-
-def scenario_hosts(scenario: str | None, at: str | None, which: str | None) -> list[Host]:
-    """The hosts a tool looks at: the demonstration host, or those of ``scenario``
-    (``--at`` for tcp, ``--host`` to pick one); raises SsError (status 2)."""
-    if scenario is not None and scenario not in SCENARIOS:
-        raise SsError(f"unknown scenario {scenario!r} ({', '.join(SCENARIOS)})\n", 2)
-    if at is not None and scenario != "tcp":
-        raise SsError("--at applies to --scenario tcp\n", 2)
-    hosts: list[Host]
-    if scenario == "tcp":
-        hosts = _bulk_hosts(at)
-    elif scenario == "sockets":
-        from tuxnet.scenarios.sockets import build_sockets
-
-        hosts = [build_sockets().host]
-    else:
-        from tuxnet.tools.demo import demo_host
-
-        hosts = [demo_host()]
-    if which is not None:
-        hosts = [h for h in hosts if h.name == which]
-        if not hosts:
-            raise SsError(f"no host {which!r} in this scenario\n", 2)
-    return hosts
-
-
-def take_scenario_args(argv: list[str]) -> tuple[str | None, str | None, str | None,
-                                                 list[str]]:
-    """Split tuxnet's own ``--scenario``, ``--at``, ``--host`` off a command line."""
-    scenario, argv = _take(argv, "scenario")
-    at, argv = _take(argv, "at")
-    which, argv = _take(argv, "host")
-    return scenario, at, which, argv
-
-
 def main(argv: list[str], prog: str = "tuxnet ss") -> int:
     """Entry point of ``tuxnet ss``."""
     try:
         scenario, at, which, argv = take_scenario_args(argv)
         hosts = scenario_hosts(scenario, at, which)
-    except SsError as exc:
+    except ScenarioError as exc:
         sys.stderr.write(f"{prog}: {exc}")
         return exc.status
     width = _screen_width(sys.stdout)
