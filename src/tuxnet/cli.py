@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "xdp": ("tuxnet.tools.xdp_cmd", "run XDP programs over captures"),
     "nf": ("tuxnet.tools.nf_cmd", "netfilter tools: replay a ruleset and packets (nf replay)"),
     "conntrack": ("tuxnet.tools.conntrack_cmd", "list connection tracking entries (conntrack -L)"),
+    "ss": ("tuxnet.tools.ss_cmd", "list a host's sockets as iproute2 ss does"),
+    "netstat": ("tuxnet.tools.netstat_cmd", "print the protocol statistics as netstat -s does"),
     "packetdrill": ("tuxnet.tools.packetdrill_cmd", "run packetdrill scripts on a fresh host"),
 }
 

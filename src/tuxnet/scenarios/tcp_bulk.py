@@ -21,8 +21,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuxnet.drivers.simnic import connect_simnics
 from tuxnet.loop import SimLoop
@@ -35,6 +36,9 @@ from tuxnet.tcp.sock import TcpSock
 from tuxnet.tcp.sockopt import tcp_get_info
 from tuxnet.tools.ss_fmt import ss_line
 from tuxnet.wire.addr import ip_int
+
+if TYPE_CHECKING:
+    from tuxnet.host import Host
 
 __all__ = ["TcpBulkParams", "format_tcp_bulk", "run_tcp_bulk"]
 
@@ -94,8 +98,12 @@ def _on_wake(loop: SimLoop, step: Any) -> Any:
     return waker
 
 
-def run_tcp_bulk(params: TcpBulkParams, pcap_path: str | None = None) -> dict[str, Any]:
-    """Run the scenario; returns a JSON-able report."""
+def run_tcp_bulk(params: TcpBulkParams, pcap_path: str | None = None, *,
+                 on_progress: Callable[[SimLoop, Host, Host, int], None] | None = None,
+                 ) -> dict[str, Any]:
+    """Run the scenario; returns a JSON-able report. ``on_progress(loop, a, b, read)``
+    is called when the run starts (read 0) and each time b has read more (``tuxnet ss
+    --scenario tcp`` takes its snapshot from there; stopping the loop ends the run)."""
     if params.nbytes < 1:
         raise ValueError("the transfer needs at least 1 byte")
     loop = SimLoop()
@@ -164,6 +172,8 @@ def run_tcp_bulk(params: TcpBulkParams, pcap_path: str | None = None) -> dict[st
             if not chunk:
                 break
             app.received += chunk
+        if on_progress is not None:
+            on_progress(loop, host_a, host_b, len(app.received))
         if len(app.received) >= len(app.data):
             app.done_ns = loop.now_ns()
             for name, sk in (("a", app.client), ("b", s)):
@@ -189,6 +199,8 @@ def run_tcp_bulk(params: TcpBulkParams, pcap_path: str | None = None) -> dict[st
 
     def start() -> None:
         app.start_ns = loop.now_ns()
+        if on_progress is not None:
+            on_progress(loop, host_a, host_b, 0)
         try:
             proto.inet_stream_connect(client, ip_int("10.0.0.2"), PORT, 0)
         except BlockingIOError:

@@ -29,6 +29,7 @@ from tuxnet.tcp.defs import (
     TCP_MSS_DEFAULT,
     TCP_RTO_MIN,
     TCP_STATE_NAMES,
+    TCP_SYN_RECV,
     TCP_TIMEOUT_INIT,
     USEC_PER_JIFFY,
     TCP_CA_Open,
@@ -612,10 +613,15 @@ def tcp_set_state(sk: TcpSock, state: int) -> None:
     oldstate = sk.sk_state
     _trace_state(sk, oldstate, state)
     mib = sk.host.mib.tcp
+    # CurrEstab counts ESTABLISHED and CLOSE_WAIT (RFC 1213 tcpCurrEstab; Linux 6.10+
+    # "tcp: count CLOSE-WAIT sockets for TCP_MIB_CURRESTAB")
     if state == TCP_ESTABLISHED:
         if oldstate != TCP_ESTABLISHED:
             mib.CurrEstab += 1
-    elif oldstate == TCP_ESTABLISHED:
+    elif state == TCP_CLOSE_WAIT:
+        if oldstate == TCP_SYN_RECV:
+            mib.CurrEstab += 1
+    elif oldstate in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
         mib.CurrEstab -= 1
     if state == TCP_CLOSE:
         if oldstate in (TCP_CLOSE_WAIT, TCP_ESTABLISHED):
