@@ -100,6 +100,12 @@ class _RealLoopLike(Protocol):
 
     def remove_reader(self, fd: int) -> bool: ...
 
+    busy_poll: bool
+
+    def add_busy_poller(self, key: int, callback: Callable[[], object]) -> None: ...
+
+    def remove_busy_poller(self, key: int) -> bool: ...
+
 
 class TapNetDevice(NetDevice):
     """tuxnet's NIC on a TAP (see the module doc). ``name`` defaults to the TAP's name
@@ -153,7 +159,12 @@ class TapNetDevice(NetDevice):
                           "loop with add_reader (RealLoop)")
         reader: _RealLoopLike = loop  # type: ignore[assignment]
         napi_enable(napi)
-        reader.add_reader(self.tap.fileno(), self._rx_interrupt)
+        if reader.busy_poll:
+            # threaded NAPI busy poll (NAPI_THREADED_BUSY_POLL): the poller runs the
+            # NAPI poll over and over; the interrupt is never armed
+            reader.add_busy_poller(self.tap.fileno(), self._busy_poll)
+        else:
+            reader.add_reader(self.tap.fileno(), self._rx_interrupt)
         self._reader_loop = reader
         netif_carrier_on(self)
 
@@ -173,7 +184,9 @@ class TapNetDevice(NetDevice):
         if loop is not None:
             self._reader_loop = None
             if not self.tap.closed:
-                loop.remove_reader(self.tap.fileno())
+                fd = self.tap.fileno()
+                if not loop.remove_reader(fd):
+                    loop.remove_busy_poller(fd)
 
     # -- receive --------------------------------------------------------------------
     def _rx_interrupt(self) -> None:
@@ -186,6 +199,14 @@ class TapNetDevice(NetDevice):
         self.rx_irqs += 1
         napi_schedule(napi, self._cpu)
         self._cpu.irq_exit()  # the poll runs now, not on the loop's next turn
+
+    def _busy_poll(self) -> None:
+        """napi_threaded_poll_loop with busy polling: poll the fd now (an empty read
+        completes the instance again), no interrupt involved."""
+        napi = self.napi
+        assert napi is not None and self._cpu is not None
+        if napi_schedule(napi, self._cpu):
+            self._cpu.irq_exit()  # runs the poll at once on the real-time CPU
 
     def _poll(self, napi: NapiStruct, budget: int) -> int:
         """virtnet_poll: read up to ``budget`` frames, pass each up, complete when the

@@ -26,6 +26,7 @@ class RealLoop(EventLoop):
         # spin on non-blocking epoll_wait calls (Linux 6.19's threaded NAPI busy poll,
         # NAPI_THREADED_BUSY_POLL: the poller never sleeps, so no wakeup latency).
         self.busy_poll = False
+        self._busy_pollers: dict[int, Callable[[], object]] = {}
 
     # Monotonic time in nanoseconds: the clock itself, no Python frame per reading
     now_ns = staticmethod(time.monotonic_ns)
@@ -44,6 +45,15 @@ class RealLoop(EventLoop):
             return False
         self._selector.unregister(fd)
         return True
+
+    def add_busy_poller(self, key: int, callback: Callable[[], object]) -> None:
+        """With ``busy_poll``: call ``callback()`` on every turn of the loop (a device
+        polled without interrupts); ``key`` identifies it (its fd)."""
+        self._busy_pollers[key] = callback
+
+    def remove_busy_poller(self, key: int) -> bool:
+        """Stop calling the poller registered under ``key``; whether there was one."""
+        return self._busy_pollers.pop(key, None) is not None
 
     def _run_due(self) -> None:
         heap = self._heap
@@ -68,7 +78,7 @@ class RealLoop(EventLoop):
             deadline = self.next_deadline()
             if until_ns is not None and (deadline is None or deadline > until_ns):
                 deadline = until_ns
-            if deadline is None and not self._readers:
+            if deadline is None and not self._readers and not self._busy_pollers:
                 break
             now = time.monotonic_ns()
             if until_ns is not None and now >= until_ns:
@@ -76,6 +86,12 @@ class RealLoop(EventLoop):
             timeout = None if deadline is None else max(0, deadline - now) / 1e9
             if self.busy_poll:
                 timeout = 0
+                for poller in list(self._busy_pollers.values()):
+                    poller()
+                    if self._stopping:
+                        break
+                if self._stopping:
+                    break
             if self._readers:
                 for key, _ in self._selector.select(timeout):
                     entry = self._readers.get(int(key.fd))
