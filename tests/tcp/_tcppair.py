@@ -12,10 +12,12 @@ from tuxnet.tcp.ipv4 import tcp_v4_init
 __all__ = ["pair", "recv_exactly"]
 
 
-def pair(port: int = 5000, *, loss: float = 0.0,
-         seed: int = 1) -> tuple[Net, StreamSocket, StreamSocket]:
-    """(net, client on h1, accepted socket on h2) over a 1 Gbit/s, 1 ms link."""
-    net = two_hosts(rate_bps=1_000_000_000, delay_ns=1 * MS, loss=loss, seed=seed)
+def pair(port: int = 5000, *, loss: float = 0.0, seed: int = 1,
+         rate_bps: int = 1_000_000_000,
+         delay_ns: int = 1 * MS) -> tuple[Net, StreamSocket, StreamSocket]:
+    """(net, client on h1, accepted socket on h2) over a link of ``rate_bps`` and
+    ``delay_ns`` (1 Gbit/s, 1 ms)."""
+    net = two_hosts(rate_bps=rate_bps, delay_ns=delay_ns, loss=loss, seed=seed)
     for h in (net.h1, net.h2):
         tcp_v4_init(h)
     lst = socket(AF_INET, SOCK_STREAM, host=net.h2)

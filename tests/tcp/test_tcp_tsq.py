@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _udpnet import A2, MS, Net, two_hosts
+from _tcppair import pair
+from _udpnet import MS, Net
 
-from tuxnet.socket import AF_INET, SOCK_STREAM, socket
 from tuxnet.socket.stream import StreamSocket
 from tuxnet.tcp import output as _out
 from tuxnet.tcp import proto, tsq
@@ -25,20 +25,7 @@ _BULK = 1_500_000
 def _pair(port: int = 5001) -> tuple[Net, TcpSock, TcpSock]:
     """h1 -> h2 over 10 Mbit/s, 5 ms; h1's NIC has the smallest TX ring (64) in front
     of a 1000-packet pfifo_fast, so what TCP does not hold back waits in the qdisc."""
-    net = two_hosts(rate_bps=10_000_000, delay_ns=5 * MS)
-    from tuxnet.tcp.ipv4 import tcp_v4_init
-
-    for h in (net.h1, net.h2):
-        tcp_v4_init(h)
-    lst = socket(AF_INET, SOCK_STREAM, host=net.h2)
-    assert isinstance(lst, StreamSocket)
-    lst.bind((A2, port))
-    lst.listen(8)
-    cli = socket(AF_INET, SOCK_STREAM, host=net.h1)
-    assert isinstance(cli, StreamSocket)
-    cli.connect((A2, port))
-    srv, _ = lst.accept()
-    lst.close()
+    net, cli, srv = pair(port, rate_bps=10_000_000, delay_ns=5 * MS)
     assert isinstance(srv, StreamSocket)
     net.eth1.set_ringparam(tx=64)
     return net, cli._check(), srv._check()

@@ -44,6 +44,7 @@ from tuxnet.sim.units import parse_size
 from tuxnet.skb import SkBuff
 
 if TYPE_CHECKING:
+    from tuxnet.core.netdevice import NetDevice
     from tuxnet.host import Host
 
 __all__ = ["TcDevice", "TcHost", "demo_host", "main", "run_on_host", "tc_host"]
@@ -141,21 +142,28 @@ def demo_host() -> TcHost:
     return host
 
 
+def _tc_device(dev: NetDevice) -> TcDevice:
+    """tc's view of a tuxnet device, with the root qdisc the device has."""
+    from tuxnet.core.netdevice import IFF_NO_QUEUE
+
+    return TcDevice(dev.name, dev.ifindex, num_tx_queues=dev.real_num_tx_queues,
+                    txqueuelen=dev.tx_queue_len, mtu=dev.mtu,
+                    hard_header_len=dev.hard_header_len,
+                    no_queue=bool(dev.priv_flags & IFF_NO_QUEUE), root=dev.qdisc)
+
+
 def tc_host() -> TcHost:
     """The devices this command works on (the one place to point at real devices): the
     demonstration host's (tuxnet.tools.demo: lo, and eth0 with 4 TX queues under mq,
     after a short burst of traffic), each with the root qdisc the device has."""
-    from tuxnet.core.netdevice import IFF_NO_QUEUE, NetDevice
+    from tuxnet.core.netdevice import NetDevice
     from tuxnet.tools.demo import demo_host as demo_netns
 
     table = TcHost([])
     for dev in demo_netns(traffic=True).devices.values():
         if not isinstance(dev, NetDevice):
             continue
-        tc_dev = TcDevice(dev.name, dev.ifindex, num_tx_queues=dev.real_num_tx_queues,
-                          txqueuelen=dev.tx_queue_len, mtu=dev.mtu,
-                          hard_header_len=dev.hard_header_len,
-                          no_queue=bool(dev.priv_flags & IFF_NO_QUEUE), root=dev.qdisc)
+        tc_dev = _tc_device(dev)
         if tc_dev.root is None:
             table.attach_default(tc_dev)
         table.devices.append(tc_dev)
@@ -488,17 +496,14 @@ def run_on_host(host: Host, argv: list[str], out: TextIO) -> int:
     """``tc qdisc ...`` against a tuxnet host: a new root qdisc is grafted onto the
     device, so packets the stack sends go through it (dev_queue_xmit). Errors go to
     ``out`` with tc's exit codes."""
-    from tuxnet.core.netdevice import IFF_NO_QUEUE, NetDevice
+    from tuxnet.core.netdevice import NetDevice
 
     table = _NetnsTcHost([], netns=host)
     devs: list[tuple[NetDevice, TcDevice]] = []
     for dev in host.devices.values():
         if not isinstance(dev, NetDevice):
             continue
-        tc_dev = TcDevice(dev.name, dev.ifindex, num_tx_queues=dev.real_num_tx_queues,
-                          txqueuelen=dev.tx_queue_len, mtu=dev.mtu,
-                          hard_header_len=dev.hard_header_len,
-                          no_queue=bool(dev.priv_flags & IFF_NO_QUEUE), root=dev.qdisc)
+        tc_dev = _tc_device(dev)
         if tc_dev.root is None:
             table.attach_default(tc_dev)
         table.devices.append(tc_dev)
