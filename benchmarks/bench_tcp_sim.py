@@ -45,6 +45,7 @@ from tuxnet.loop import SimLoop
 from tuxnet.sim.topology import Topology
 from tuxnet.skb import CHECKSUM_UNNECESSARY, alloc_skb
 from tuxnet.tcp import proto
+from tuxnet.tcp.ip_glue import ipv4_tcp_skb
 from tuxnet.tcp.ipv4 import tcp_v4_init, tcp_v4_rcv
 from tuxnet.tcp.netns import TcpDst, tcp_net
 from tuxnet.tcp.sock import TcpSock
@@ -113,14 +114,7 @@ def tcp_only_hosts(rate_bps: int, delay_ns: int) -> tuple[SimLoop, Host, Host]:
         return TcpDst(saddr=saddr or addr[host], daddr=daddr, advmss=1460)
 
     def deliver(host: Host, saddr: int, daddr: int, data: bytes) -> None:
-        skb = alloc_skb(64 + 20 + len(data))
-        skb.reserve(64)
-        skb.put_data(_IPH.pack(0x45, 0, 20 + len(data), 0, 0x4000, 64, 6, 0, saddr, daddr))
-        skb.put_data(data)
-        skb.reset_network_header()
-        skb.pull(20)
-        skb.reset_transport_header()
-        tcp_v4_rcv(host, skb)
+        tcp_v4_rcv(host, ipv4_tcp_skb(saddr, daddr, data))
 
     def xmit(host: Host, skb: Any, saddr: int, daddr: int, *args: Any) -> int:
         data = bytes(skb.data)

@@ -15,8 +15,8 @@ from typing import Any
 
 from tuxnet.host import Host
 from tuxnet.loop import SimLoop
-from tuxnet.skb import alloc_skb
 from tuxnet.tcp import proto
+from tuxnet.tcp.ip_glue import ipv4_tcp_skb
 from tuxnet.tcp.ipv4 import tcp_v4_rcv
 from tuxnet.tcp.netns import TcpDst, tcp_net
 from tuxnet.tcp.sock import TcpSock
@@ -28,7 +28,6 @@ US = 1_000
 SEC = 1_000_000_000
 A = ip_int("10.0.0.1")
 B = ip_int("10.0.0.2")
-_IPH = struct.Struct("!BBHHHBBHII")
 
 
 @dataclass
@@ -131,14 +130,7 @@ class Wire:
 
     def deliver(self, host: Host, saddr: int, daddr: int, data: bytes, tos: int = 0) -> None:
         """ip_local_deliver: an IPv4 header, then tcp_v4_rcv at the TCP header."""
-        skb = alloc_skb(64 + 20 + len(data))
-        skb.reserve(64)
-        skb.put_data(_IPH.pack(0x45, tos, 20 + len(data), 0, 0x4000, 64, 6, 0, saddr, daddr))
-        skb.put_data(data)
-        skb.reset_network_header()
-        skb.pull(20)
-        skb.reset_transport_header()
-        tcp_v4_rcv(host, skb)
+        tcp_v4_rcv(host, ipv4_tcp_skb(saddr, daddr, data, tos))
 
     def inject(self, to: Host, data: bytes, *, saddr: int | None = None) -> None:
         """A crafted segment arrives at ``to`` now."""

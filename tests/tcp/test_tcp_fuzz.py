@@ -5,7 +5,6 @@ either kept by a socket queue or freed with a counted reason."""
 from __future__ import annotations
 
 import contextlib
-import struct
 from typing import Any
 
 from _tcpwire import MS, A, B, Wire, pair, seg_bytes
@@ -13,11 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tuxnet.dropreason import SkbDropReason as R
-from tuxnet.skb import alloc_skb
+from tuxnet.tcp.ip_glue import ipv4_tcp_skb
 from tuxnet.tcp.ipv4 import tcp_v4_rcv
 from tuxnet.tcp.sock import TcpSock
-
-_IPH = struct.Struct("!BBHHHBBHII")
 
 # what a hostile segment may legitimately be dropped for
 ALLOWED = {R.PKT_TOO_SMALL, R.TCP_CSUM, R.NO_SOCKET, R.TCP_FLAGS, R.TCP_OLD_SEQUENCE,
@@ -49,12 +46,7 @@ class Tracker:
         w = self.w
         host = w.a if to_a else w.b
         saddr, daddr = (B, A) if to_a else (A, B)
-        skb = alloc_skb(64 + 20 + len(data))
-        skb.reserve(64)
-        skb.put_data(_IPH.pack(0x45, 0, 20 + len(data), 0, 0x4000, 64, 6, 0, saddr, daddr))
-        skb.put_data(data)
-        skb.reset_network_header()
-        skb.pull(20)
+        skb = ipv4_tcp_skb(saddr, daddr, data)
         self.freed.clear()
         tcp_v4_rcv(host, skb)  # must not raise
         key = id(skb)

@@ -18,13 +18,12 @@ wire does), so the simulation spends its time in TCP.
 from __future__ import annotations
 
 import random
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 from tuxnet.host import Host
 from tuxnet.loop import SimLoop
-from tuxnet.skb import alloc_skb
+from tuxnet.tcp.ip_glue import ipv4_tcp_skb
 from tuxnet.tcp.ipv4 import tcp_v4_rcv
 from tuxnet.tcp.netns import TcpDst, tcp_net
 from tuxnet.wire.addr import ip_int
@@ -33,7 +32,6 @@ __all__ = ["A_ADDR", "B_ADDR", "Bottleneck", "Dumbbell"]
 
 A_ADDR = ip_int("10.0.0.1")
 B_ADDR = ip_int("10.0.0.2")
-_IPH = struct.Struct("!BBHHHBBHII")
 ETH_OVERHEAD = 14 + 4 + 8 + 12  # header, FCS, preamble + SFD, inter-frame gap
 SEC = 1_000_000_000
 
@@ -117,14 +115,7 @@ class Dumbbell:
     @staticmethod
     def _deliver(host: Host, saddr: int, daddr: int, data: bytes) -> None:
         """ip_local_deliver: an IPv4 header in front, then tcp_v4_rcv at the TCP header."""
-        skb = alloc_skb(64 + 20 + len(data))
-        skb.reserve(64)
-        skb.put_data(_IPH.pack(0x45, 0, 20 + len(data), 0, 0x4000, 64, 6, 0, saddr, daddr))
-        skb.put_data(data)
-        skb.reset_network_header()
-        skb.pull(20)
-        skb.reset_transport_header()
-        tcp_v4_rcv(host, skb)
+        tcp_v4_rcv(host, ipv4_tcp_skb(saddr, daddr, data))
 
     def run_until(self, t_ns: int) -> None:
         """Run the loop to virtual time ``t_ns``."""

@@ -11,6 +11,7 @@ needs IPv4 to be initialised.
 from __future__ import annotations
 
 import errno
+import struct
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.tcp.netns import TcpDst
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.skb import SkBuff
 
-__all__ = ["ip_queue_xmit", "route_output", "skb_dst_is_local", "update_pmtu"]
+__all__ = ["ip_queue_xmit", "ipv4_tcp_skb", "route_output", "skb_dst_is_local",
+           "update_pmtu"]
 
 IPPROTO_TCP = 6
 _RTAX_WINDOW = 3
@@ -87,3 +89,24 @@ def update_pmtu(host: Host, skb: SkBuff, mtu: int) -> bool:
     from tuxnet.ipv4.ip_output import ipv4_update_pmtu
 
     return ipv4_update_pmtu(host, skb, mtu)
+
+
+_IPH = struct.Struct("!BBHHHBBHII")  # an option-less IPv4 header (RFC 791 3.1)
+
+
+def ipv4_tcp_skb(saddr: int, daddr: int, segment: bytes, tos: int = 0) -> SkBuff:
+    """What ip_local_deliver hands tcp_v4_rcv for ``segment`` (a TCP header and its
+    payload) from ``saddr`` to ``daddr``: an skb with a 20-byte IPv4 header (DF, TTL
+    64) in front as the network header, data pulled to the TCP header. For links that
+    carry bare TCP segments between hosts without IPv4 (test harnesses, the cc lab)."""
+    from tuxnet.skb import alloc_skb
+
+    skb = alloc_skb(64 + 20 + len(segment))
+    skb.reserve(64)
+    skb.put_data(_IPH.pack(0x45, tos, 20 + len(segment), 0, 0x4000, 64, IPPROTO_TCP, 0,
+                           saddr, daddr))
+    skb.put_data(segment)
+    skb.reset_network_header()
+    skb.pull(20)
+    skb.reset_transport_header()
+    return skb
