@@ -66,6 +66,7 @@ from tuxnet.tcp.tsq import (
     tcp_autocork_push,
     tcp_skb_set_owner,
     tcp_small_queue_check,
+    tcp_tsq_may_throttle,
     tcp_write_chunk_truesize,
 )
 from tuxnet.tcp.tx_timestamp import tcp_fragment_tstamp
@@ -556,7 +557,7 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         if chunk is None:
             if tcp_small_queue_check(sk, skb.truesize, 0):
                 break
-        elif not chunk.segs and tcp_small_queue_check(
+        elif not chunk.segs and tcp_tsq_may_throttle(sk, 0) and tcp_small_queue_check(
                 sk, tcp_write_chunk_truesize(wq, 0, min(cwnd_quota, chunk.max_segs),
                                              _HEAD_TRUESIZE, False), 0):
             break  # TSQ: one check per Linux skb sent, i.e. per TSO chunk

@@ -27,7 +27,11 @@ from tuxnet.tcp.pacing import tcp_tso_segs
 from tuxnet.tcp.seq import before
 from tuxnet.tcp.sock import tcp_cb
 from tuxnet.tcp.tso_chunk import tcp_rtx_chunk
-from tuxnet.tcp.tsq import tcp_small_queue_check, tcp_write_chunk_truesize
+from tuxnet.tcp.tsq import (
+    tcp_small_queue_check,
+    tcp_tsq_may_throttle,
+    tcp_write_chunk_truesize,
+)
 
 if TYPE_CHECKING:
     from tuxnet.skb import SkBuff
@@ -178,7 +182,7 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
             continue
         if sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS):
             continue
-        if tcp_small_queue_check(sk, tcp_write_chunk_truesize(
+        if tcp_tsq_may_throttle(sk, 1) and tcp_small_queue_check(sk, tcp_write_chunk_truesize(
                 skbs, j - 1, min(segs, max_segs), _out._HEAD_TRUESIZE, True), 1):
             break  # TSQ, twice the limit for retransmissions
         prior_retrans = sk.retrans_out

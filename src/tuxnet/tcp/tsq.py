@@ -177,6 +177,16 @@ def tcp_rtx_queue_empty_or_single_skb(sk: TcpSock) -> bool:
     return True
 
 
+def tcp_tsq_may_throttle(sk: TcpSock, factor: int) -> bool:
+    """Whether tcp_small_queue_check could throttle whatever the skb's size: the
+    socket has more below TCP than the size-independent part of the limit
+    (min(pacing rate >> pacing shift, tcp_limit_output_bytes) << factor). Lets the
+    transmit loops skip sizing a TSO chunk when the queues are short."""
+    floor = min(sk.sk_pacing_rate >> sk.sk_pacing_shift,
+                sk.net.sysctl("tcp_limit_output_bytes"))
+    return sk.sk_wmem_alloc > floor << factor
+
+
 def tcp_small_queue_check(sk: TcpSock, truesize: int, factor: int) -> bool:
     """tcp_small_queue_check(): True (and TSQ_THROTTLED set) when the socket already has
     more than the TSQ limit in the qdisc and device; ``truesize`` is the skb about to
