@@ -30,7 +30,9 @@ when its transmitter is idle; at the end of serialisation the descriptor is done
 counts toward the TX interrupt (tx_usecs / tx_max_frames); the poll cleans done
 descriptors (frees the skbs, counts tx packets/bytes) and wakes the queue once
 TX_WAKE_THRESHOLD descriptors are free. A frame the link refuses counts tx_dropped.
-CHECKSUM_PARTIAL packets get their checksum filled by the "hardware".
+CHECKSUM_PARTIAL packets get their checksum filled by the "hardware". TSO
+(``tx-tcp-segmentation``) and hardware GRO (``rx-gro-hw``) are off by default; when
+on, see drivers/simnic_tso (super-skbs cut into frames, or carried as one train).
 
 Persona: ixgbe for ring sizes and statistics names (ethtool -S: rx_queue_N_packets
 ...), mlx5e's static moderation defaults for coalescing (rx/tx 16 µs, 32 frames;
@@ -69,11 +71,13 @@ from tuxnet.core.netcore import netif_napi_add, request_irq, set_rss_indir_defau
 from tuxnet.core.netdevice import (
     IFF_UP,
     NETIF_F_GRO,
+    NETIF_F_GRO_HW,
     NETIF_F_GSO,
     NETIF_F_HIGHDMA,
     NETIF_F_HW_CSUM,
     NETIF_F_RXHASH,
     NETIF_F_SG,
+    NETIF_F_TSO,
     Channels,
     Coalesce,
     NetDevice,
@@ -83,10 +87,17 @@ from tuxnet.core.netdevice import (
 )
 from tuxnet.core.ring import Ringparam, RxRing, TxRing, ethtool_check_ringparam, ethtool_error
 from tuxnet.core.rss import toeplitz_hash
+from tuxnet.drivers.simnic_tso import (
+    GroHwBuf,
+    frame_bytes,
+    gro_hw_skb,
+    split_train,
+    train_frame,
+    tso_frames,
+)
 from tuxnet.dropreason import SkbDropReason
-from tuxnet.skb import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, NET_SKB_PAD, SkBuff, build_skb
+from tuxnet.skb import MAX_SKB_FRAGS, NET_SKB_PAD, SkBuff, build_skb
 from tuxnet.skb.tstamp import skb_tx_timestamp
-from tuxnet.wire.checksum import internet_checksum
 
 if TYPE_CHECKING:
     from tuxnet.loop.base import TimerHandle
@@ -165,7 +176,8 @@ class SimNic(NetDevice):
         super().__init__(name, num_rx_queues=max_queues, num_tx_queues=max_queues,
                          real_num_rx_queues=num_queues, real_num_tx_queues=num_queues,
                          mtu=mtu, max_mtu=IXGBE_MAX_JUMBO_MTU, dev_addr=mac,
-                         features=feats | NETIF_F_HIGHDMA, hw_features=feats)
+                         features=feats | NETIF_F_HIGHDMA,
+                         hw_features=feats | NETIF_F_TSO | NETIF_F_GRO_HW)
         self.rx_mode = rx_mode
         self._ringparam = Ringparam(IXGBE_MAX_RXD, 0, 0, IXGBE_MAX_TXD,
                                     self._ring_size(rx_ring, IXGBE_MIN_RXD, IXGBE_MAX_RXD),
@@ -175,6 +187,8 @@ class SimNic(NetDevice):
         self._vectors: list[_Vector] = []
         self._tx_active = False
         self._tx_rr = 0
+        # a TSO super-skb being put on the wire frame by frame: vector, skb, frames left
+        self._tso_cur: tuple[_Vector, SkBuff, deque[bytes]] | None = None
         self._rss_cache: dict[bytes, int] = {}
         # hardware counters (ixgbe_hw_stats style)
         self.hw_missed = 0  # MPC: ring full
@@ -277,6 +291,31 @@ class SimNic(NetDevice):
             return
         if frame[0] & 1 and frame[:6] != b"\xff\xff\xff\xff\xff\xff":
             self.hw_mprc += 1
+        self._rx_post(frame, n, None)
+
+    def receive_train(self, frame: bytes, link: Link | None, gso_size: int, segs: int,
+                      wire_bytes: int) -> None:
+        """A TSO train's frames arrived back to back and the hardware GRO engine
+        (rx-gro-hw) merged them into one buffer (drivers/simnic_tso)."""
+        n = len(frame)
+        if not self.flags & IFF_UP:
+            self.hw_rx_disabled += segs
+            self.host.kfree_skb(HwFrame(n), SkbDropReason.DEV_READY, "simnic_rx")
+            return
+        if not self.features & NETIF_F_GRO_HW or self.xdp is not None:
+            for f in split_train(frame, gso_size):  # the engine went off in flight
+                self.receive_frame(f, link)
+            return
+        buf = GroHwBuf(self._rx_headroom + n)
+        buf.gso_size = gso_size
+        buf.gso_segs = segs
+        buf.wire_bytes = wire_bytes
+        self._rx_post(frame, n, buf)
+
+    def _rx_post(self, frame: bytes | bytearray, n: int, buf: bytearray | None) -> None:
+        """DMA a frame into a descriptor of the RX ring RSS picks (``buf``: the
+        buffer, None for a fresh one); signal the interrupt logic."""
+        host = self.host
         qi = 0
         h = 0
         l4 = False
@@ -297,7 +336,8 @@ class SimNic(NetDevice):
             host.kfree_skb(HwFrame(n, _proto(frame)), SkbDropReason.FULL_RING, "simnic_rx")
             return
         hr = self._rx_headroom
-        buf = bytearray(self._rx_bufsz or hr + n)  # the DMA buffer, headroom reserved
+        if buf is None:
+            buf = bytearray(self._rx_bufsz or hr + n)  # the DMA buffer, headroom reserved
         buf[hr:hr + n] = frame
         desc.append((buf, n, h, l4))
         v.rx_unsig += 1
@@ -344,6 +384,10 @@ class SimNic(NetDevice):
             skb.l4_hash = l4
         skb.queue_mapping = v.index + 1  # skb_record_rx_queue
         skb.protocol = eth_type_trans(skb, self)
+        if type(buf) is GroHwBuf:
+            gro_hw_skb(skb, buf)
+            rxq.rx_packets += buf.gso_segs - 1
+            rxq.rx_bytes += buf.wire_bytes - n
         return skb
 
     def _poll(self, napi: NapiStruct, budget: int) -> int:
@@ -546,14 +590,18 @@ class SimNic(NetDevice):
         link = self.link
         vectors = self._vectors
         nq = len(vectors)
-        for k in range(nq):
-            i = (self._tx_rr + k) % nq
-            tx = vectors[i].txq.ring
-            if tx is not None and tx.pending:
-                break
-        else:
-            self._tx_active = False
-            return
+        cur = self._tso_cur
+        i = 0
+        tx = None
+        if cur is None:
+            for k in range(nq):
+                i = (self._tx_rr + k) % nq
+                tx = vectors[i].txq.ring
+                if tx is not None and tx.pending:
+                    break
+            else:
+                self._tx_active = False
+                return
         if link is None:
             self._tx_active = False
             return  # no cable: frames wait in the ring
@@ -563,12 +611,49 @@ class SimNic(NetDevice):
         if link.busy_until_ns > now or link.backlog_packets:  # someone else is sending
             loop.call_at(max(link.busy_until_ns, now), self._tx_next)
             return
-        self._tx_rr = i + 1
-        skb = tx.pending.popleft()
-        frame = _frame_bytes(skb)
-        ok = link.send(frame)
-        end = link.busy_until_ns if ok else now
-        loop.call_at(end if end > now else now, self._tx_done, vectors[i], skb, ok)
+        if cur is None:
+            assert tx is not None
+            self._tx_rr = i + 1
+            skb = tx.pending.popleft()
+            if type(skb) is not SkBuff or not skb.gso_size:  # or an xdp_frame
+                ok = link.send(frame_bytes(skb))
+                end = link.busy_until_ns if ok else now
+                loop.call_at(end if end > now else now, self._tx_done, vectors[i], skb, ok)
+                return
+            cur = self._tso_start(vectors[i], skb, link, now)
+            if cur is None:
+                return
+        v, skb, frames = cur
+        if not link.send(frames.popleft()):
+            self.tx_link_dropped += 1  # that frame only; the descriptor still completes
+        end = link.busy_until_ns
+        end = end if end > now else now
+        if frames:
+            loop.call_at(end, self._tx_next)
+        else:
+            self._tso_cur = None
+            loop.call_at(end, self._tx_done, v, skb, True)
+
+    def _tso_start(self, v: _Vector, skb: SkBuff, link: Link,
+                   now: int) -> tuple[_Vector, SkBuff, deque[bytes]] | None:
+        """A TSO super-skb reaches the transmit engine: the whole train at once when
+        the path allows (drivers/simnic_tso), else its frames one by one (returned)."""
+        peer = link.receiver
+        if (type(peer) is SimNic and peer.features & NETIF_F_GRO_HW and peer.xdp is None
+                and link.train_ready()):
+            train = train_frame(skb)
+            if train is not None:
+                frame, nframes, wire = train
+                end = link.send_train(frame, nframes, wire, skb.gso_size)
+                self.host.loop.call_at(end if end > now else now, self._tx_done, v, skb, True)
+                return None
+        frames = tso_frames(skb)
+        if not frames:  # headers the engine cannot cut
+            self.host.kfree_skb(skb, SkbDropReason.SKB_GSO_SEG, "simnic_xmit")
+            self.host.loop.call_at(now, self._tx_next)
+            return None
+        cur = self._tso_cur = (v, skb, deque(frames))
+        return cur
 
     def _tx_done(self, v: _Vector, skb: SkBuff, ok: bool) -> None:
         """The frame's last bit left: the descriptor is done (DD), count it toward the
@@ -597,11 +682,12 @@ class SimNic(NetDevice):
         consume = self.host.consume_skb
         while done:
             skb = done.popleft()
-            txq.tx_packets += 1
             txq.tx_bytes += skb.len
             if type(skb) is SkBuff:
+                txq.tx_packets += skb.gso_segs or 1  # ixgbe: gso_segs frames per TSO skb
                 consume(skb, "napi_consume_skb")
             else:  # an xdp_frame: xdp_return_frame, no skb tracepoint
+                txq.tx_packets += 1
                 skb.free()
             n += 1
         if cpu is not None:
@@ -764,20 +850,6 @@ class SimNic(NetDevice):
 
 def _proto(frame: bytes | bytearray) -> int:
     return (frame[12] << 8) | frame[13] if len(frame) >= 14 else 0
-
-
-def _frame_bytes(skb: SkBuff) -> bytes:
-    """What the NIC DMA-reads: the whole packet; a CHECKSUM_PARTIAL checksum is
-    filled in (TX checksum offload, NETIF_F_HW_CSUM)."""
-    frame = bytearray(skb.copy_bits(0, skb.len)) if skb.data_len else bytearray(skb.data)
-    if skb.ip_summed == CHECKSUM_PARTIAL:
-        start = skb.csum_start - skb.data_off
-        pos = start + skb.csum_offset
-        if start >= 0 and pos + 2 <= len(frame):
-            csum = internet_checksum(frame[start:]) or 0xFFFF  # CSUM_MANGLED_0
-            frame[pos] = csum >> 8
-            frame[pos + 1] = csum & 0xFF
-    return bytes(frame)
 
 
 def connect_simnics(topo: Topology, a: SimNic, b: SimNic, *, name: str | None = None,

@@ -293,6 +293,41 @@ class Link:
             self._call_at(self._free_ns, self._dequeue)
         return True
 
+    def train_ready(self) -> bool:
+        """Whether a TSO train may cross as one event (drivers/simnic_tso): the
+        transmitter idle with nothing queued, no impairment and no capture tap."""
+        return not (self._impaired or self._taps or self._qd) and self._now() >= self._free_ns
+
+    def send_train(self, frame: bytes, nframes: int, wire_bytes: int, gso_size: int) -> int:
+        """Serialise ``nframes`` back-to-back frames of ``wire_bytes`` in all (only
+        when ``train_ready``), counted per frame; the receiver's ``receive_train``
+        gets ``frame`` (the merged train) when the last one arrives. Returns the end
+        of serialisation, exactly where the last of the frames sent one by one ends."""
+        now = self._now()
+        self.sent_packets += nframes
+        self.sent_bytes += wire_bytes
+        end = (self._serialise(wire_bytes + nframes * self._overhead, now) if self._rate
+               else now)
+        self.tx_packets += nframes
+        self.tx_bytes += wire_bytes
+        self.in_flight_packets += nframes
+        self._call_at(end + self._delay, self._deliver_train, frame, nframes, wire_bytes,
+                      gso_size)
+        return end
+
+    def _deliver_train(self, frame: bytes, nframes: int, wire_bytes: int,
+                       gso_size: int) -> None:
+        self.in_flight_packets -= nframes
+        receiver = self._receiver
+        if receiver is None:
+            self.drop_no_receiver += nframes
+            if self.drop_hook is not None:
+                self.drop_hook(self, frame, "no_receiver")
+            return
+        self.delivered_packets += nframes
+        self.delivered_bytes += wire_bytes
+        receiver.receive_train(frame, self, gso_size, nframes, wire_bytes)  # type: ignore[attr-defined]
+
     def _dequeue(self) -> None:
         # The transmitter has finished a frame: take the next one from the qdisc.
         now = self._now()
@@ -311,23 +346,26 @@ class Link:
 
     # -- the wire -------------------------------------------------------------------
 
+    def _serialise(self, nbytes: int, now: int) -> int:
+        """Occupy the transmitter for ``nbytes`` (overhead included) from ``now``;
+        back to back, from the previous frame's exact (fractional) end. Returns the
+        ns the last bit leaves (the ceiling)."""
+        rate = self._rate
+        carry = self._free_rem if now == self._free_ns else 0
+        d, r = divmod(nbytes * _NS_BITS - carry, rate)
+        if r:
+            d += 1
+            self._free_rem = rate - r
+        else:
+            self._free_rem = 0
+        end = now + d
+        self._free_ns = end
+        return end
+
     def _transmit(self, frame: bytes, now: int) -> None:
         """Serialise ``frame`` starting at ``now``, then send it down the wire."""
         n = len(frame)
-        rate = self._rate
-        if rate:
-            # Back-to-back: start from the previous frame's exact (fractional) end.
-            carry = self._free_rem if now == self._free_ns else 0
-            d, r = divmod((n + self._overhead) * _NS_BITS - carry, rate)
-            if r:
-                d += 1
-                self._free_rem = rate - r
-            else:
-                self._free_rem = 0
-            end = now + d
-            self._free_ns = end
-        else:
-            end = now
+        end = self._serialise(n + self._overhead, now) if self._rate else now
         self.tx_packets += 1
         self.tx_bytes += n
         if self._taps:

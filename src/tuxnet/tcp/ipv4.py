@@ -570,9 +570,10 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
         # an MD5 option (18 bytes) needs a header of 40: shorter ones carry none
         if (sk.md5sig_info or hl >= 38) and _inbound_hash_drop(sk, skb, sk):
             return 0
-        sk.segs_in += 1
+        segs = skb.gso_segs or 1  # tcp_segs_in: a GRO skb counts its segments
+        sk.segs_in += segs
         if cb.end_seq != seq:
-            sk.data_segs_in += 1
+            sk.data_segs_in += segs
         _in.tcp_rcv_established(sk, skb)  # tcp_v4_do_rcv
         return 0
     return _lookup_and_deliver(tn, skb, sport, dport)
@@ -618,9 +619,10 @@ def _lookup_and_deliver(tn: TcpNet, skb: SkBuff, sport: int, dport: int) -> int:
         return 0
     if _inbound_hash_drop(sk, skb, sk):
         return 0
-    sk.segs_in += 1
-    if skb.len > cb.hdr_len:  # tcp_segs_in: payload, not SYN/FIN sequence space
-        sk.data_segs_in += 1
+    segs = skb.gso_segs or 1  # tcp_segs_in: max(1, gso_segs)
+    sk.segs_in += segs
+    if skb.len > cb.hdr_len:  # payload, not SYN/FIN sequence space
+        sk.data_segs_in += segs
     tcp_v4_do_rcv(sk, skb)
     return 0
 
