@@ -89,7 +89,6 @@ def two_hosts(rate_bps: int, delay_ns: int, *,
         tcp_v4_init(h)
         if offload:
             nic.set_features({"tx-tcp-segmentation": True, "rx-gro-hw": True})
-            tcp_net(h).tso = True
         hosts.append(h)
         nics.append(nic)
     connect_simnics(topo, nics[0], nics[1], rate_bps=rate_bps, delay_ns=delay_ns)

@@ -29,7 +29,6 @@ PORT = 5001
 def _offloads(net: Net, *, tso: bool, gro_hw: bool) -> None:
     for h, dev in ((net.h1, net.eth1), (net.h2, net.eth2)):
         tcp_v4_init(h)
-        tcp_net(h).tso = tso
         dev.set_features({"tx-tcp-segmentation": tso, "rx-gro-hw": gro_hw})
 
 

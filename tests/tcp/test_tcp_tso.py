@@ -1,9 +1,8 @@
-"""TSO (TcpNet.tso, as live mode sets it): TCP queues and sends super-segments of up to
+"""TSO (a route device with NETIF_F_TSO): TCP queues and sends super-segments of up to
 64 KiB with gso_size = MSS and a partial checksum; the fake link cuts them into MSS
 segments as a NIC's TSO engine would (headers copied, seq advanced, PSH/FIN on the
 last, checksums filled). Byte-exact through loss and reordering (partial ACKs trim a
-TSO skb, SACK blocks split one, retransmissions cut one); without the switch nothing
-changes (MSS-sized skbs, full checksums)."""
+TSO skb, SACK blocks split one, retransmissions cut one)."""
 
 from __future__ import annotations
 
@@ -39,7 +38,6 @@ class TsoWire(Wire):
         inner = self._xmit
         for h in (self.a, self.b):
             tn = tcp_net(h)
-            tn.tso = True
             tn.route_output = self._tso_route
             tn.ip_queue_xmit = self._make_xmit(inner)
 

@@ -170,7 +170,6 @@ class LiveStack:
         """Build the host and its device; raise LiveError on failure (call close())."""
         from tuxnet.ipv4.devinet import NETDEV_UP, inet_netdev_event
         from tuxnet.ipv4.inet import inet_init
-        from tuxnet.tcp.netns import tcp_net
 
         cfg = self.cfg
         host = self.host
@@ -193,9 +192,6 @@ class LiveStack:
         self.dev = dev = tapdev_init(host, tap, mac=cfg.mac, mtu=cfg.mtu)
         dev.on_fatal = self._device_failed
         inet_init(host)
-        # TCP builds 64 KiB TSO super-segments for the TAP (it has NETIF_F_TSO): what
-        # Linux does on any GSO-capable device; simulations keep it off
-        tcp_net(host).tso = True
         inet_netdev_event(host, self.lo, NETDEV_UP)
         inet_netdev_event(host, dev, NETDEV_UP)
         self._ip("addr", "add", f"{self.addr}/{self.prefixlen}", "dev", dev.name)

@@ -127,10 +127,6 @@ class TcpNet:
         self.challenge_count = 0
         self.orphan_count = 0
         self.tw_count = 0
-        # TSO: TCP builds super-segments of up to 64 KiB for a route whose device has
-        # NETIF_F_TSO + SG + checksum offload (sk_can_gso). Off by default: simulations
-        # send MSS-sized skbs (as with ethtool -K gso off); live mode turns it on.
-        self.tso = False
         self.tp_set_state = host.tracepoints["sock:inet_sock_set_state"]
         self.tp_probe = host.tracepoints["tcp:tcp_probe"]
         self.tp_retransmit = host.tracepoints["tcp:tcp_retransmit_skb"]

@@ -4,12 +4,12 @@ tcp_cwnd_validate, tcp_nagle_test, tcp_cwnd_test, tcp_snd_wnd_test; net/ipv4/tcp
 tcp_push, tcp_mark_push, forced_push, tcp_skb_entail).
 
 Unsent data sits in ``sk_write_queue`` as skbs of at most size_goal bytes: one MSS,
-or with TSO (``TcpNet.tso`` and a route device with NETIF_F_TSO, sk_can_gso) up to
-64 KiB (tcp_xmit_size_goal), carrying tcp_skb_pcount segments of gso_size = MSS; such
-a skb goes out as one GSO super-segment with a partial checksum (tcp_v4_send_check),
-cut to what cwnd and the window allow (tcp_mss_split_point, tso_fragment). Simulations
-keep TSO off (as ``ethtool -K gso off``); a segment that no longer fits the current MSS
-is split by tcp_fragment. Sent
+or with TSO (a route device with NETIF_F_TSO + SG + checksum offload, sk_can_gso: the
+TAP, loopback, veth, a SimNic after ``ethtool -K eth0 tso on``) up to 64 KiB
+(tcp_xmit_size_goal), carrying tcp_skb_pcount segments of gso_size = MSS; such a skb
+goes out as one GSO super-segment with a partial checksum (tcp_v4_send_check), cut to
+what cwnd and the window allow (tcp_mss_split_point, tso_fragment). A segment that no
+longer fits the current MSS is split by tcp_fragment. Sent
 segments move to ``tcp_rtx_queue`` (the kernel's rbtree, in sequence order) and to
 ``tsorted_sent_queue`` (ordered by transmit time, for RACK). tcp_transmit_skb sends a
 clone, so the original stays queued for retransmission.
@@ -100,7 +100,7 @@ def tcp_sk_can_gso(sk: TcpSock) -> bool:
     """sk_can_gso(): TSO is on for this netns and the route's device takes TCPv4 GSO
     super-segments with checksum offload (sk_setup_caps: sk_route_caps from dev). An
     MD5-signed socket never builds them (sk_gso_disable: each segment is signed)."""
-    if not sk.net.tso or sk.md5sig_info:
+    if sk.md5sig_info:
         return False
     dst = sk.dst
     dev = getattr(dst.rt, "dev", None) if dst is not None else None
@@ -286,7 +286,7 @@ def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: bool,
     oskb = skb
     now_ns = tcp_clock_ns(sk.host)
     now_us = now_ns // 1000
-    partial = oskb.gso_size > 0 or (sk.net.tso and tcp_sk_can_gso(sk))
+    partial = oskb.gso_size > 0 or tcp_sk_can_gso(sk)
     # EDT: the skb leaves no earlier than tcp_wstamp_ns (fq honours skb.tstamp)
     prior_wstamp = sk.tcp_wstamp_ns
     wstamp = sk.tcp_wstamp_ns = max(prior_wstamp, now_ns)
