@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def test_default_is_tcp_and_byte_identical_per_seed() -> None:
     assert first != _run("--seed", "2")
     assert re.search(r"^transfer   2000000 bytes in [\d.]+ s, goodput [\d.]+ Mbit/s, "
                      r"sha256 ok$", first, re.M)
-    assert re.search(r"^fast path  \d+ of \d+ data segments \([\d.]+%, TcpExtTCPHPHits on b\)$",
+    assert re.search(r"^fast path  \d+ of \d+ skbs in, \d+ data segments \([\d.]+%, "
+                     r"TcpExtTCPHPHits / TcpInSegs on b\)$",
                      first, re.M)
     # one ss -ti state line and info line per socket, the congestion control first
     lines = first.splitlines()
@@ -93,6 +95,23 @@ def test_clean_link_runs_at_line_rate_on_the_fast_path() -> None:
     assert t["rcvbuf_final"] > 131072  # autotuning grew the receive buffer
 
 
+def test_tso_and_hardware_gro_give_the_same_transfer_in_fewer_skbs() -> None:
+    """--features 'tso on rx-gro-hw on': TCP builds super-skbs, the clean link carries
+    them as trains, b's TCP takes skbs of up to 45 segments; the transfer and its timing match
+    the run without offloads."""
+    base = TcpBulkParams(nbytes=3_000_000, loss=0.0, corrupt=0.0, rate_bps=1_000_000_000,
+                         delay_ns=1_000_000, queue_limit_pkts=1000)
+    plain = run_tcp_bulk(base)["transfer"]
+    r = run_tcp_bulk(replace(base, features=("tso", "on", "rx-gro-hw", "on")))
+    t = r["transfer"]
+    assert t["sha256_ok"] and t["retrans_segs"] == 0 and not r["errors"]
+    assert t["data_segs_in"] >= 2000 and t["skbs_in"] * 8 < t["data_segs_in"]
+    assert t["fast_path_pct"] > 95
+    assert abs(t["seconds"] - plain["seconds"]) < 0.1 * plain["seconds"]
+    # every wire frame was counted on the link, not just the trains
+    assert r["links"]["a->b"]["tx_packets"] >= t["data_segs_in"]
+
+
 def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     for bad, msg in ((["--bytes", "0"], "--bytes must be at least 1"),
                      (["--bytes", "lots"], "bad size"),
@@ -100,7 +119,12 @@ def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> N
                      (["--rate", "0"], "--rate must be a positive rate"),
                      (["--delay", "soon"], "argument --delay"),
                      (["--offered", "1mbit"], "--offered applies to --scenario frames"),
-                     (["--scenario", "frames", "--bytes", "1k"], "--bytes applies to")):
+                     (["--scenario", "frames", "--bytes", "1k"], "--bytes applies to"),
+                     (["--features", "tso maybe"], "not followed by 'on' or 'off'"),
+                     (["--features", "warp on"], "bit name not found"),
+                     (["--features", " "], "--features needs ethtool -K arguments"),
+                     (["--scenario", "frames", "--features", "tso on"],
+                      "--features applies to")):
         with pytest.raises(SystemExit) as exc:
             main(bad)
         assert exc.value.code == 2, bad

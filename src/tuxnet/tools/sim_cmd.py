@@ -72,13 +72,16 @@ def _tcp(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     for name in ("duration", "offered", "size"):
         if getattr(args, name) is not None:
             parser.error(f"--{name} applies to --scenario frames, not tcp")
+    if args.features is not None and not args.features.split():
+        parser.error("--features needs ethtool -K arguments, e.g. 'tso on'")
     d = TcpBulkParams()
     nbytes = d.nbytes if args.bytes is None else args.bytes
     if nbytes < 1:
         parser.error("--bytes must be at least 1")
     params = TcpBulkParams(seed=args.seed, nbytes=nbytes, rate_bps=args.rate,
                            delay_ns=args.delay, loss=args.loss, corrupt=args.corrupt,
-                           queue_limit_pkts=args.limit)
+                           queue_limit_pkts=args.limit,
+                           features=tuple((args.features or "").split()))
     try:
         report = run_tcp_bulk(params, args.pcap)
     except OSError as err:
@@ -94,8 +97,9 @@ def _frames(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str
     """``tuxnet sim --scenario frames``: UDP datagrams echoed over the lossy link."""
     from tuxnet.scenarios.frames import FramesParams, format_frames, run_frames
 
-    if args.bytes is not None:
-        parser.error("--bytes applies to --scenario tcp, not frames")
+    for name in ("bytes", "features"):
+        if getattr(args, name) is not None:
+            parser.error(f"--{name} applies to --scenario tcp, not frames")
     d = FramesParams()
     duration = d.duration_ns if args.duration is None else args.duration
     offered = d.offered_bps if args.offered is None else args.offered
@@ -152,6 +156,9 @@ def main(argv: list[str], prog: str = "tuxnet sim") -> int:
                         help="bit-flip corruption (default 0.2%%)")
     parser.add_argument("--limit", type=int, default=d.queue_limit_pkts, metavar="PKTS",
                         help="link queue limit in packets (default %(default)s)")
+    parser.add_argument("--features", metavar="ARGS", default=None,
+                        help="tcp: ethtool -K arguments for both hosts' eth0, e.g. "
+                             "'tso on rx-gro-hw on' (TSO and hardware GRO; off by default)")
     parser.add_argument("--duration", type=_time, default=None, metavar="TIME",
                         help="frames: sending period, tc units (default 2s)")
     parser.add_argument("--offered", type=_rate, default=None, metavar="RATE",
