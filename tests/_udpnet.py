@@ -53,6 +53,43 @@ class Net:
         assert isinstance(loop, SimLoop)
         loop.run(loop.now_ns() + ns)
 
+    def tcp_bulk(self, data: bytes, *, port: int = 5001, steps: int = 20_000,
+                 at_step: dict[int, Any] | None = None) -> tuple[Any, Any, bytes]:
+        """h1 connects to h2:``port`` and writes ``data`` while h2 reads, 1 ms of
+        virtual time per step (``at_step[n]()`` runs before step n): (client, server,
+        what h2 read). TCP must be initialised on both hosts (tcp_v4_init)."""
+        from contextlib import suppress
+
+        from tuxnet.tcp import proto
+        from tuxnet.tcp.netns import tcp_net
+
+        lst = proto.tcp_v4_init_sock(self.h2)
+        lst.inet_rcv_saddr = lst.inet_saddr = 0
+        assert tcp_net(self.h2).get_port(lst, port) == 0
+        proto.inet_listen(lst, 8)
+        cli = proto.tcp_v4_init_sock(self.h1)
+        with suppress(BlockingIOError):
+            proto.inet_stream_connect(cli, ip_int(A2), port, 0)
+        srv = proto.inet_csk_accept(lst, 10_000 * MS)
+        sent, got = 0, bytearray()
+        for step in range(steps):
+            if at_step and step in at_step:
+                at_step[step]()
+            while sent < len(data):
+                try:
+                    sent += proto.tcp_sendmsg(cli, data[sent:sent + 65536], 0, 0)
+                except BlockingIOError:
+                    break
+            while True:
+                try:
+                    got += proto.tcp_recvmsg(srv, 1 << 20, 0, 0)
+                except BlockingIOError:
+                    break
+            if len(got) == len(data):
+                break
+            self.settle(1 * MS)
+        return cli, srv, bytes(got)
+
 
 def _ipv4(host: Host, lo: Any, dev: Any, addr: str) -> None:
     inet_init(host)

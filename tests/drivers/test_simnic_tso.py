@@ -5,7 +5,6 @@ falls back to single frames."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import itertools
@@ -16,11 +15,8 @@ from typing import Any
 from _udpnet import MS, Net, two_hosts
 
 from tuxnet.sim.link import Link
-from tuxnet.tcp import proto
 from tuxnet.tcp.ipv4 import tcp_v4_init
-from tuxnet.tcp.netns import tcp_net
 from tuxnet.tools.ethtool_cmd import run as ethtool_run
-from tuxnet.wire.addr import ip_int
 from tuxnet.wire.checksum import internet_checksum
 
 PORT = 5001
@@ -34,8 +30,10 @@ def _offloads(net: Net, *, tso: bool, gro_hw: bool) -> None:
 
 def _transfer(net: Net, nbytes: int, *, trains: list[int] | None = None,
               mid_run: Any = None) -> tuple[Any, Any, bytes, bytes]:
-    """h1 -> h2:PORT bulk; returns (client, server, data sent, data received)."""
-    if trains is not None:  # count the trains h2's NIC takes
+    """h1 -> h2:PORT bulk of seeded random bytes; ``trains`` collects the segment count
+    of each train h2's NIC takes; ``mid_run`` runs at the fourth 1 ms step. Returns
+    (client, server, data sent, data received)."""
+    if trains is not None:
         orig = net.eth2.receive_train
 
         def counting(*a: Any) -> None:
@@ -43,34 +41,9 @@ def _transfer(net: Net, nbytes: int, *, trains: list[int] | None = None,
             orig(*a)
 
         net.eth2.receive_train = counting
-    lst = proto.tcp_v4_init_sock(net.h2)
-    lst.inet_rcv_saddr = lst.inet_saddr = 0
-    assert tcp_net(net.h2).get_port(lst, PORT) == 0
-    proto.inet_listen(lst, 8)
-    cli = proto.tcp_v4_init_sock(net.h1)
-    with contextlib.suppress(BlockingIOError):
-        proto.inet_stream_connect(cli, ip_int("10.0.0.2"), PORT, 0)
-    srv = proto.inet_csk_accept(lst, 10_000 * MS)
-    rng = random.Random(5)
-    data = rng.randbytes(nbytes)
-    sent, got = 0, bytearray()
-    for step in range(20_000):
-        if mid_run is not None and step == 3:
-            mid_run()
-        while sent < nbytes:
-            try:
-                sent += proto.tcp_sendmsg(cli, data[sent:sent + 65536], 0, 0)
-            except BlockingIOError:
-                break
-        while True:
-            try:
-                got += proto.tcp_recvmsg(srv, 1 << 20, 0, 0)
-            except BlockingIOError:
-                break
-        if len(got) == nbytes:
-            break
-        net.settle(1 * MS)
-    return cli, srv, data, bytes(got)
+    data = random.Random(5).randbytes(nbytes)
+    cli, srv, got = net.tcp_bulk(data, port=PORT, at_step={3: mid_run} if mid_run else None)
+    return cli, srv, data, got
 
 
 def _same(a: bytes, b: bytes) -> bool:

@@ -4,7 +4,6 @@ and the benchmark of it runs (--quick) and ends with its ratio lines."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
@@ -13,10 +12,7 @@ from pathlib import Path
 
 from _udpnet import MS, two_hosts
 
-from tuxnet.tcp import proto
 from tuxnet.tcp.ipv4 import tcp_v4_init
-from tuxnet.tcp.netns import tcp_net
-from tuxnet.wire.addr import ip_int
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,31 +21,9 @@ def test_bulk_over_simnics_has_no_checksum_drops() -> None:
     net = two_hosts(rate_bps=1_000_000_000, delay_ns=1 * MS)
     for h in (net.h1, net.h2):
         tcp_v4_init(h)
-    lst = proto.tcp_v4_init_sock(net.h2)
-    lst.inet_rcv_saddr = lst.inet_saddr = 0
-    assert tcp_net(net.h2).get_port(lst, 5001) == 0
-    proto.inet_listen(lst, 8)
-    cli = proto.tcp_v4_init_sock(net.h1)
-    with contextlib.suppress(BlockingIOError):
-        proto.inet_stream_connect(cli, ip_int("10.0.0.2"), 5001, 0)
-    srv = proto.inet_csk_accept(lst, 10 * 1000 * MS)
     data = bytes(range(256)) * 1200  # 300 KB
-    sent, got = 0, bytearray()
-    for _ in range(2000):
-        while sent < len(data):
-            try:
-                sent += proto.tcp_sendmsg(cli, data[sent:sent + 65536], 0, 0)
-            except BlockingIOError:
-                break
-        while True:
-            try:
-                got += proto.tcp_recvmsg(srv, 1 << 20, 0, 0)
-            except BlockingIOError:
-                break
-        if len(got) == len(data):
-            break
-        net.settle(1 * MS)
-    assert bytes(got) == data
+    cli, srv, got = net.tcp_bulk(data, steps=2000)
+    assert got == data
     rx = net.h2.mib
     assert rx.tcp.InCsumErrors == 0 and not net.h2.drop_counts and not net.h1.drop_counts
     assert net.h1.mib.tcp.RetransSegs == 0
