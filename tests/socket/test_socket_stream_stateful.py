@@ -135,9 +135,15 @@ class StreamSockets(RuleBasedStateMachine):
         ent = self._pick(i)
         before = ent.state
         connecting = ent.sock._sk.sk_socket_state == 2  # SS_CONNECTING
+        disconnecting = ent.sock._sk.sk_socket_state == 4  # SS_DISCONNECTING
         r = _errno_of(lambda: ent.sock.connect_ex((A2, PORT)))
         if ent.closed:
             assert r == errno.EBADF
+            return
+        if disconnecting:
+            # shutdown() while connecting (inet_shutdown: SYN_SENT, SYN_RECV or an
+            # attempt already refused, TCP_CLOSE): connect's switch has no case for it
+            assert r == errno.EINVAL, r
             return
         if ent.kind == "listener":
             if before == TCP_LISTEN:
@@ -162,11 +168,6 @@ class StreamSockets(RuleBasedStateMachine):
                 ent.peer = ent
             return
         if before in (TCP_SYN_SENT, TCP_SYN_RECV):
-            if ent.sock._sk.sk_socket_state == 4:  # SS_DISCONNECTING
-                # shutdown() during the handshake (inet_shutdown): connect's switch
-                # has no case for it
-                assert r == errno.EINVAL, r
-                return
             assert r == errno.EALREADY, r
             return
         if ent.connect_reported:
