@@ -100,8 +100,9 @@ def _ipv4(host: Host, lo: Any, dev: Any, addr: str) -> None:
 
 
 def two_hosts(*, seed: int = 1, rate_bps: int | None = None,
-              delay_ns: int | None = None, loss: float = 0.0) -> Net:
-    """h1 and h2 on a SimNic-to-SimNic link in virtual time (link parameters optional)."""
+              delay_ns: int | None = None, loss: float = 0.0, **link: Any) -> Net:
+    """h1 and h2 on a SimNic-to-SimNic link in virtual time (link parameters optional;
+    ``link``: more LinkConfig fields)."""
     loop = SimLoop()
     topo = Topology(loop, seed=seed)
     hosts: list[Host] = []
@@ -116,7 +117,7 @@ def two_hosts(*, seed: int = 1, rate_bps: int | None = None,
         _ipv4(h, lo, nic, f"10.0.0.{i}")
         hosts.append(h)
         nics.append(nic)
-    params: dict[str, float] = {}
+    params: dict[str, Any] = dict(link)
     if rate_bps is not None:
         params["rate_bps"] = rate_bps
     if delay_ns is not None:

@@ -12,6 +12,7 @@ import random
 import struct
 from typing import Any
 
+import pytest
 from _udpnet import MS, Net, two_hosts
 
 from tuxnet.sim.link import Link
@@ -70,19 +71,22 @@ def test_trains_carry_a_clean_bulk_transfer_byte_exact() -> None:
     assert not net.h1.drop_counts and not net.h2.drop_counts
 
 
-def test_train_timing_equals_frames_sent_one_by_one() -> None:
-    """Link.send_train ends where the last of its frames sent back to back ends, and
-    the receiver gets the train when that frame would have arrived."""
+@pytest.mark.parametrize("loss", [0.0, 0.15])
+def test_train_timing_and_loss_equal_frames_sent_one_by_one(loss: float) -> None:
+    """Link.send_train ends where the last of its frames sent back to back ends; the
+    same seed loses the same frames; each run of survivors reaches the receiver when
+    its last frame would have arrived, with the same counters."""
     class Rx:
         def __init__(self) -> None:
-            self.at: list[tuple[str, int]] = []
+            self.at: list[tuple[int, int, int]] = []  # (first index, count, time)
 
         def receive_frame(self, frame: bytes, link: Link) -> None:
-            self.at.append(("frame", loop.now_ns()))
+            if len(frame) > 100:
+                self.at.append((int.from_bytes(frame[:2], "big"), 1, loop.now_ns()))
 
         def receive_train(self, frame: bytes, link: Link, gso_size: int, n: int,
-                          wire: int) -> None:
-            self.at.append(("train", loop.now_ns()))
+                          wire: int, first: int, count: int) -> None:
+            self.at.append((first, count, loop.now_ns()))
 
     from tuxnet.loop import SimLoop
 
@@ -90,36 +94,82 @@ def test_train_timing_equals_frames_sent_one_by_one() -> None:
     lens = [1514] * 44 + [330]
     for rate in (1_000_000_000, 99_999_989, 10_000_000):
         one, train = Rx(), Rx()
-        a = Link(loop, rate_bps=rate, delay_ns=1 * MS, receiver=one)
-        b = Link(loop, rate_bps=rate, delay_ns=1 * MS, receiver=train)
+        a = Link(loop, rate_bps=rate, delay_ns=1 * MS, receiver=one, loss=loss, seed=9)
+        b = Link(loop, rate_bps=rate, delay_ns=1 * MS, receiver=train, loss=loss, seed=9)
         loop.run(loop.now_ns() + 7)  # an odd start
         a.send(bytes(100))  # a frame before: the train starts at its fractional end
         b.send(bytes(100))
-        for n in lens:
-            a.send(bytes(n))
+        for k, n in enumerate(lens):
+            a.send(k.to_bytes(2, "big") + bytes(n - 2))
         assert b.train_ready() is False  # the 100-byte frame is still on the wire
         loop.run(b.busy_until_ns)
         assert b.train_ready()
         # the frame-by-frame link queued its frames; the train link sends when idle
-        end = b.send_train(bytes(64000), len(lens), sum(lens), 1448)
+        end = b.send_train(bytes(64000), len(lens), 1514, sum(lens), 1448)
         loop.run(loop.now_ns() + 10 * 1000 * MS)
-        assert train.at[-1] == ("train", one.at[-1][1])
-        assert end + 1 * MS == one.at[-1][1]
-        assert (a.tx_packets, a.tx_bytes) == (b.tx_packets, b.tx_bytes)
-        assert (a.delivered_packets, a.delivered_bytes) == (b.delivered_packets,
-                                                            b.delivered_bytes)
+        arrived = {k: t for k, _, t in one.at}
+        got = [k for first, count, _ in train.at for k in range(first, first + count)]
+        assert got == sorted(arrived)  # the same frames lost, runs in order
+        for first, count, t in train.at:
+            assert t == arrived[first + count - 1]
+        if loss:
+            assert 0 < a.drop_loss_random == b.drop_loss_random and len(train.at) > 1
+        else:
+            assert train.at == [(0, len(lens), end + 1 * MS)]
+            assert end + 1 * MS == one.at[-1][2]
+        for name in ("tx_packets", "tx_bytes", "delivered_packets", "delivered_bytes",
+                     "sent_packets", "sent_bytes"):
+            assert getattr(a, name) == getattr(b, name), name
 
 
-def test_a_lossy_link_gets_single_frames_and_stays_byte_exact() -> None:
+def test_train_runs_rebuild_headers_as_hardware_gro_would() -> None:
+    """train_run: a run's first segment's headers (seq and IPv4 id advanced, length
+    and IPv4 checksum for the run, FIN/PSH only at the train's end)."""
+    from tuxnet.drivers.simnic_tso import train_run
+
+    mss, n = 1000, 5
+    payload = bytes(range(256)) * 18  # 4608 bytes: 4 full segments and 608
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 32 + len(payload), 7, 0x4000,
+                               64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])))
+    struct.pack_into("!H", ip, 10, internet_checksum(ip))
+    tcp = struct.pack("!HHIIBBHHH", 5001, 80, 0xFFFFFF00, 1, 8 << 4, 0x18, 500, 0, 0)
+    frame = bytes(14) + bytes(ip) + tcp + bytes(12) + payload
+    run = train_run(frame, mss, 1, 2, n)
+    assert len(run) == 14 + 52 + 2 * mss
+    assert run[66:] == payload[mss:3 * mss]
+    assert internet_checksum(run[14:34]) == 0
+    assert struct.unpack_from("!HH", run, 16) == (52 + 2 * mss, 8)
+    assert struct.unpack_from("!I", run, 38)[0] == (0xFFFFFF00 + mss) & 0xFFFFFFFF
+    assert run[47] == 0x10  # PSH cleared mid-train
+    tail = train_run(frame, mss, 3, 2, n)
+    assert tail[66:] == payload[3 * mss:] and tail[47] == 0x18
+    assert struct.unpack_from("!I", tail, 38)[0] == (0xFFFFFF00 + 3 * mss) & 0xFFFFFFFF
+
+
+def test_a_lossy_link_cuts_trains_and_stays_byte_exact() -> None:
     net = two_hosts(rate_bps=100_000_000, delay_ns=2 * MS, loss=0.01, seed=3)
     _offloads(net, tso=True, gro_hw=True)
     trains: list[int] = []
-    cli, srv, data, got = _transfer(net, 1_000_000, trains=trains)
+    cli, srv, data, got = _transfer(net, 2_000_000, trains=trains)
     assert _same(got, data)
-    assert not trains
-    assert net.h1.mib.tcp.RetransSegs > 0
-    assert net.eth1.link.drop_loss_random > 0
+    assert trains
+    assert net.h1.mib.tcp.RetransSegs > 0 and net.h1.mib.tcpext.TCPSackRecovery > 0
+    link = net.eth1.link
+    assert link.drop_loss_random > 0
+    assert link.tx_packets == link.delivered_packets + link.drop_loss_random
     assert srv.data_segs_in <= cli.data_segs_out
+
+
+def test_corruption_or_gilbert_loss_sends_single_frames() -> None:
+    from tuxnet.sim.config import GilbertElliott
+
+    for kw in ({"corrupt": 0.01}, {"gilbert": GilbertElliott(p=0.01, r=0.3)}):
+        net = two_hosts(rate_bps=100_000_000, delay_ns=2 * MS, seed=4, **kw)
+        _offloads(net, tso=True, gro_hw=True)
+        trains: list[int] = []
+        _cli, _srv, data, got = _transfer(net, 300_000, trains=trains)
+        assert _same(got, data), kw
+        assert not trains, kw
 
 
 def test_a_receiver_without_gro_hw_gets_the_tso_frames_and_a_capture_sees_each() -> None:

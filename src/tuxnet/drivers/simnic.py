@@ -93,6 +93,7 @@ from tuxnet.drivers.simnic_tso import (
     gro_hw_skb,
     split_train,
     train_frame,
+    train_run,
     tso_frames,
 )
 from tuxnet.dropreason import SkbDropReason
@@ -293,10 +294,14 @@ class SimNic(NetDevice):
             self.hw_mprc += 1
         self._rx_post(frame, n, None)
 
-    def receive_train(self, frame: bytes, link: Link | None, gso_size: int, segs: int,
-                      wire_bytes: int) -> None:
-        """A TSO train's frames arrived back to back and the hardware GRO engine
+    def receive_train(self, frame: bytes, link: Link | None, gso_size: int, nframes: int,
+                      wire_bytes: int, first: int = 0, count: int = 0) -> None:
+        """Frames ``first`` .. ``first + count - 1`` of a TSO train of ``nframes``
+        (all of them by default) arrived back to back and the hardware GRO engine
         (rx-gro-hw) merged them into one buffer (drivers/simnic_tso)."""
+        segs = count or nframes
+        if segs != nframes:
+            frame = train_run(frame, gso_size, first, segs, nframes)
         n = len(frame)
         if not self.flags & IFF_UP:
             self.hw_rx_disabled += segs
@@ -643,8 +648,8 @@ class SimNic(NetDevice):
                 and link.train_ready()):
             train = train_frame(skb)
             if train is not None:
-                frame, nframes, wire = train
-                end = link.send_train(frame, nframes, wire, skb.gso_size)
+                frame, nframes, frame_len, wire = train
+                end = link.send_train(frame, nframes, frame_len, wire, skb.gso_size)
                 self.host.loop.call_at(end if end > now else now, self._tx_done, v, skb, True)
                 return None
         frames = tso_frames(skb)

@@ -15,19 +15,25 @@ gso_segs, SKB_GSO_TCPV4, the checksums verified by the hardware
 (CHECKSUM_UNNECESSARY) — what software GRO would have built from the same frames.
 
 The train. When the sender has TSO, the receiver has rx-gro-hw and no XDP program
-(drivers turn hardware GRO off under XDP), and the wire between them is clean and
-idle (``Link.train_ready``: no loss, duplication, corruption, reordering, jitter or
-capture tap, nothing queued), the link carries a super-skb's frames as one train:
-serialised for exactly the frames' total length (every frame's headers and the
-link's per-frame overhead counted), delivered at the end of the last frame plus the
-delay, counted per frame. The receiving hardware would have merged those frames into
-that same skb, flushed when the train ends; only the simulator's work per frame is
-saved (tests/drivers/test_simnic_tso.py checks the timing and counters).
-Everything else (an impaired, shared or tapped link, a receiver without rx-gro-hw,
-URG or CWR set) gets the frames one by one.
+(drivers turn hardware GRO off under XDP), and the wire between them is idle with
+no impairment but random loss (``Link.train_ready``: no duplication, corruption,
+Gilbert-Elliott loss, reordering, jitter or capture tap, nothing queued), the link
+carries a super-skb's frames as one train: serialised for exactly the frames' total
+length (every frame's headers and the link's per-frame overhead counted), counted
+per frame, delivered at the end of the last frame plus the delay. Random loss is
+drawn per frame in frame order (the same draws as frames sent one by one); each run
+of surviving frames arrives when its last frame does and is handed up merged
+(``train_run``: its first segment's headers, as the hardware flushes an aggregate at
+a sequence gap). The receiving hardware would have merged those frames into those
+same skbs; only the simulator's work per frame is saved
+(tests/drivers/test_simnic_tso.py checks the timing, losses and counters). Anything
+else (a shared or tapped link, other impairments, a receiver without rx-gro-hw, URG
+or CWR set) gets the frames one by one.
 """
 
 from __future__ import annotations
+
+import struct
 
 from tuxnet.core.gso import skb_gso_segment
 from tuxnet.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_SG
@@ -42,9 +48,10 @@ from tuxnet.skb import (
 from tuxnet.wire.checksum import internet_checksum
 
 __all__ = ["GroHwBuf", "frame_bytes", "gro_hw_skb", "split_train", "train_frame",
-           "tso_frames"]
+           "train_run", "tso_frames"]
 
 _ETH_HLEN = 14
+_FIN_PSH = 0x01 | 0x08
 _TRAIN_FLAGS_OFF = 0x80 | 0x20 | 0x04 | 0x02  # CWR, URG, RST, SYN: never a train
 # the NIC's own segmentation engine: checksums and scatter-gather, no further TSO
 _HW_SEG_FEATURES = NETIF_F_HW_CSUM | NETIF_F_SG
@@ -100,11 +107,11 @@ def _hdr_len(skb: SkBuff) -> int:
     return t + (skb.head[skb.transport_header + 12] >> 4) * 4
 
 
-def train_frame(skb: SkBuff) -> tuple[bytes, int, int] | None:
+def train_frame(skb: SkBuff) -> tuple[bytes, int, int, int] | None:
     """A TCPv4 super-skb as the receiving NIC's hardware GRO would hand it up: the
-    frame bytes (headers once, payload whole), the number of wire frames and their
-    total length; None when it must go frame by frame (not TCPv4 GSO, URG/CWR/SYN/RST
-    set, headers not in the linear part)."""
+    frame bytes (headers once, payload whole), the number of wire frames, the length
+    of a full one and their total length; None when it must go frame by frame (not
+    TCPv4 GSO, URG/CWR/SYN/RST set, headers not in the linear part)."""
     if skb.gso_type & ~SKB_GSO_TCPV4 or not skb.gso_type:
         return None
     hl = _hdr_len(skb)
@@ -116,15 +123,39 @@ def train_frame(skb: SkBuff) -> tuple[bytes, int, int] | None:
     if n < 2:
         return None
     data = skb.copy_bits(0, skb.len) if skb.data_len else skb.data
-    return bytes(data), n, skb.len + (n - 1) * hl
+    return bytes(data), n, hl + mss, skb.len + (n - 1) * hl
+
+
+def train_run(frame: bytes, mss: int, first: int, count: int, nframes: int) -> bytes:
+    """Frames ``first`` .. ``first + count - 1`` of a train as hardware GRO merges them
+    when the ones around were lost: the first one's headers (sequence number and IPv4
+    id advanced, IPv4 total length and header checksum for the run, FIN/PSH only if
+    the run ends the train) and the run's payload."""
+    ihl = (frame[_ETH_HLEN] & 15) * 4
+    t = _ETH_HLEN + ihl
+    hl = t + (frame[t + 12] >> 4) * 4
+    payload = frame[hl + first * mss:hl + (first + count) * mss]
+    hdr = bytearray(frame[:hl])
+    struct.pack_into("!H", hdr, _ETH_HLEN + 2, hl - _ETH_HLEN + len(payload))
+    ident = struct.unpack_from("!H", hdr, _ETH_HLEN + 4)[0]
+    struct.pack_into("!H", hdr, _ETH_HLEN + 4, (ident + first) & 0xFFFF)  # +1 per frame
+    seq = struct.unpack_from("!I", hdr, t + 4)[0]
+    struct.pack_into("!I", hdr, t + 4, (seq + first * mss) & 0xFFFFFFFF)
+    if first + count < nframes:
+        hdr[t + 13] &= ~_FIN_PSH & 0xFF
+    hdr[_ETH_HLEN + 10] = hdr[_ETH_HLEN + 11] = 0
+    struct.pack_into("!H", hdr, _ETH_HLEN + 10, internet_checksum(hdr[_ETH_HLEN:t]))
+    return bytes(hdr) + payload
 
 
 def gro_hw_skb(skb: SkBuff, buf: GroHwBuf) -> None:
     """The hardware-GRO completion: the skb (data at the IPv4 header, after
-    eth_type_trans) becomes a GSO skb of the merged segments, checksums verified."""
-    skb.gso_size = buf.gso_size
-    skb.gso_segs = buf.gso_segs
-    skb.gso_type = SKB_GSO_TCPV4
+    eth_type_trans) becomes a GSO skb of the merged segments (a lone segment stays a
+    plain skb), checksums verified by the hardware."""
+    if buf.gso_segs > 1:
+        skb.gso_size = buf.gso_size
+        skb.gso_segs = buf.gso_segs
+        skb.gso_type = SKB_GSO_TCPV4
     skb.ip_summed = CHECKSUM_UNNECESSARY
     skb.network_header = skb.data_off
     skb.transport_header = skb.data_off + (skb.head[skb.data_off] & 15) * 4

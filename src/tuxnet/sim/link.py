@@ -122,6 +122,7 @@ class Link:
         "_reorder_gap",
         "_rng",
         "_taps",
+        "_train_off",
         "config",
         "corrupted",
         "delivered_bytes",
@@ -205,6 +206,9 @@ class Link:
         self._qd = self._q.frames  # the deque itself: a cheap emptiness test
         self._impaired = bool(c.loss or c.gilbert or c.duplicate or c.corrupt or c.reorder
                               or c.jitter_ns)
+        # impairments a TSO train cannot model as one event (all but random loss)
+        self._train_off = bool(c.gilbert or c.duplicate or c.corrupt or c.reorder
+                               or c.jitter_ns)
 
         # Transmitter: free from _free_ns - _free_rem/rate (exact), see module doc.
         self._free_ns = 0
@@ -295,38 +299,71 @@ class Link:
 
     def train_ready(self) -> bool:
         """Whether a TSO train may cross as one event (drivers/simnic_tso): the
-        transmitter idle with nothing queued, no impairment and no capture tap."""
-        return not (self._impaired or self._taps or self._qd) and self._now() >= self._free_ns
+        transmitter idle with nothing queued, no capture tap, and no impairment but
+        random loss (not with a drop hook, which wants each lost frame's bytes)."""
+        return (not (self._train_off or self._taps or self._qd)
+                and (not self._loss or self.drop_hook is None)
+                and self._now() >= self._free_ns)
 
-    def send_train(self, frame: bytes, nframes: int, wire_bytes: int, gso_size: int) -> int:
-        """Serialise ``nframes`` back-to-back frames of ``wire_bytes`` in all (only
-        when ``train_ready``), counted per frame; the receiver's ``receive_train``
-        gets ``frame`` (the merged train) when the last one arrives. Returns the end
-        of serialisation, exactly where the last of the frames sent one by one ends."""
+    def send_train(self, frame: bytes, nframes: int, frame_len: int, wire_bytes: int,
+                   gso_size: int) -> int:
+        """Serialise ``nframes`` back-to-back frames (all ``frame_len`` bytes but the
+        last; ``wire_bytes`` in all), only when ``train_ready``, counted per frame.
+        Random loss is drawn per frame in order, as for frames sent one by one; each
+        run of surviving frames reaches the receiver's ``receive_train`` (the merged
+        ``frame`` with the run's first index and length) when its last frame arrives.
+        Returns the end of serialisation, where the last frame sent alone would end."""
         now = self._now()
         self.sent_packets += nframes
         self.sent_bytes += wire_bytes
-        end = (self._serialise(wire_bytes + nframes * self._overhead, now) if self._rate
-               else now)
         self.tx_packets += nframes
         self.tx_bytes += wire_bytes
-        self.in_flight_packets += nframes
-        self._call_at(end + self._delay, self._deliver_train, frame, nframes, wire_bytes,
-                      gso_size)
+        loss = self._loss
+        lost: list[int] = []
+        if loss:
+            rng = self._rng
+            lost = [k for k in range(nframes) if rng.random() < loss]
+        if not lost:
+            end = (self._serialise(wire_bytes + nframes * self._overhead, now) if self._rate
+                   else now)
+            self.in_flight_packets += nframes
+            self._call_at(end + self._delay, self._deliver_train, frame, nframes, wire_bytes,
+                          gso_size, 0, nframes)
+            return end
+        self.drop_loss_random += len(lost)
+        over = self._overhead
+        last_len = wire_bytes - (nframes - 1) * frame_len
+        lost.append(nframes)  # a sentinel: the train's end closes the last run
+        first = 0
+        end = now
+        for cut in lost:
+            for k in range(first, cut + 1 if cut < nframes else cut):
+                n = frame_len if k < nframes - 1 else last_len
+                if self._rate:
+                    end = self._serialise(n + over, now if k == 0 else self._free_ns)
+                if k == cut - 1:  # the run's last frame has left
+                    count = cut - first
+                    run_bytes = count * frame_len - (frame_len - last_len if cut == nframes
+                                                     else 0)
+                    self.in_flight_packets += count
+                    self._call_at(end + self._delay, self._deliver_train, frame, nframes,
+                                  run_bytes, gso_size, first, count)
+            first = cut + 1
         return end
 
-    def _deliver_train(self, frame: bytes, nframes: int, wire_bytes: int,
-                       gso_size: int) -> None:
-        self.in_flight_packets -= nframes
+    def _deliver_train(self, frame: bytes, nframes: int, wire_bytes: int, gso_size: int,
+                       first: int, count: int) -> None:
+        self.in_flight_packets -= count
         receiver = self._receiver
         if receiver is None:
-            self.drop_no_receiver += nframes
+            self.drop_no_receiver += count
             if self.drop_hook is not None:
                 self.drop_hook(self, frame, "no_receiver")
             return
-        self.delivered_packets += nframes
+        self.delivered_packets += count
         self.delivered_bytes += wire_bytes
-        receiver.receive_train(frame, self, gso_size, nframes, wire_bytes)  # type: ignore[attr-defined]
+        receiver.receive_train(frame, self, gso_size, nframes, wire_bytes,  # type: ignore[attr-defined]
+                               first, count)
 
     def _dequeue(self) -> None:
         # The transmitter has finished a frame: take the next one from the qdisc.
