@@ -1,8 +1,9 @@
 """TCP Fast Open, RFC 7413: shared state, cookies, options and the passive side
 (net/ipv4/tcp_fastopen.c; tcp_input.c: tcp_parse_fastopen_option; tcp_output.c:
-tcp_syn_options/tcp_synack_options; tcp_minisocks.c: tcp_check_req for a TFO child;
-request_sock.c: reqsk_fastopen_remove; tcp_timer.c: tcp_fastopen_synack_timer). The
-active side is :mod:`tuxnet.tcp.fastopen_client`.
+tcp_syn_options/tcp_synack_options; request_sock.c: reqsk_fastopen_remove; tcp_timer.c:
+tcp_fastopen_synack_timer). The active side is :mod:`tuxnet.tcp.fastopen_client`; a
+segment to a TFO child in SYN_RECV goes through
+:func:`tuxnet.tcp.minisocks.tcp_check_req` (fastopen=True) first.
 
 net.ipv4.tcp_fastopen bits (include/net/tcp.h): 0x1 client, 0x2 server, 0x4 client
 sends data in the SYN without a cookie, 0x200 server accepts SYN data without a
@@ -32,12 +33,9 @@ from tuxnet.tcp.defs import (
     TCP_LISTEN,
     TCP_RTO_MAX,
     TCP_TIMEOUT_INIT,
-    TCPHDR_ACK,
     TCPHDR_FIN,
-    TCPHDR_RST,
     TCPHDR_SYN,
 )
-from tuxnet.tcp.seq import after
 from tuxnet.tcp.sock import tcp_cb
 
 if TYPE_CHECKING:
@@ -556,62 +554,6 @@ def tcp_fastopen_tcpi_options(sk: TcpSock) -> int:
     or the child's SYN data was accepted; TCPI_OPT_TFO_CHILD (128) for a child a Fast
     Open SYN created."""
     return (32 if sk.syn_data_acked else 0) | (128 if sk.syn_fastopen_child else 0)
-
-
-def tcp_fastopen_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock) -> bool:
-    """tcp_check_req(fastopen=true): the checks a segment to a Fast Open child passes
-    before tcp_rcv_state_process (RFC 9293 3.10.7.4 for SYN-RECEIVED): a retransmitted
-    SYN resends the SYN-ACK, an out-of-window segment draws an ACK, a valid RST resets
-    the child, a SYN draws a RST; True to go on with the segment."""
-    from tuxnet.tcp import ipv4 as _v4
-    from tuxnet.tcp.input import tcp_oow_rate_limited, tcp_reset
-    from tuxnet.tcp.minisocks import _paws_reject, reqsk_timeout, tcp_in_window
-    from tuxnet.tcp.options import TcpRxOptions, tcp_parse_options
-    from tuxnet.tcp.sock import ktime_get_seconds
-
-    cb = tcp_cb(skb)
-    flg = cb.tcp_flags & (TCPHDR_ACK | TCPHDR_SYN | TCPHDR_FIN | TCPHDR_RST)
-    paws_reject = False
-    tmp = TcpRxOptions()
-    if cb.hdr_len > 20:
-        tcp_parse_options(sk.net, skb.data, 0, cb.hdr_len, bool(flg & TCPHDR_SYN), False, tmp)
-        if tmp.saw_tstamp:
-            now_s = ktime_get_seconds(sk.host)
-            stamp = now_s - reqsk_timeout(req, TCP_RTO_MAX) // HZ
-            paws_reject = _paws_reject(now_s, req.ts_recent, stamp, tmp.rcv_tsval,
-                                       bool(flg & TCPHDR_RST))
-    if cb.seq == req.rcv_isn and flg == TCPHDR_SYN and not paws_reject:
-        if not tcp_oow_rate_limited(sk, skb, "TCPACKSkippedSynRecv", req, "last_oow_ack_time"):
-            _v4.tcp_rtx_synack(sk, req)
-        sk.host.consume_skb(skb, "tcp_check_req")
-        return False
-    if paws_reject or not tcp_in_window(cb.seq, cb.end_seq, req.rcv_nxt,
-                                        (req.rcv_nxt + req.rsk_rcv_wnd) & _M32):
-        if not flg & TCPHDR_RST and not tcp_oow_rate_limited(
-                sk, skb, "TCPACKSkippedSynRecv", req, "last_oow_ack_time"):
-            _v4.tcp_v4_reqsk_send_ack(sk, skb, req)
-        if paws_reject:
-            sk.host.mib.tcpext.PAWSEstab += 1
-        sk.host.consume_skb(skb, "tcp_check_req")
-        return False
-    if tmp.saw_tstamp and not after(cb.seq, req.rcv_nxt):
-        req.ts_recent = tmp.rcv_tsval
-    if cb.seq == req.rcv_isn:
-        flg &= ~TCPHDR_SYN  # the SYN lies before the window, which starts at rcv_isn + 1
-    if flg & (TCPHDR_RST | TCPHDR_SYN):
-        sk.host.mib.tcp.AttemptFails += 1
-        if not flg & TCPHDR_RST:
-            # a bad SYN: the peer gets a RST, the local connection stays
-            _v4.tcp_v4_send_reset(sk.host, sk, skb)
-        else:
-            reqsk_fastopen_remove(sk, req, True)
-            tcp_reset(sk, skb)
-        sk.host.consume_skb(skb, "tcp_check_req")
-        return False
-    if not flg & TCPHDR_ACK:
-        sk.host.consume_skb(skb, "tcp_check_req")
-        return False
-    return True
 
 
 # -- socket options -----------------------------------------------------------------

@@ -281,16 +281,21 @@ def tcp_create_openreq_child(listener: TcpSock, req: TcpRequestSock, skb: SkBuff
     return child
 
 
-def tcp_check_req(listener: TcpSock, skb: SkBuff, req: TcpRequestSock) -> tuple[Any, R | None]:
-    """tcp_check_req() (RFC 9293 3.10.7.4 for SYN-RECEIVED): returns (the child
-    socket, None) for the ACK that completes the handshake, (the listener, None) when
-    the listener must answer with a RST, or (None, drop reason or None if consumed)."""
+def tcp_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock,
+                  fastopen: bool = False) -> tuple[Any, R | None]:
+    """tcp_check_req() (RFC 9293 3.10.7.4 for SYN-RECEIVED). ``sk`` is the listener,
+    or with ``fastopen`` the Fast Open child that holds ``req`` (called from
+    tcp_rcv_state_process before anything else looks at the segment). Returns (the
+    child socket, None) for the ACK that completes the handshake (with ``fastopen``:
+    (sk, None), go on with the segment), (the listener, None) when the listener must
+    answer with a RST, or (None, drop reason or None if consumed)."""
     from tuxnet.tcp import ipv4 as _v4
     from tuxnet.tcp.input import tcp_oow_rate_limited
 
     cb = tcp_cb(skb)
     flg = cb.tcp_flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN | TCPHDR_FIN)
-    tn = listener.net
+    tn = sk.net
+    host = sk.host
     paws_reject = False
     tmp = TcpRxOptions()
     if cb.hdr_len > 20:
@@ -298,26 +303,28 @@ def tcp_check_req(listener: TcpSock, skb: SkBuff, req: TcpRequestSock) -> tuple[
         if tmp.saw_tstamp:
             if tmp.rcv_tsecr:
                 tmp.rcv_tsecr = (tmp.rcv_tsecr - req.ts_off) & _M32
-            now_s = ktime_get_seconds(listener.host)
+            now_s = ktime_get_seconds(host)
             stamp = now_s - reqsk_timeout(req, TCP_RTO_MAX) // HZ
             paws_reject = _paws_reject(now_s, req.ts_recent, stamp, tmp.rcv_tsval,
                                        bool(flg & TCPHDR_RST))
     if cb.seq == req.rcv_isn and flg == TCPHDR_SYN and not paws_reject:
-        # a retransmitted SYN: resend the SYN-ACK (rate limited)
-        if not tcp_oow_rate_limited(listener, skb, "TCPACKSkippedSynRecv", req,
+        # a retransmitted SYN: resend the SYN-ACK (rate limited); a Fast Open child's
+        # retransmit timer, not the request's, goes on resending it
+        if not tcp_oow_rate_limited(sk, skb, "TCPACKSkippedSynRecv", req,
                                     "last_oow_ack_time"):
-            _v4.tcp_rtx_synack(listener, req)
-            _reqsk_arm(req, reqsk_timeout(req, TCP_RTO_MAX))
+            _v4.tcp_rtx_synack(sk, req)
+            if not fastopen:
+                _reqsk_arm(req, reqsk_timeout(req, TCP_RTO_MAX))
         return None, None
-    if flg & TCPHDR_ACK and cb.ack_seq != (req.snt_isn + 1) & _M32:
-        return listener, None  # RFC 9293 3.10.7.3: the listener sends a RST
+    if flg & TCPHDR_ACK and not fastopen and cb.ack_seq != (req.snt_isn + 1) & _M32:
+        return sk, None  # RFC 9293 3.10.7.3: the listener sends a RST
     if paws_reject or not tcp_in_window(cb.seq, cb.end_seq, req.rcv_nxt,
                                         (req.rcv_nxt + req.rsk_rcv_wnd) & _M32):
         if not flg & TCPHDR_RST and not tcp_oow_rate_limited(
-                listener, skb, "TCPACKSkippedSynRecv", req, "last_oow_ack_time"):
-            _v4.tcp_v4_reqsk_send_ack(listener, skb, req)
+                sk, skb, "TCPACKSkippedSynRecv", req, "last_oow_ack_time"):
+            _v4.tcp_v4_reqsk_send_ack(sk, skb, req)
         if paws_reject:
-            listener.host.mib.tcpext.PAWSEstab += 1
+            host.mib.tcpext.PAWSEstab += 1
             return None, R.TCP_RFC7323_PAWS
         return None, R.TCP_OLD_SEQUENCE
     if tmp.saw_tstamp and not after(cb.seq, req.rcv_nxt):
@@ -325,38 +332,54 @@ def tcp_check_req(listener: TcpSock, skb: SkBuff, req: TcpRequestSock) -> tuple[
     if cb.seq == req.rcv_isn:
         flg &= ~TCPHDR_SYN  # the SYN is out of the window that starts at rcv_isn + 1
     if flg & (TCPHDR_RST | TCPHDR_SYN):
-        listener.host.mib.tcp.AttemptFails += 1
-        if not flg & TCPHDR_RST:
-            _v4.tcp_v4_send_reset(listener.host, listener, skb)
-        if inet_csk_reqsk_queue_drop(listener, req):
-            listener.host.mib.tcpext.EmbryonicRsts += 1
+        host.mib.tcp.AttemptFails += 1
+        _embryonic_reset(sk, skb, req, flg, fastopen)
         return None, R.TCP_RESET if flg & TCPHDR_RST else R.TCP_INVALID_SYN
     if not flg & TCPHDR_ACK:
         return None, R.TCP_FLAGS
-    if req.num_timeout < listener.rskq_defer_accept and cb.end_seq == (req.rcv_isn + 1) & _M32:
+    if fastopen:
+        return sk, None  # the child goes on with the segment
+    if req.num_timeout < sk.rskq_defer_accept and cb.end_seq == (req.rcv_isn + 1) & _M32:
         req.acked = True
-        listener.host.mib.tcpext.TCPDeferAcceptDrop += 1
+        host.mib.tcpext.TCPDeferAcceptDrop += 1
         return None, None
-    child = _v4.tcp_v4_syn_recv_sock(listener, skb, req)
+    child = _v4.tcp_v4_syn_recv_sock(sk, skb, req)
     if child is None:
         if not tn.sysctl("tcp_abort_on_overflow"):
             req.acked = True
             return None, R.SOCKET_BACKLOG
-        listener.host.mib.tcp.AttemptFails += 1
-        _v4.tcp_v4_send_reset(listener.host, listener, skb)
-        if inet_csk_reqsk_queue_drop(listener, req):
-            listener.host.mib.tcpext.EmbryonicRsts += 1
+        host.mib.tcp.AttemptFails += 1
+        _embryonic_reset(sk, skb, req, flg, False)
         return None, R.SOCKET_BACKLOG
     # inet_csk_complete_hashdance: the child replaces the request
     if req.rsk_timer is not None:
         req.rsk_timer.cancel()
         req.rsk_timer = None
     tn.ehash_replace(req, child)
-    listener.reqsk_qlen -= 1
+    sk.reqsk_qlen -= 1
     if req.num_timeout == 0:
-        listener.reqsk_young -= 1
-    inet_csk_reqsk_queue_add(listener, child)
+        sk.reqsk_young -= 1
+    inet_csk_reqsk_queue_add(sk, child)
     return child, None
+
+
+def _embryonic_reset(sk: TcpSock, skb: SkBuff, req: TcpRequestSock, flg: int,
+                     fastopen: bool) -> None:
+    """tcp_check_req()'s ``embryonic_reset`` label: a RST for a bad segment (a Fast
+    Open child itself stays: an outsider must not reset a legitimate connection); a
+    valid RST resets a Fast Open child; a request leaves the SYN queue."""
+    if not flg & TCPHDR_RST:
+        from tuxnet.tcp.ipv4 import tcp_v4_send_reset
+
+        tcp_v4_send_reset(sk.host, sk, skb)
+    elif fastopen:
+        from tuxnet.tcp.fastopen import reqsk_fastopen_remove
+        from tuxnet.tcp.input import tcp_reset
+
+        reqsk_fastopen_remove(sk, req, True)
+        tcp_reset(sk, skb)
+    if not fastopen and inet_csk_reqsk_queue_drop(sk, req):
+        sk.host.mib.tcpext.EmbryonicRsts += 1
 
 
 def inet_csk_reqsk_queue_add(listener: TcpSock, child: TcpSock) -> None:

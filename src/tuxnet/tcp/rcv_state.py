@@ -48,10 +48,10 @@ from tuxnet.tcp.defs import (
 from tuxnet.tcp.ecn import tcp_ecn_rcv_syn, tcp_ecn_rcv_synack
 from tuxnet.tcp.fastopen import (
     FastopenCookie,
-    tcp_fastopen_check_req,
     tcp_rcv_synrecv_state_fastopen,
 )
 from tuxnet.tcp.fastopen_client import tcp_rcv_fastopen_synack
+from tuxnet.tcp.minisocks import tcp_check_req
 from tuxnet.tcp.mss import (
     tcp_full_space,
     tcp_initialize_rcv_mss,
@@ -320,8 +320,9 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
     sk.tcp_mstamp_refresh()
     sk.rx_opt.saw_tstamp = False
     req = sk.fastopen_rsk
-    if req is not None and not tcp_fastopen_check_req(sk, skb, req):
-        return None  # tcp_check_req(fastopen=true) consumed it
+    if req is not None and tcp_check_req(sk, skb, req, fastopen=True)[0] is None:
+        sk.host.consume_skb(skb, "tcp_check_req")  # handled (or refused) as a request
+        return None
     if not flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN):
         _in.tcp_drop(sk, skb, R.TCP_FLAGS, "tcp_rcv_state_process")
         return None
