@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tuxnet.loop import RealLoop, SimLoop
+from tuxnet.loop import RealLoop, SimLoop, SoonOnce
 
 
 def test_sim_time_order_and_fifo_for_equal_times() -> None:
@@ -26,6 +26,40 @@ def test_sim_call_later_and_soon_are_relative_to_now() -> None:
     loop.call_soon(lambda: out.append(loop.now_ns()))
     loop.run()
     assert out == [1_000, 1_500]
+
+
+def test_soon_once_schedules_its_step_once_per_turn() -> None:
+    loop = SimLoop()
+    runs: list[int] = []
+    ready = [True]
+    wake = SoonOnce(loop, lambda: runs.append(loop.now_ns()), lambda: ready[0])
+    wake()
+    wake()  # already scheduled: nothing more
+    assert wake.scheduled and loop.pending() == 1
+    loop.run()
+    assert runs == [0] and not wake.scheduled
+    ready[0] = False
+    wake()  # not ready: nothing
+    assert not wake.scheduled and loop.pending() == 0
+    ready[0] = True
+    loop.call_later(5, wake)
+    loop.run()
+    assert runs == [0, 5]
+
+
+def test_soon_once_step_may_wake_itself_again() -> None:
+    loop = SimLoop()
+    runs: list[int] = []
+
+    def step() -> None:
+        runs.append(loop.now_ns())
+        if len(runs) < 3:
+            wake()  # a wake-up during the step schedules the next pass
+
+    wake = SoonOnce(loop, step)
+    wake()
+    loop.run()
+    assert runs == [0, 0, 0]
 
 
 def test_sim_cancel_and_run_once() -> None:

@@ -43,6 +43,7 @@ from typing import Any
 
 from tuxnet.labs.cc_path import B_ADDR, Bottleneck, Dumbbell
 from tuxnet.labs.table import emit, render_columns
+from tuxnet.loop.soon import SoonOnce
 from tuxnet.tcp import proto
 from tuxnet.tcp.defs import TCP_CONGESTION
 from tuxnet.tcp.sock import TcpSock
@@ -161,10 +162,7 @@ def _wake_reader(loop: Any, r: TcpSock, got: list[int], i: int) -> None:
     tick instead would hold the ACKs: with unread data __tcp_select_window() is below
     rcv_wnd, so __tcp_ack_snd_check() defers the ACK to tcp_cleanup_rbuf() (the next
     read) -- at a 50 us RTT a 1 ms poll clocks the sender by the reads."""
-    pending = [False]
-
     def drain() -> None:
-        pending[0] = False
         while True:
             try:
                 data = proto.tcp_recvmsg(r, 1 << 24, 0, 0)
@@ -174,11 +172,7 @@ def _wake_reader(loop: Any, r: TcpSock, got: list[int], i: int) -> None:
                 return
             got[i] += len(data)
 
-    def wake() -> None:
-        if not pending[0]:
-            pending[0] = True
-            loop.call_soon(drain)
-
+    wake = SoonOnce(loop, drain)
     r.wq.append(wake)
     wake()
 
@@ -193,10 +187,7 @@ def _wake_writer(loop: Any, s: TcpSock, chunk: memoryview) -> None:
     emptied the queue (tcp_measure_rcv_mss sets ICSK_ACK_PUSHED, tcp_cleanup_rbuf acts
     on it), so the ACK pattern, and with it the cwnd growth, would not be a bulk
     sender's."""
-    pending = [False]
-
     def fill() -> None:
-        pending[0] = False
         while True:
             try:
                 n = proto.tcp_sendmsg(s, chunk, 0, 0)
@@ -205,11 +196,7 @@ def _wake_writer(loop: Any, s: TcpSock, chunk: memoryview) -> None:
             if n <= 0:
                 return
 
-    def wake() -> None:
-        if not pending[0]:
-            pending[0] = True
-            loop.call_soon(fill)
-
+    wake = SoonOnce(loop, fill)
     s.wq.append(wake)
     wake()
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from tuxnet.loop.soon import SoonOnce
+
 if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.loop.real import RealLoop
@@ -95,7 +97,7 @@ class HttpFetch:
         self._length: int | None = None  # body bytes left (Content-Length)
         self._chunked = False
         self._chunk_left = 0  # bytes left of the current chunk (chunked)
-        self._scheduled = False
+        self._wake = SoonOnce(loop, self._run, lambda: not self.finished)
         sock = tsocket.socket(tsocket.AF_INET, tsocket.SOCK_STREAM, host=host)
         assert isinstance(sock, StreamSocket)
         sock.setblocking(False)
@@ -117,11 +119,6 @@ class HttpFetch:
         self._wake()
 
     # -- wake-ups ---------------------------------------------------------------------
-    def _wake(self) -> None:
-        if not self._scheduled and not self.finished:
-            self._scheduled = True
-            self.loop.call_soon(self._run)
-
     def _check_idle(self) -> None:
         if self.finished:
             return
@@ -132,7 +129,6 @@ class HttpFetch:
         self._timer = self.loop.call_later(_CHECK_NS, self._check_idle)
 
     def _run(self) -> None:
-        self._scheduled = False
         if self.finished:
             return
         try:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tuxnet.loop.soon import SoonOnce
+
 if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.loop.real import RealLoop
@@ -126,7 +128,9 @@ class UdpEcho:
             raise ServiceError(f"{self.name}: bind: {exc.strerror or exc}") from None
         self._sock: DgramSocket | None = sock
         self._sk = sock.sk
-        self._scheduled = False
+        # the socket's waker (data ready, write space, error): a pass when a read
+        # would not block
+        self._wake = SoonOnce(self._loop, self._readable, self._sk.poll_readable)
         self.requests = 0
         self.replies = 0
         self.bytes = 0
@@ -135,15 +139,7 @@ class UdpEcho:
         if self._sk.poll_readable():
             self._wake()
 
-    def _wake(self) -> None:
-        """The socket's waker (data ready, write space, error): schedule a pass when
-        a read would not block."""
-        if not self._scheduled and self._sk.poll_readable():
-            self._scheduled = True
-            self._loop.call_soon(self._readable)
-
     def _readable(self) -> None:
-        self._scheduled = False
         sock = self._sock
         if sock is None:
             return

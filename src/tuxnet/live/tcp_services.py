@@ -22,6 +22,7 @@ import errno
 from typing import TYPE_CHECKING, ClassVar
 
 from tuxnet.live.services import ServiceContext, ServiceError, parse_port, register_service
+from tuxnet.loop.soon import SoonOnce
 
 if TYPE_CHECKING:
     from tuxnet.socket.stream import StreamSocket
@@ -39,8 +40,7 @@ class TcpConn:
     """One accepted connection of a :class:`TcpServer`. Subclasses implement
     :meth:`on_ready` (read what is there, write what fits); ``close()`` ends it."""
 
-    __slots__ = ("_scheduled", "bytes_in", "bytes_out", "closed", "peer", "server", "sk",
-                 "sock")
+    __slots__ = ("bytes_in", "bytes_out", "closed", "peer", "server", "sk", "sock", "wake")
 
     def __init__(self, server: TcpServer, sock: StreamSocket, peer: tuple[str, int]) -> None:
         self.server = server
@@ -50,17 +50,11 @@ class TcpConn:
         self.bytes_in = 0
         self.bytes_out = 0
         self.closed = False
-        self._scheduled = False
+        # the socket's waker: run on_ready on the next loop turn (once)
+        self.wake = SoonOnce(server.loop, self._run, lambda: not self.closed)
         self.sk.wq.append(self.wake)
 
-    def wake(self) -> None:
-        """The socket's waker: run :meth:`on_ready` on the next loop turn (once)."""
-        if not self._scheduled and not self.closed:
-            self._scheduled = True
-            self.server.loop.call_soon(self._run)
-
     def _run(self) -> None:
-        self._scheduled = False
         if self.closed:
             return
         try:
@@ -190,17 +184,11 @@ class TcpServer:
             raise ServiceError(f"{self.name}: {exc.strerror or exc}") from None
         self._sock: StreamSocket | None = sock
         self._sk = sock._sk
-        self._scheduled = False
+        self._wake = SoonOnce(self.loop, self._accept_all, lambda: self._sock is not None)
         self._sk.wq.append(self._wake)
-
-    def _wake(self) -> None:
-        if not self._scheduled and self._sock is not None:
-            self._scheduled = True
-            self.loop.call_soon(self._accept_all)
 
     def _accept_all(self) -> None:
         """inet_csk_accept until the accept queue is empty."""
-        self._scheduled = False
         sock = self._sock
         if sock is None:
             return

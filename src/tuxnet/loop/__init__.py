@@ -9,5 +9,6 @@ same timers on the monotonic clock with file-descriptor readiness through
 from tuxnet.loop.base import EventLoop, TimerHandle
 from tuxnet.loop.real import RealLoop
 from tuxnet.loop.sim import SimLoop
+from tuxnet.loop.soon import SoonOnce
 
-__all__ = ["EventLoop", "RealLoop", "SimLoop", "TimerHandle"]
+__all__ = ["EventLoop", "RealLoop", "SimLoop", "SoonOnce", "TimerHandle"]

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.drivers.simnic import connect_simnics
-from tuxnet.loop import SimLoop
+from tuxnet.loop import SimLoop, SoonOnce
 from tuxnet.pcap import PcapWriter
 from tuxnet.scenarios.routers import add_addr, add_nic, make_host
 from tuxnet.sim import Topology
@@ -83,21 +83,6 @@ class _App:
     errors: list[str] = field(default_factory=list)
     ss: dict[str, str] = field(default_factory=dict)
     info: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def _on_wake(loop: SimLoop, step: Any) -> Any:
-    """A waker for sk.wq that runs ``step`` once, soon, outside the stack."""
-    scheduled = [False]
-
-    def run() -> None:
-        scheduled[0] = False
-        step()
-
-    def waker() -> None:
-        if not scheduled[0]:
-            scheduled[0] = True
-            loop.call_soon(run)
-    return waker
 
 
 def _ethtool_k(host: Host, args: tuple[str, ...]) -> None:
@@ -206,12 +191,12 @@ def run_tcp_bulk(params: TcpBulkParams, pcap_path: str | None = None, *,
         except BlockingIOError:
             return
         app.server = s
-        s.wq.append(_on_wake(loop, server_step))
+        s.wq.append(SoonOnce(loop, server_step))
         proto.tcp_close(app.listener)  # one connection is all this server takes
         server_step()
 
-    client.wq.append(_on_wake(loop, client_step))
-    listener.wq.append(_on_wake(loop, accept_step))
+    client.wq.append(SoonOnce(loop, client_step))
+    listener.wq.append(SoonOnce(loop, accept_step))
 
     def start() -> None:
         app.start_ns = loop.now_ns()
