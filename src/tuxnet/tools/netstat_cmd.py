@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from tuxnet.tools.netstat_stats import netstat_s
 from tuxnet.tools.procfs import read_proc
-from tuxnet.tools.scenario_hosts import ScenarioError, scenario_hosts, take_scenario_args
+from tuxnet.tools.scenario_hosts import run_on_hosts
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -55,15 +55,4 @@ def run(host: Host, argv: list[str], out: TextIO, err: TextIO | None = None) -> 
 
 def main(argv: list[str], prog: str = "tuxnet netstat") -> int:
     """Entry point of ``tuxnet netstat``."""
-    try:
-        scenario, at, which, argv = take_scenario_args(argv)
-        hosts = scenario_hosts(scenario, at, which)
-    except ScenarioError as exc:
-        sys.stderr.write(f"{prog}: {exc}")
-        return exc.status
-    rc = 0
-    for host in hosts:
-        if len(hosts) > 1:
-            sys.stdout.write(f"==> host {host.name} <==\n")
-        rc = run(host, argv, sys.stdout, sys.stderr) or rc
-    return rc
+    return run_on_hosts(argv, prog, lambda host, args: run(host, args, sys.stdout, sys.stderr))

@@ -9,13 +9,16 @@ by default when b has read half the data, or at ``--at SECONDS`` of virtual time
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.loop import SimLoop
 
-__all__ = ["SCENARIOS", "ScenarioError", "scenario_hosts", "take_scenario_args"]
+__all__ = ["SCENARIOS", "ScenarioError", "run_on_hosts", "scenario_hosts",
+           "take_scenario_args"]
 
 SCENARIOS = ("sockets", "tcp")
 
@@ -114,3 +117,22 @@ def take_scenario_args(argv: list[str]) -> tuple[str | None, str | None, str | N
     at, argv = _take(argv, "at")
     which, argv = _take(argv, "host")
     return scenario, at, which, argv
+
+
+def run_on_hosts(argv: list[str], prog: str, run: Callable[[Host, list[str]], int]) -> int:
+    """A tool's main: take tuxnet's own options off ``argv``, find the hosts, and
+    ``run(host, rest_of_argv)`` on each (headed ``==> host NAME <==`` when there are
+    several); the exit status is the last non-zero one (2 for a bad scenario)."""
+    try:
+        scenario, at, which, argv = take_scenario_args(argv)
+        hosts = scenario_hosts(scenario, at, which)
+    except ScenarioError as exc:
+        sys.stderr.write(f"{prog}: {exc}")
+        return exc.status
+    rc = 0
+    for host in hosts:
+        if len(hosts) > 1:
+            sys.stdout.write(f"==> host {host.name} <==\n")
+        rc = run(host, argv) or rc
+        sys.stdout.flush()
+    return rc

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from tuxnet.ipv4.udp_table import sysctl_vec
-from tuxnet.tools.scenario_hosts import ScenarioError, scenario_hosts, take_scenario_args
+from tuxnet.tools.scenario_hosts import run_on_hosts
 from tuxnet.tools.ss_diag import SockRecord, inet_diag_dump, sockstat
 from tuxnet.tools.ss_filter import SS_ALL, SS_CONN, SsError, parse_filter, scan_state
 from tuxnet.tools.ss_fmt import SS_STATE_NAMES, tcp_info_text
@@ -498,17 +498,6 @@ def _screen_width(out: TextIO) -> int | None:
 
 def main(argv: list[str], prog: str = "tuxnet ss") -> int:
     """Entry point of ``tuxnet ss``."""
-    try:
-        scenario, at, which, argv = take_scenario_args(argv)
-        hosts = scenario_hosts(scenario, at, which)
-    except ScenarioError as exc:
-        sys.stderr.write(f"{prog}: {exc}")
-        return exc.status
     width = _screen_width(sys.stdout)
-    rc = 0
-    for host in hosts:
-        if len(hosts) > 1:
-            sys.stdout.write(f"==> host {host.name} <==\n")
-        rc = run(host, argv, sys.stdout, sys.stderr, width) or rc
-        sys.stdout.flush()
-    return rc
+    return run_on_hosts(argv, prog,
+                        lambda host, args: run(host, args, sys.stdout, sys.stderr, width))
