@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tuxnet.loop.soon import SoonOnce
+from tuxnet.socket.core import remove_wait_queue
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -331,9 +332,7 @@ class HttpFetch:
 
     def close(self) -> None:
         """Close the socket and the output file."""
-        wq = self._sk.wq
-        if self._wake in wq:
-            wq.remove(self._wake)
+        remove_wait_queue(self._sk.wq, self._wake)
         if not self._sock._closed:
             self._sock.close()
         if self._fd >= 0:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tuxnet.loop.soon import SoonOnce
+from tuxnet.socket.core import remove_wait_queue
 
 if TYPE_CHECKING:
     from tuxnet.host import Host
@@ -172,8 +173,7 @@ class UdpEcho:
         sock = self._sock
         if sock is not None:
             self._sock = None
-            if self._wake in self._sk.wq:
-                self._sk.wq.remove(self._wake)
+            remove_wait_queue(self._sk.wq, self._wake)
             sock.close()
 
     def counters(self) -> dict[str, int]:

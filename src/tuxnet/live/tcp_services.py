@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from tuxnet.live.services import ServiceContext, ServiceError, parse_port, register_service
 from tuxnet.loop.soon import SoonOnce
+from tuxnet.socket.core import remove_wait_queue
 
 if TYPE_CHECKING:
     from tuxnet.socket.stream import StreamSocket
@@ -93,9 +94,7 @@ class TcpConn:
         if self.closed:
             return
         self.closed = True
-        wq = self.sk.wq
-        if self.wake in wq:
-            wq.remove(self.wake)
+        remove_wait_queue(self.sk.wq, self.wake)
         self.server.conns.discard(self)
         self.server.closed_conns += 1
         self.server.forget(self)
@@ -220,8 +219,7 @@ class TcpServer:
         sock = self._sock
         if sock is not None:
             self._sock = None
-            if self._wake in self._sk.wq:
-                self._sk.wq.remove(self._wake)
+            remove_wait_queue(self._sk.wq, self._wake)
             sock.close()
 
     def totals(self) -> tuple[int, int]:

@@ -57,6 +57,7 @@ from tuxnet.packetdrill.syscalls import (
 )
 from tuxnet.packetdrill.tcpinfo import CodeError, run_code
 from tuxnet.packetdrill.tun import make_host
+from tuxnet.socket.core import remove_wait_queue
 from tuxnet.tcp.cong import tcp_ca_find
 from tuxnet.wire.addr import ip_bytes
 
@@ -235,8 +236,8 @@ class _Runner:
 
     def _unhook(self, p: _Pending) -> None:
         sk = p.att.sk
-        if sk is not None and self._wake_pending in sk.wq:
-            sk.wq.remove(self._wake_pending)
+        if sk is not None:
+            remove_wait_queue(sk.wq, self._wake_pending)
 
     def wait_pending(self, line: int) -> None:
         """A new system call waits for the syscall thread (the pending call)."""

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from tuxnet.host import Host
     from tuxnet.skb import SkBuff
 
-__all__ = ["ProtoOps", "SimulationStalled", "Sock", "sk_wait_event", "sock_errno"]
+__all__ = ["ProtoOps", "SimulationStalled", "Sock", "remove_wait_queue", "sk_wait_event",
+           "sock_errno"]
 
 _INODE_BASE = 40000  # first socket inode of a host (get_next_ino is global in Linux)
 
@@ -211,6 +212,12 @@ class Sock:
                 bool(self.sk_shutdown & 1) or bool(self.sk_error_queue))
 
 
+def remove_wait_queue(wq: list[Callable[[], object]], waker: Callable[[], object]) -> None:
+    """remove_wait_queue(): ``waker`` leaves the wait queue ``wq`` (if it is on it)."""
+    if waker in wq:
+        wq.remove(waker)
+
+
 def sk_wait_event(sk: Sock, ready: Callable[[], bool], deadline_ns: int | None,
                   what: str) -> bool:
     """sk_wait_event() / wait_woken(): run the host's loop until ``ready()``, the
@@ -232,13 +239,11 @@ def sk_wait_event(sk: Sock, ready: Callable[[], bool], deadline_ns: int | None,
             woken = True
             loop.stop()
 
-        wq = sk.wq
-        wq.append(waker)
+        sk.wq.append(waker)
         try:
             loop.run(until_ns=deadline_ns)
         finally:
-            if waker in wq:
-                wq.remove(waker)
+            remove_wait_queue(sk.wq, waker)
         if woken or ready():
             continue
         if deadline_ns is None and loop.next_deadline() is None:
