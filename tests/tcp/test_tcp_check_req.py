@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from _tcpwire import MS, SEC, A, B, Seg, Wire, listener, seg_bytes
 
+from tuxnet.dropreason import SkbDropReason
 from tuxnet.tcp.defs import (
     TCP_CLOSE,
     TCP_ESTABLISHED,
@@ -94,6 +95,8 @@ def test_retransmitted_syn_resends_the_synack(p: Passive) -> None:
     (again,) = p.new()
     assert again.t == 500 * MS and again.tcp.flags == TCPHDR_SYN | TCPHDR_ACK
     assert again.tcp.seq == p.snt_isn and again.tcp.ack_seq == p.rcv_nxt
+    if p.tfo:  # tcp_rcv_state_process discards it, TCP_FASTOPEN the default reason
+        assert p.b.drop_counts.get(SkbDropReason.TCP_FASTOPEN) == 1
     p.w.run(2 * SEC)
     # a request's timer starts over (1 s from the resend); a Fast Open child's
     # retransmit timer keeps its deadline (1 s after the SYN)
@@ -141,6 +144,7 @@ def test_rst_inside_the_window_ends_it(p: Passive) -> None:
 def test_segment_without_ack_is_dropped(p: Passive) -> None:
     p.send(p.rcv_nxt, 0, TCPHDR_PSH, b"y" * 10)
     assert p.new() == [] and p.mib("AttemptFails") == 0
+    assert p.b.drop_counts.get(SkbDropReason.TCP_FLAGS) == 1
     child = p.child()
     if p.tfo:
         assert child is not None and child.sk_state == TCP_SYN_RECV

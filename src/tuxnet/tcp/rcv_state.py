@@ -320,9 +320,11 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
     sk.tcp_mstamp_refresh()
     sk.rx_opt.saw_tstamp = False
     req = sk.fastopen_rsk
-    if req is not None and tcp_check_req(sk, skb, req, fastopen=True)[0] is None:
-        sk.host.consume_skb(skb, "tcp_check_req")  # handled (or refused) as a request
-        return None
+    if req is not None:
+        nsk, why = tcp_check_req(sk, skb, req, fastopen=True)
+        if nsk is None:  # handled (a SYN-ACK resent) or refused: discard with a reason
+            _in.tcp_drop(sk, skb, why or R.TCP_FASTOPEN, "tcp_rcv_state_process")
+            return None
     if not flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN):
         _in.tcp_drop(sk, skb, R.TCP_FLAGS, "tcp_rcv_state_process")
         return None
