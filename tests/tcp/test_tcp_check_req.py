@@ -167,3 +167,21 @@ def test_request_answers_a_wrong_ack_with_a_rst() -> None:
     (rst,) = p.new()
     assert rst.tcp.flags == TCPHDR_RST and rst.tcp.seq == p.snt_isn + 7
     assert p.lst.reqsk_qlen == 1  # RFC 9293 3.10.7.3: the request stays
+
+
+@pytest.mark.parametrize("abort", [0, 1])
+def test_a_full_accept_queue_keeps_or_resets_the_request(abort: int) -> None:
+    """listen_overflow: tcp_abort_on_overflow=0 keeps the request (acked, the final
+    ACK retried later), 1 answers with a RST through embryonic_reset — neither counts
+    AttemptFails (only a RST or SYN in the window does)."""
+    p = Passive(tfo=False)
+    p.b.sysctl.set("net.ipv4.tcp_abort_on_overflow", str(abort))
+    p.lst.sk_ack_backlog = p.lst.sk_max_ack_backlog + 1  # the accept queue is full
+    p.send(p.rcv_nxt, p.snt_isn + 1, TCPHDR_ACK)
+    assert p.mib("ListenOverflows") == 1 and p.mib("AttemptFails") == 0
+    if abort:
+        (rst,) = p.new()
+        assert rst.tcp.flags == TCPHDR_RST and rst.tcp.seq == p.snt_isn + 1
+        assert p.lst.reqsk_qlen == 0 and p.mib("EmbryonicRsts") == 1
+    else:
+        assert p.new() == [] and p.lst.reqsk_qlen == 1

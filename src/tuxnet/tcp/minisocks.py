@@ -348,8 +348,7 @@ def tcp_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock,
         if not tn.sysctl("tcp_abort_on_overflow"):
             req.acked = True
             return None, R.SOCKET_BACKLOG
-        host.mib.tcp.AttemptFails += 1
-        _embryonic_reset(sk, skb, req, flg, False)
+        _embryonic_reset(sk, skb, req, flg, False)  # listen_overflow: no AttemptFails
         return None, R.SOCKET_BACKLOG
     # inet_csk_complete_hashdance: the child replaces the request
     if req.rsk_timer is not None:
