@@ -126,6 +126,20 @@ def test_paws_drops_old_timestamps(conn: tuple[Wire, TcpSock]) -> None:
     assert proto.tcp_recvmsg(c, 10, 0, 0) == b"new"
 
 
+def test_paws_old_ack_dropped_without_dupack(conn: tuple[Wire, TcpSock]) -> None:
+    w, c = conn
+    recent = c.rx_opt.ts_recent
+    # a pure ACK from before rcv_nxt that fails PAWS is an old ACK reordered on the way
+    # (tcp_disordered_ack_check): no dupack, PAWSOldAck, its own drop reason
+    assert _to_client(w, c, c.rcv_nxt - 1, c.snd_nxt, ACK, tsval=recent - 5) == 0
+    assert w.a.mib.tcpext.PAWSOldAck == 1 and w.a.mib.tcpext.PAWSEstab == 0
+    assert w.a.drop_counts == {R.TCP_RFC7323_PAWS_ACK: 1}
+    # the same at rcv_nxt but carrying data is a PAWS failure: dupack, PAWSEstab
+    assert _to_client(w, c, c.rcv_nxt, c.snd_nxt, ACK | PSH, b"x", tsval=recent - 5) == 1
+    assert w.a.mib.tcpext.PAWSEstab == 1
+    assert w.a.drop_counts[R.TCP_RFC7323_PAWS] == 1
+
+
 def test_ack_of_unsent_and_ancient_data(conn: tuple[Wire, TcpSock]) -> None:
     w, c = conn
     ts = _ts(c)
@@ -164,6 +178,8 @@ def test_synsent_unacceptable_ack_draws_rst() -> None:
     rst = w.sent("a")[-1].tcp
     assert rst.flags == RST and rst.seq == (c.snd_nxt + 5) & 0xFFFFFFFF
     assert c.sk_state == TCP_SYN_SENT
+    # Linux 6.18 tcp_rcv_synsent_state_process: reset_and_undo with this reason
+    assert w.a.drop_counts == {R.TCP_INVALID_ACK_SEQUENCE: 1}
     w.inject(w.a, seg_bytes(8080, c.inet_sport, 777, c.snd_nxt, RST, 0))  # RST without ACK
     assert c.sk_state == TCP_SYN_SENT
     assert w.a.drop_counts[R.TCP_RESET] == 1

@@ -59,7 +59,7 @@ def test_byte_exact_under_impairments(seed: int) -> None:
                R.TCP_OFO_DROP, R.TCP_CSUM, R.TCP_INVALID_SEQUENCE, R.TCP_OLD_ACK,
                R.TCP_FLAGS, R.TCP_RESET, R.TCP_INVALID_SYN, R.NO_SOCKET, R.PKT_TOO_SMALL,
                R.TCP_ACK_UNSENT_DATA, R.TCP_ZEROWINDOW, R.TCP_OVERWINDOW,
-               R.TCP_CLOSE, R.SOCKET_FILTER}
+               R.TCP_CLOSE, R.SOCKET_FILTER, R.TCP_RFC7323_PAWS_ACK, R.TCP_RFC7323_TW_PAWS}
     for host in (w.a, w.b):
         assert set(host.drop_counts) <= allowed, (host.name, host.drop_counts)
     if w.corrupted:

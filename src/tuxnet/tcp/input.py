@@ -291,11 +291,13 @@ def tcp_validate_incoming(sk: TcpSock, skb: SkBuff, syn_inerr: bool) -> bool:
         if flags & TCPHDR_SYN:
             return _syn_challenge(sk, skb, syn_inerr)
         if _paws_old_ack(sk, skb):
+            # an old ACK reordered on the way: no dupack (Linux 6.15+)
             tcpext.PAWSOldAck += 1
-        else:
-            tcpext.PAWSEstab += 1
-            if not tcp_oow_rate_limited(sk, skb, "TCPACKSkippedPAWS", sk, "last_oow_ack_time"):
-                tcp_send_dupack(sk, skb)
+            tcp_drop(sk, skb, R.TCP_RFC7323_PAWS_ACK, "tcp_validate_incoming")
+            return False
+        tcpext.PAWSEstab += 1
+        if not tcp_oow_rate_limited(sk, skb, "TCPACKSkippedPAWS", sk, "last_oow_ack_time"):
+            tcp_send_dupack(sk, skb)
         tcp_drop(sk, skb, R.TCP_RFC7323_PAWS, "tcp_validate_incoming")
         return False
     reason = tcp_sequence(sk, cb.seq, cb.end_seq)

@@ -155,7 +155,7 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
             if sk.icsk_retransmits == 0:
                 _timer.inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, TCP_TIMEOUT_MIN,
                                                  TCP_RTO_MAX)
-            sk.synsent_drop_reason = R.TCP_ACK_UNSENT_DATA
+            sk.synsent_drop_reason = R.TCP_INVALID_ACK_SEQUENCE
             return 1
         if rx.saw_tstamp and rx.rcv_tsecr and \
                 not between(rx.rcv_tsecr, sk.retrans_stamp, sk.tcp_time_stamp_ts()):
