@@ -20,13 +20,16 @@ from tuxnet.tcp.defs import (
     TCPHDR_SYN,
 )
 from tuxnet.tcp.fastopen import TCP_FASTOPEN, tcp_fastopen_setsockopt
+from tuxnet.tcp.minisocks import TcpRequestSock
 from tuxnet.tcp.netns import tcp_net
+from tuxnet.tcp.options import tcp_options_write
 from tuxnet.tcp.sock import TcpSock
 
 PORT = 40000
 ISN = 1000
 MSS = bytes.fromhex("020405b4")
 DATA = b"fast open!"
+TSVAL = 5000  # the fake peer's TSval in its SYN (then TSVAL + 1)
 
 
 class Passive:
@@ -34,11 +37,12 @@ class Passive:
     logged, never delivered); ``tfo`` makes the SYN carry data to a Fast Open
     listener that needs no cookie, so the SYN creates the child at once."""
 
-    def __init__(self, tfo: bool) -> None:
+    def __init__(self, tfo: bool, ts: bool = False) -> None:
         self.w = Wire(drop=lambda seg: seg.src == "b")
         self.b = self.w.b
         self.lst = listener(self.b)
         self.tfo = tfo
+        self.ts = ts  # the SYN offers timestamps (TSval TSVAL)
         if tfo:
             self.b.sysctl.set("net.ipv4.tcp_fastopen", "0x203")  # server, no cookie
             tcp_fastopen_setsockopt(self.lst, TCP_FASTOPEN, 8)
@@ -47,13 +51,24 @@ class Passive:
         self.rcv_nxt = ISN + 1 + (len(DATA) if tfo else 0)
         self.n = 1
 
-    def send(self, seq: int, ack: int, flags: int, payload: bytes = b"") -> None:
-        self.w.inject(self.b, seg_bytes(PORT, 8080, seq, ack, flags, 65535, payload,
-                                        MSS if flags & TCPHDR_SYN else b"",
+    def send(self, seq: int, ack: int, flags: int, payload: bytes = b"",
+             tsecr: int | None = None) -> None:
+        """A segment from the peer; ``tsecr`` adds a timestamp option (TSval TSVAL + 1)."""
+        opts = MSS if flags & TCPHDR_SYN else b""
+        if flags & TCPHDR_SYN and self.ts:
+            opts += tcp_options_write(ts=(TSVAL, 0))
+        elif tsecr is not None:
+            opts = tcp_options_write(ts=(TSVAL + 1, tsecr))
+        self.w.inject(self.b, seg_bytes(PORT, 8080, seq, ack, flags, 65535, payload, opts,
                                         saddr=A, daddr=B), saddr=A)
 
     def syn(self) -> None:
         self.send(ISN, 0, TCPHDR_SYN, DATA if self.tfo else b"")
+
+    def req(self) -> TcpRequestSock:
+        r = tcp_net(self.b).ehash.get((B, 8080, A, PORT))
+        assert isinstance(r, TcpRequestSock)
+        return r
 
     def out(self) -> list[Seg]:
         return self.w.sent("b")
@@ -111,6 +126,7 @@ def test_out_of_window_segment_draws_an_ack(p: Passive) -> None:
     assert ack.tcp.seq == p.snt_isn + 1 and ack.tcp.ack_seq == p.rcv_nxt
     assert p.mib("AttemptFails") == 0
     assert (p.child() is not None) == p.tfo and (p.lst.reqsk_qlen == 1) != p.tfo
+    assert p.b.drop_counts == {SkbDropReason.TCP_OVERWINDOW: 1}  # Linux 6.15+
 
 
 def test_syn_inside_the_window_draws_a_rst(p: Passive) -> None:
@@ -185,3 +201,59 @@ def test_a_full_accept_queue_keeps_or_resets_the_request(abort: int) -> None:
         assert p.lst.reqsk_qlen == 0 and p.mib("EmbryonicRsts") == 1
     else:
         assert p.new() == [] and p.lst.reqsk_qlen == 1
+    assert p.b.drop_counts == {SkbDropReason.TCP_LISTEN_OVERFLOW: 1}  # Linux 6.15+
+
+
+# -- the TSecr check (Linux 6.15+: tsecr_reject, TcpExtTSEcrRejected) ------------------
+
+def test_ack_with_a_wrong_tsecr_is_answered_dropped_and_counted() -> None:
+    p = Passive(tfo=False, ts=True)
+    tsval = p.out()[0].tcp.options.timestamp[0]  # the SYN-ACK's, ts_off included
+    assert p.req().ts_off != 0 and p.req().snt_tsval_first == tsval
+    p.send(p.rcv_nxt, p.snt_isn + 1, TCPHDR_ACK, tsecr=tsval + 1000)
+    (ack,) = p.new()  # handled as out of window: an ACK (with the SYN's TSval echoed)
+    assert ack.tcp.flags == TCPHDR_ACK and ack.tcp.ack_seq == p.rcv_nxt
+    assert ack.tcp.options.timestamp[1] == TSVAL
+    assert p.mib("TSEcrRejected") == 1 and p.mib("PAWSEstab") == 0
+    assert p.b.drop_counts == {SkbDropReason.TCP_RFC7323_TSECR: 1}
+    assert p.child() is None and p.lst.reqsk_qlen == 1
+    # the right TSecr (compared as sent, before ts_off comes off) completes it
+    p.send(p.rcv_nxt, p.snt_isn + 1, TCPHDR_ACK, tsecr=tsval)
+    child = p.child()
+    assert child is not None and child.sk_state == TCP_ESTABLISHED
+    assert child.rx_opt.ts_recent == TSVAL + 1  # the child takes the ACK's TSval
+    assert p.mib("TSEcrRejected") == 1 and len(p.lst.icsk_accept_queue) == 1
+
+
+def test_a_rst_with_a_wrong_tsecr_draws_no_ack() -> None:
+    p = Passive(tfo=False, ts=True)
+    p.send(p.rcv_nxt, 0, TCPHDR_RST, tsecr=1)
+    assert p.new() == [] and p.lst.reqsk_qlen == 1
+    assert p.b.drop_counts == {SkbDropReason.TCP_RFC7323_TSECR: 1}
+
+
+def test_any_synack_tsval_is_a_valid_tsecr() -> None:
+    p = Passive(tfo=False, ts=True)
+    first = p.out()[0].tcp.options.timestamp[0]
+    p.w.run(1100 * MS)  # the SYN-ACK is retransmitted at 1 s with a later TSval
+    (again,) = p.new()
+    last = again.tcp.options.timestamp[0]
+    assert again.tcp.flags == TCPHDR_SYN | TCPHDR_ACK and last == first + 1000
+    assert p.req().snt_tsval_last == last
+    p.send(p.rcv_nxt, p.snt_isn + 1, TCPHDR_ACK, tsecr=last + 1)  # never sent
+    assert p.mib("TSEcrRejected") == 1 and p.child() is None
+    p.w.run(600 * MS)  # past the out-of-window ACK rate limit
+    p.send(p.rcv_nxt, p.snt_isn + 1, TCPHDR_ACK, tsecr=first + 500)  # in between
+    child = p.child()
+    assert child is not None and child.sk_state == TCP_ESTABLISHED
+    assert p.mib("TSEcrRejected") == 1
+
+
+def test_a_fast_open_child_does_not_check_the_tsecr() -> None:
+    p = Passive(tfo=True, ts=True)
+    tsval = p.out()[0].tcp.options.timestamp[0]
+    p.send(p.rcv_nxt, p.snt_isn + 1, TCPHDR_ACK, tsecr=tsval + 1000)
+    child = p.child()
+    assert child is not None and child.sk_state == TCP_ESTABLISHED
+    assert p.mib("TSEcrRejected") == 0
+    assert SkbDropReason.TCP_RFC7323_TSECR not in p.b.drop_counts

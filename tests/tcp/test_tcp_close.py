@@ -8,6 +8,7 @@ import errno
 import pytest
 from _tcpwire import MS, SEC, A, Wire, pair, seg_bytes
 
+from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.tcp import proto
 from tuxnet.tcp.defs import (
     TCP_CLOSE,
@@ -17,6 +18,7 @@ from tuxnet.tcp.defs import (
     TCP_TIME_WAIT,
 )
 from tuxnet.tcp.netns import tcp_net
+from tuxnet.tcp.options import tcp_options_write
 
 FIN, ACK, RST = 0x01, 0x10, 0x04
 
@@ -136,6 +138,31 @@ def test_rst_assassinates_time_wait() -> None:
     tw = _tw(w, "a")[0]
     w.inject(w.a, seg_bytes(8080, tw.inet_num, tw.tw_rcv_nxt, 0, RST, 0))  # type: ignore[attr-defined]
     assert not _tw(w, "a")  # RFC 1337 hazard, as Linux with tcp_rfc1337 = 0
+
+
+def test_paws_in_time_wait_acked_and_dropped_with_reason() -> None:
+    w = Wire()
+    c, s, _ = pair(w)
+    proto.tcp_close(c)
+    w.run(100 * MS)
+    proto.tcp_close(s)
+    w.run(10 * MS)
+    tw = _tw(w, "a")[0]
+    w.drop = lambda seg: True
+    rcv_nxt, snd_nxt = tw.tw_rcv_nxt, tw.tw_snd_nxt  # type: ignore[attr-defined]
+    old_ts = tw.tw_ts_recent - 10  # type: ignore[attr-defined]
+    n = len(w.sent("a"))
+    w.inject(w.a, seg_bytes(8080, tw.inet_num, rcv_nxt, snd_nxt, ACK, 500, b"",  # type: ignore[attr-defined]
+                            tcp_options_write(ts=(old_ts, 0))))
+    # tcp_timewait_state_process: PAWS failure -> PAWSTimewait, the ACK, and (6.16+)
+    # SKB_DROP_REASON_TCP_RFC7323_TW_PAWS
+    assert [x.tcp.flags for x in w.sent("a")[n:]] == [ACK]
+    assert w.a.mib.tcpext.PAWSTimewait == 1
+    assert w.a.drop_counts == {R.TCP_RFC7323_TW_PAWS: 1}
+    # a good timestamp on the same bare ACK is consumed silently
+    w.inject(w.a, seg_bytes(8080, tw.inet_num, rcv_nxt, snd_nxt, ACK, 500, b"",  # type: ignore[attr-defined]
+                            tcp_options_write(ts=(old_ts + 20, 0))))
+    assert w.a.drop_counts == {R.TCP_RFC7323_TW_PAWS: 1} and w.a.mib.tcpext.PAWSTimewait == 1
 
 
 def test_fin_wait2_socket_in_time_wait_gets_peer_fin() -> None:

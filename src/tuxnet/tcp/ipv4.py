@@ -210,7 +210,12 @@ def tcp_make_synack(listener: TcpSock, req: _mini.TcpRequestSock, cookie: bool,
         if cookie:
             tsval = _cookies.cookie_init_timestamp(now_ms, req.wscale_ok, req.snd_wscale,
                                                    req.sack_ok, req.ecn_ok)
-        ts = ((tsval + req.ts_off) & _M32, req.ts_recent)
+        tsval = (tsval + req.ts_off) & _M32
+        if not req.snt_tsval_first:  # tcp_synack_options: never a first TSval of 0
+            tsval = tsval or _M32
+            req.snt_tsval_first = tsval
+        req.snt_tsval_last = tsval
+        ts = (tsval, req.ts_recent)
     if not cookie and not req.snt_synack:
         req.snt_synack = now_ns // 1000
     opts = tcp_options_write(mss, ts, req.sack_ok, req.rcv_wscale if req.wscale_ok else -1)
@@ -645,7 +650,7 @@ def _inbound_hash_drop(sk: TcpSock, skb: SkBuff, owner: TcpSock) -> bool:
 def _do_time_wait(tn: TcpNet, tw: _mini.TcpTimewaitSock, skb: SkBuff, sport: int,
                   dport: int) -> int:
     host = tw.host
-    status, isn = _mini.tcp_timewait_state_process(tw, skb)
+    status, isn, reason = _mini.tcp_timewait_state_process(tw, skb)
     if status == _mini.TCP_TW_SYN:
         cb = tcp_cb(skb)
         listener = tw.net.lookup_listener(cb.daddr, dport, cb.iif)
@@ -657,11 +662,13 @@ def _do_time_wait(tn: TcpNet, tw: _mini.TcpTimewaitSock, skb: SkBuff, sport: int
         status = _mini.TCP_TW_SUCCESS
     if status == _mini.TCP_TW_ACK:
         tcp_v4_timewait_ack(tw, skb)
-        host.consume_skb(skb, "tcp_v4_rcv")
     elif status == _mini.TCP_TW_RST:
         tcp_v4_send_reset(host, tw, skb)
         _mini.inet_twsk_kill(tw)
         host.kfree_skb(skb, R.TCP_CLOSE, "tcp_v4_rcv")
+        return 0
+    if reason is not None:  # the TIME_WAIT PAWS failure, answered (or not) all the same
+        host.kfree_skb(skb, reason, "tcp_v4_rcv")
     else:
         host.consume_skb(skb, "tcp_v4_rcv")
     return 0

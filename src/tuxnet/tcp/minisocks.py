@@ -94,6 +94,10 @@ class TcpRequestSock:
         self.mss = 0
         self.ts_recent = 0
         self.ts_off = 0
+        # TSval (ts_off included) of the first and the latest SYN-ACK, set by
+        # tcp_synack_options; tcp_check_req accepts a TSecr between them (Linux 6.15+)
+        self.snt_tsval_first = 0
+        self.snt_tsval_last = 0
         self.tstamp_ok = False
         self.sack_ok = False
         self.wscale_ok = False
@@ -297,11 +301,18 @@ def tcp_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock,
     tn = sk.net
     host = sk.host
     paws_reject = False
+    tsecr_reject = False
     tmp = TcpRxOptions()
     if cb.hdr_len > 20:
         tcp_parse_options(tn, skb.data, 0, cb.hdr_len, bool(flg & TCPHDR_SYN), False, tmp)
         if tmp.saw_tstamp:
             if tmp.rcv_tsecr:
+                # the TSecr must echo one of our SYN-ACKs' TSvals (compared as sent,
+                # before ts_off comes off); not yet for Fast Open (Linux 6.15+)
+                if req.tstamp_ok and not fastopen:
+                    first = req.snt_tsval_first
+                    tsecr_reject = ((tmp.rcv_tsecr - first) & _M32) > \
+                        ((req.snt_tsval_last - first) & _M32)  # !between()
                 tmp.rcv_tsecr = (tmp.rcv_tsecr - req.ts_off) & _M32
             now_s = ktime_get_seconds(host)
             stamp = now_s - reqsk_timeout(req, TCP_RTO_MAX) // HZ
@@ -318,17 +329,19 @@ def tcp_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock,
         return None, None
     if flg & TCPHDR_ACK and not fastopen and cb.ack_seq != (req.snt_isn + 1) & _M32:
         return sk, None  # RFC 9293 3.10.7.3: the listener sends a RST
-    if paws_reject or not tcp_in_window(cb.seq, cb.end_seq, req.rcv_nxt,
-                                        (req.rcv_nxt + req.rsk_rcv_wnd) & _M32):
+    if paws_reject or tsecr_reject or not tcp_in_window(
+            cb.seq, cb.end_seq, req.rcv_nxt, (req.rcv_nxt + req.rsk_rcv_wnd) & _M32):
         if not flg & TCPHDR_RST and not tcp_oow_rate_limited(
                 sk, skb, "TCPACKSkippedSynRecv", req, "last_oow_ack_time"):
             _v4.tcp_v4_reqsk_send_ack(sk, skb, req)
         if paws_reject:
             host.mib.tcpext.PAWSEstab += 1
             return None, R.TCP_RFC7323_PAWS
-        return None, R.TCP_OLD_SEQUENCE
-    if tmp.saw_tstamp and not after(cb.seq, req.rcv_nxt):
-        req.ts_recent = tmp.rcv_tsval
+        if tsecr_reject:
+            host.mib.tcpext.TSEcrRejected += 1
+            return None, R.TCP_RFC7323_TSECR
+        return None, R.TCP_OVERWINDOW
+    # req.ts_recent stays the SYN's TSval (Linux 6.15+): the child takes the new one
     if cb.seq == req.rcv_isn:
         flg &= ~TCPHDR_SYN  # the SYN is out of the window that starts at rcv_isn + 1
     if flg & (TCPHDR_RST | TCPHDR_SYN):
@@ -344,12 +357,14 @@ def tcp_check_req(sk: TcpSock, skb: SkBuff, req: TcpRequestSock,
         host.mib.tcpext.TCPDeferAcceptDrop += 1
         return None, None
     child = _v4.tcp_v4_syn_recv_sock(sk, skb, req)
-    if child is None:
+    if child is None:  # listen_overflow
         if not tn.sysctl("tcp_abort_on_overflow"):
             req.acked = True
-            return None, R.SOCKET_BACKLOG
-        _embryonic_reset(sk, skb, req, flg, False)  # listen_overflow: no AttemptFails
-        return None, R.SOCKET_BACKLOG
+            return None, R.TCP_LISTEN_OVERFLOW
+        _embryonic_reset(sk, skb, req, flg, False)  # no AttemptFails on this way in
+        return None, R.TCP_LISTEN_OVERFLOW
+    if tmp.saw_tstamp and not after(cb.seq, req.rcv_nxt):
+        child.rx_opt.ts_recent = tmp.rcv_tsval
     # inet_csk_complete_hashdance: the child replaces the request
     if req.rsk_timer is not None:
         req.rsk_timer.cancel()
@@ -499,9 +514,11 @@ def tcp_time_wait(sk: TcpSock, state: int, timeo: int) -> None:
     _proto.tcp_done(sk)
 
 
-def tcp_timewait_state_process(tw: TcpTimewaitSock, skb: SkBuff) -> tuple[int, int]:
+def tcp_timewait_state_process(tw: TcpTimewaitSock,
+                               skb: SkBuff) -> tuple[int, int, R | None]:
     """tcp_timewait_state_process() (RFC 9293 3.10.7.4 TIME-WAIT, RFC 1122 4.2.2.13):
-    (TCP_TW_SUCCESS/RST/ACK/SYN, the ISN for a new connection on TCP_TW_SYN)."""
+    (TCP_TW_SUCCESS/RST/ACK/SYN, the ISN for a new connection on TCP_TW_SYN, the drop
+    reason it sets: TCP_RFC7323_TW_PAWS for a segment failing PAWS in TIME_WAIT)."""
     from tuxnet.tcp.input import _oow_rate_limited_tw
 
     cb = tcp_cb(skb)
@@ -523,16 +540,16 @@ def tcp_timewait_state_process(tw: TcpTimewaitSock, skb: SkBuff) -> tuple[int, i
     if tw.tw_substate == TCP_FIN_WAIT2:
         if paws_reject or not tcp_in_window(cb.seq, cb.end_seq, rcv_nxt,
                                             (rcv_nxt + tw.tw_rcv_wnd) & _M32):
-            return _oow_rate_limited_tw(tw, skb, "TCPACKSkippedFinWait2"), 0
+            return _oow_rate_limited_tw(tw, skb, "TCPACKSkippedFinWait2"), 0, None
         if flags & TCPHDR_RST:
             inet_twsk_kill(tw)
-            return TCP_TW_SUCCESS, 0
+            return TCP_TW_SUCCESS, 0, None
         if flags & TCPHDR_SYN and not before(cb.seq, rcv_nxt):
-            return TCP_TW_RST, 0
+            return TCP_TW_RST, 0, None
         if not flags & TCPHDR_ACK or not after(cb.end_seq, rcv_nxt) or cb.end_seq == cb.seq:
-            return TCP_TW_SUCCESS, 0
+            return TCP_TW_SUCCESS, 0, None
         if not flags & TCPHDR_FIN or cb.end_seq != (rcv_nxt + 1) & _M32:
-            return TCP_TW_RST, 0
+            return TCP_TW_RST, 0, None
         # the FIN: into true TIME_WAIT
         tw.tw_substate = TCP_TIME_WAIT
         tw.tw_rcv_nxt = cb.end_seq
@@ -540,28 +557,30 @@ def tcp_timewait_state_process(tw: TcpTimewaitSock, skb: SkBuff) -> tuple[int, i
             tw.tw_ts_recent_stamp = now_s
             tw.tw_ts_recent = rcv_tsval
         inet_twsk_schedule(tw, TCP_TIMEWAIT_LEN)
-        return TCP_TW_ACK, 0
+        return TCP_TW_ACK, 0, None
     if not paws_reject and cb.seq == rcv_nxt and (cb.seq == cb.end_seq or flags & TCPHDR_RST):
         if flags & TCPHDR_RST:
             if not tn.sysctl("tcp_rfc1337"):
                 inet_twsk_kill(tw)  # TIME_WAIT assassination (RFC 1337)
-                return TCP_TW_SUCCESS, 0
+                return TCP_TW_SUCCESS, 0, None
         else:
             inet_twsk_schedule(tw, TCP_TIMEWAIT_LEN)
         if saw_tstamp:
             tw.tw_ts_recent = rcv_tsval
             tw.tw_ts_recent_stamp = now_s
-        return TCP_TW_SUCCESS, 0
+        return TCP_TW_SUCCESS, 0, None
     if flags & TCPHDR_SYN and not flags & (TCPHDR_RST | TCPHDR_ACK) and not paws_reject and (
             after(cb.seq, rcv_nxt) or
             (saw_tstamp and ((tw.tw_ts_recent - rcv_tsval) & _M32) >= 0x80000000)):
         isn = (tw.tw_snd_nxt + 65535 + 2) & _M32
-        return TCP_TW_SYN, isn or 1
-    if paws_reject:
+        return TCP_TW_SYN, isn or 1, None
+    reason = None
+    if paws_reject:  # Linux 6.16+: LINUX_MIB_PAWS_TW_REJECTED and its own drop reason
         tw.host.mib.tcpext.PAWSTimewait += 1
+        reason = R.TCP_RFC7323_TW_PAWS
     if not flags & TCPHDR_RST:
         if paws_reject or flags & TCPHDR_ACK:
             inet_twsk_schedule(tw, TCP_TIMEWAIT_LEN)
-        return _oow_rate_limited_tw(tw, skb, "TCPACKSkippedTimeWait"), 0
-    return TCP_TW_SUCCESS, 0
+        return _oow_rate_limited_tw(tw, skb, "TCPACKSkippedTimeWait"), 0, reason
+    return TCP_TW_SUCCESS, 0, reason
 
