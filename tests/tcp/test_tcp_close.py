@@ -165,6 +165,23 @@ def test_paws_in_time_wait_acked_and_dropped_with_reason() -> None:
     assert w.a.drop_counts == {R.TCP_RFC7323_TW_PAWS: 1} and w.a.mib.tcpext.PAWSTimewait == 1
 
 
+def test_data_to_an_orphan_after_close_draws_a_rst() -> None:
+    w = Wire()
+    c, _s, _ = pair(w)
+    w.drop = lambda seg: True  # from here on we play the peer
+    proto.tcp_close(c)  # FIN_WAIT1, orphaned
+    w.run(1 * MS)
+    assert w.sent("a")[-1].tcp.flags & FIN
+    n = len(w.sent("a"))
+    # the peer acknowledges our FIN and sends data: tcp_rcv_state_process returns
+    # TCP_ABORT_ON_DATA after tcp_done, and tcp_v4_do_rcv answers with a RST
+    w.inject(w.a, seg_bytes(8080, c.inet_sport, c.rcv_nxt, c.snd_nxt, ACK, 500, b"late"))
+    (rst,) = w.sent("a")[n:]
+    assert rst.tcp.flags & RST and rst.tcp.seq == c.snd_nxt
+    assert c.sk_state == TCP_CLOSE and w.a.mib.tcpext.TCPAbortOnData == 1
+    assert w.a.drop_counts == {R.TCP_ABORT_ON_DATA: 1}
+
+
 def test_fin_wait2_socket_in_time_wait_gets_peer_fin() -> None:
     w = Wire()
     c, s, _ = pair(w)

@@ -247,8 +247,9 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
     return 0
 
 
-def tcp_fin_wait1_acked(sk: TcpSock, skb: SkBuff) -> bool:
-    """The FIN_WAIT1 -> FIN_WAIT2 step of tcp_rcv_state_process; True if consumed."""
+def tcp_fin_wait1_acked(sk: TcpSock, skb: SkBuff) -> R | bool:
+    """The FIN_WAIT1 -> FIN_WAIT2 step of tcp_rcv_state_process: True if consumed,
+    False to go on, or TCP_ABORT_ON_DATA for an orphan that must answer with a RST."""
     cb = tcp_cb(skb)
     tcp_set_state(sk, TCP_FIN_WAIT2)
     sk.sk_shutdown |= SEND_SHUTDOWN
@@ -258,15 +259,13 @@ def tcp_fin_wait1_acked(sk: TcpSock, skb: SkBuff) -> bool:
     if sk.linger2 < 0:
         _proto.tcp_done(sk)
         sk.host.mib.tcpext.TCPAbortOnData += 1
-        sk.host.kfree_skb(skb, R.TCP_CLOSE, "tcp_rcv_state_process", sk)
-        return True
+        return R.TCP_ABORT_ON_DATA
     if cb.end_seq != cb.seq and after((cb.end_seq - (1 if cb.tcp_flags & TCPHDR_FIN else 0))
                                       & _M32, sk.rcv_nxt):
         # RFC 793 does not say; data after our close: reset (TCPAbortOnData)
         sk.host.mib.tcpext.TCPAbortOnData += 1
         _proto.tcp_done(sk)
-        sk.host.kfree_skb(skb, R.TCP_CLOSE, "tcp_rcv_state_process", sk)
-        return True
+        return R.TCP_ABORT_ON_DATA
     tmo = _proto.tcp_fin_time(sk)
     if tmo > TCP_TIMEWAIT_LEN:
         _timer.inet_csk_reset_keepalive_timer(sk, tmo - TCP_TIMEWAIT_LEN)
@@ -369,8 +368,10 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
         if sk.sk_shutdown & SEND_SHUTDOWN:
             _proto.tcp_shutdown(sk, SEND_SHUTDOWN)
     elif sk.snd_una == sk.write_seq:  # our FIN is acknowledged
-        if state == TCP_FIN_WAIT1 and tcp_fin_wait1_acked(sk, skb):
-            return None
+        if state == TCP_FIN_WAIT1:
+            done = tcp_fin_wait1_acked(sk, skb)
+            if done is not False:  # the caller sends the RST for TCP_ABORT_ON_DATA
+                return done if isinstance(done, R) else None
         if state == TCP_CLOSING:
             from tuxnet.tcp.minisocks import tcp_time_wait
 
@@ -393,7 +394,7 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> R | None:
             after((cb.end_seq - (1 if flags & TCPHDR_FIN else 0)) & _M32, sk.rcv_nxt):
         sk.host.mib.tcpext.TCPAbortOnData += 1
         _in.tcp_reset(sk, skb)
-        return R.TCP_INVALID_SEQUENCE
+        return R.TCP_ABORT_ON_DATA
     else:
         _q.tcp_data_queue(sk, skb)
     if sk.sk_state != TCP_CLOSE:
