@@ -120,7 +120,7 @@ def test_flow_limit_drops_and_counts() -> None:
     assert all(q.enqueue(mkskb(sk), 0) == NET_XMIT_SUCCESS for _ in range(100))
     victim = mkskb(sk)
     assert q.enqueue(victim, 0) == NET_XMIT_DROP
-    assert drops.log == [(victim, SkbDropReason.QDISC_DROP)]
+    assert drops.log == [(victim, SkbDropReason.FQ_FLOW_LIMIT)]  # Linux 6.14+
     assert q.stats.flows_plimit == 1 and q.stats.dropped == 1
     assert q.enqueue(mkskb(Sock()), 0) == NET_XMIT_SUCCESS  # other flows unaffected
     assert q.flow_qlen(sk) == 100 and q.qlen == 101
@@ -132,6 +132,7 @@ def test_total_limit() -> None:
         q.enqueue(mkskb(h=i + 1), 0)
     assert q.qlen == 5 and q.stats.dropped == 1 and len(drops.log) == 1
     assert q.stats.flows_plimit == 0
+    assert drops.log[0][1] == SkbDropReason.FQ_BAND_LIMIT  # 6.18: the (one) band's limit
 
 
 def test_control_priority_goes_first_as_highprio() -> None:
@@ -232,7 +233,8 @@ def test_horizon_drop_and_cap() -> None:
     now = 5 * SEC
     far = mkskb(Sock(), tstamp=now + 10 * SEC + 1)
     assert q.enqueue(far, now) == NET_XMIT_DROP
-    assert q.stats.horizon_drops == 1 and drops.log == [(far, SkbDropReason.QDISC_DROP)]
+    assert q.stats.horizon_drops == 1
+    assert drops.log == [(far, SkbDropReason.FQ_HORIZON_LIMIT)]  # Linux 6.14+
     assert q.enqueue(mkskb(Sock(), tstamp=now + 10 * SEC), now) == NET_XMIT_SUCCESS
     q2, _ = make(horizon_drop=False, horizon="1s")
     capped = mkskb(Sock(), tstamp=now + 5 * SEC)

@@ -235,10 +235,12 @@ class Qdisc:
         """rtnl_kfree_skbs on reset/change: freed, not counted as a drop."""
         self._drop_cb(skb, SkbDropReason.NOT_SPECIFIED)
 
-    def _qdisc_drop(self, skb: SkBuff) -> int:
-        """qdisc_drop: count in qstats.drops, free with SKB_DROP_REASON_QDISC_DROP."""
+    def _qdisc_drop(self, skb: SkBuff,
+                    reason: SkbDropReason = SkbDropReason.QDISC_DROP) -> int:
+        """qdisc_drop (qdisc_drop_reason with ``reason``): count in qstats.drops, free
+        with SKB_DROP_REASON_QDISC_DROP or the qdisc's own reason."""
         self.stats.dropped += 1
-        self._drop_cb(skb, SkbDropReason.QDISC_DROP)
+        self._drop_cb(skb, reason)
         return NET_XMIT_DROP
 
     @staticmethod

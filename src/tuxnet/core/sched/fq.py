@@ -25,7 +25,9 @@ and fast path are not modelled):
 
 ``sk_pacing_rate`` is read from ``skb.sk`` (bytes/s); a missing attribute, None, 0 or
 ~0 means unlimited. ce_threshold marking and the sk_hash reallocation check are not
-modelled (#3).
+modelled (#3). Drops carry the reasons Linux 6.18's fq_enqueue gives (6.14+):
+FQ_BAND_LIMIT for ``limit`` (which 6.7+ applies per band; here to the one queue),
+FQ_HORIZON_LIMIT, FQ_FLOW_LIMIT.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from tuxnet.core.sched.base import (
     qdisc_pkt_len,
 )
 from tuxnet.core.sched.flowhash import skb_get_hash
+from tuxnet.dropreason import SkbDropReason
 from tuxnet.sim.units import parse_rate, parse_size, parse_time
 from tuxnet.skb import SkBuff
 
@@ -344,7 +347,7 @@ class Fq(Qdisc):
         """fq_enqueue: limit, EDT horizon, classify, per-flow limit, then queue."""
         self.last_now_ns = now_ns
         if self.qlen >= self.limit:
-            return self._qdisc_drop(skb)
+            return self._qdisc_drop(skb, SkbDropReason.FQ_BAND_LIMIT)
         tstamp = skb.tstamp
         if not tstamp:
             tts = now_ns
@@ -352,7 +355,7 @@ class Fq(Qdisc):
             if tstamp > now_ns + self.horizon:  # fq_packet_beyond_horizon
                 if self.horizon_drop:
                     self.stats.horizon_drops += 1
-                    return self._qdisc_drop(skb)
+                    return self._qdisc_drop(skb, SkbDropReason.FQ_HORIZON_LIMIT)
                 self.stats.horizon_caps += 1
                 tstamp = skb.tstamp = now_ns + self.horizon
             tts = tstamp
@@ -360,7 +363,7 @@ class Fq(Qdisc):
         internal = f is self._internal
         if not internal and f.qlen >= self.flow_plimit:
             self.stats.flows_plimit += 1
-            return self._qdisc_drop(skb)
+            return self._qdisc_drop(skb, SkbDropReason.FQ_FLOW_LIMIT)
         f.qlen += 1
         self.backlog += qdisc_pkt_len(skb)
         if f.detached:
