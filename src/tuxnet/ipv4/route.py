@@ -16,8 +16,9 @@ Input (ip_rcv_finish, for every received packet)::
     rt.input == "ip_error"         -> ICMP per rt.error (ip_error): EHOSTUNREACH host
                                       unreachable, ENETUNREACH net unreachable, EACCES
                                       admin prohibited, EINVAL (blackhole) silent drop
-    rt.input == ""                 -> martian: drop with rt.drop_reason (IP_RPFILTER
-                                      for rp_filter's -EXDEV)
+    rt.input == ""                 -> martian: drop with rt.drop_reason (as Linux 6.13+:
+                                      IP_INVALID_SOURCE, IP_LOCAL_SOURCE, IP_LOCALNET,
+                                      IP_INVALID_DEST, IP_RPFILTER for rp_filter)
 
 Both keep a per-host cache keyed by the flow (Linux caches the dst per nexthop and
 per socket); any FIB, address or device change empties it (rt_cache_flush), and
@@ -366,7 +367,7 @@ def ip_route_input(net: Host | InetState, daddr: int, saddr: int, tos: int,
     rt.src = saddr
     rt.tos = tos
     rt.genid = st.rt_genid
-    if rt.error and not rt.input:
+    if rt.error and not rt.input and rt.drop_reason is None:
         rt.drop_reason = (SkbDropReason.IP_RPFILTER if rt.error == errno.EXDEV
                           else SkbDropReason.NOT_SPECIFIED)
     cache = st.in_cache
@@ -376,8 +377,13 @@ def ip_route_input(net: Host | InetState, daddr: int, saddr: int, tos: int,
     return rt
 
 
-def _martian(st: InetState, err: int, daddr: int, saddr: int) -> Rtable:
-    return _error(st, err, daddr, saddr, None, RTN_UNSPEC)
+def _martian(st: InetState, err: int, daddr: int, saddr: int,
+             reason: SkbDropReason = SkbDropReason.NOT_SPECIFIED) -> Rtable:
+    """martian_source / martian_destination: a route that drops with ``reason`` (the
+    drop reasons ip_route_input_slow returns since Linux 6.13)."""
+    rt = _error(st, err, daddr, saddr, None, RTN_UNSPEC)
+    rt.drop_reason = reason
+    return rt
 
 
 def _local_input(st: InetState, fa: FibAlias | None, rtype: int, daddr: int, saddr: int,
@@ -414,14 +420,16 @@ def _input_slow(st: InetState, daddr: int, saddr: int, tos: int, dev: NetDeviceL
     if st.in_dev_get(dev) is None:
         return _martian(st, errno.EINVAL, daddr, saddr)
     if saddr >> 28 == 0xE or saddr == 0xFFFFFFFF:
-        return _martian(st, errno.EINVAL, daddr, saddr)
+        return _martian(st, errno.EINVAL, daddr, saddr, SkbDropReason.IP_INVALID_SOURCE)
     if daddr == 0xFFFFFFFF or (saddr == 0 and daddr == 0):
         return _brd_input(st, None, daddr, saddr, tos, dev)
-    if saddr >> 24 == 0 or daddr >> 24 == 0:
-        return _martian(st, errno.EINVAL, daddr, saddr)
+    if saddr >> 24 == 0:
+        return _martian(st, errno.EINVAL, daddr, saddr, SkbDropReason.IP_INVALID_SOURCE)
+    if daddr >> 24 == 0:
+        return _martian(st, errno.EINVAL, daddr, saddr, SkbDropReason.IP_INVALID_DEST)
     loopback = daddr >> 24 == 127 or saddr >> 24 == 127
     if loopback and not st.in_dev_conf(dev, "route_localnet"):
-        return _martian(st, errno.EINVAL, daddr, saddr)
+        return _martian(st, errno.EINVAL, daddr, saddr, SkbDropReason.IP_LOCALNET)
     fa = st.fib.lookup(daddr, 0, RT_SCOPE_UNIVERSE, tos)
     forwarding = st.in_dev_conf(dev, "forwarding")
     if fa is None or FIB_PROPS_ERROR[fa.type]:
@@ -434,22 +442,23 @@ def _input_slow(st: InetState, daddr: int, saddr: int, tos: int, dev: NetDeviceL
             return _mkroute_input(st, fa, daddr, saddr, tos, dev)
         return _brd_input(st, fa, daddr, saddr, tos, dev)
     if fa.type == RTN_LOCAL:
-        if fib_validate_source(st, saddr, daddr, tos, 0, dev) < 0:
-            return _martian(st, errno.EINVAL, daddr, saddr)
+        ret, reason = _validate_source(st, saddr, daddr, tos, 0, dev)
+        if ret < 0:
+            return _martian(st, errno.EINVAL, daddr, saddr, reason)
         return _local_input(st, fa, RTN_LOCAL, daddr, saddr, 0)
     if not forwarding:
         return _local_input(st, None, RTN_UNREACHABLE, daddr, saddr, 0, errno.EHOSTUNREACH)
-    if fa.type != RTN_UNICAST:
-        return _martian(st, errno.EINVAL, daddr, saddr)  # martian destination
+    if fa.type != RTN_UNICAST:  # martian destination
+        return _martian(st, errno.EINVAL, daddr, saddr, SkbDropReason.IP_INVALID_DEST)
     return _mkroute_input(st, fa, daddr, saddr, tos, dev)
 
 
 def _brd_input(st: InetState, fa: FibAlias | None, daddr: int, saddr: int, tos: int,
                dev: NetDeviceLike) -> Rtable:
     if saddr >> 24 != 0:
-        err = fib_validate_source(st, saddr, 0, tos, 0, dev)
+        err, reason = _validate_source(st, saddr, 0, tos, 0, dev)
         if err < 0:
-            return _martian(st, -err, daddr, saddr)
+            return _martian(st, -err, daddr, saddr, reason)
     return _local_input(st, None, RTN_BROADCAST, daddr, saddr, RTCF_BROADCAST)
 
 
@@ -459,9 +468,9 @@ def _mkroute_input(st: InetState, fa: FibAlias, daddr: int, saddr: int, tos: int
     out_dev = fa.fi.nh.dev
     if out_dev is None or st.in_dev_get(out_dev) is None:
         return _martian(st, errno.EINVAL, daddr, saddr)
-    err = fib_validate_source(st, saddr, daddr, tos, out_dev.ifindex, dev)
+    err, reason = _validate_source(st, saddr, daddr, tos, out_dev.ifindex, dev)
     if err < 0:
-        return _martian(st, -err, daddr, saddr)
+        return _martian(st, -err, daddr, saddr, reason)
     flags = 0
     if out_dev is dev and err and st.in_dev_conf(out_dev, "send_redirects"):
         gw = fa.fi.nh.gw
@@ -478,32 +487,47 @@ def fib_validate_source(net: Host | InetState, src: int, dst: int, tos: int, oif
     """fib_validate_source(): may a packet from ``src`` arrive on ``dev``? 1 when the
     source is directly connected there, 0 when acceptable, -EINVAL for a martian (our
     own address, or a source routed as non-unicast), -EXDEV when rp_filter rejects it."""
-    st = _state(net)
+    return _validate_source(_state(net), src, dst, tos, oif, dev)[0]
+
+
+_RPF = (-errno.EXDEV, SkbDropReason.IP_RPFILTER)
+_LOCAL_SOURCE = (-errno.EINVAL, SkbDropReason.IP_LOCAL_SOURCE)
+
+
+def _validate_source(st: InetState, src: int, dst: int, tos: int, oif: int,
+                     dev: NetDeviceLike) -> tuple[int, SkbDropReason]:
+    """fib_validate_source() with the drop reason of a refusal (Linux 6.13+ returns
+    it): IP_LOCAL_SOURCE for our own address, IP_INVALID_SOURCE for a source routed
+    as neither unicast nor local, IP_RPFILTER for rp_filter (NOT_DROPPED_YET if ok)."""
+    ok = SkbDropReason.NOT_DROPPED_YET
     rpf = st.in_dev_conf(dev, "rp_filter")
     accept_local = st.in_dev_conf(dev, "accept_local")
     if not rpf and (dev.ifindex != oif or not st.in_dev_conf(dev, "send_redirects")):
         if accept_local:
-            return 0
+            return 0, ok
         if not st.fib_has_custom_local_routes:
-            return -errno.EINVAL if src in st.addr_lst else 0
+            return _LOCAL_SOURCE if src in st.addr_lst else (0, ok)
     # __fib_validate_source(): route the reverse direction
     fa = st.fib.lookup(src, 0, RT_SCOPE_UNIVERSE, tos)
     if fa is None or FIB_PROPS_ERROR[fa.type]:
-        return -errno.EXDEV if rpf else 0
-    if fa.type != RTN_UNICAST and (fa.type != RTN_LOCAL or not accept_local):
-        return -errno.EINVAL
+        return _RPF if rpf else (0, ok)
+    if fa.type != RTN_UNICAST:
+        if fa.type != RTN_LOCAL:
+            return -errno.EINVAL, SkbDropReason.IP_INVALID_SOURCE
+        if not accept_local:
+            return _LOCAL_SOURCE
     nh = fa.fi.nh
     if nh.dev is dev or (fa.type == RTN_LOCAL and dev is st.loopback_dev()):
-        return 1 if nh.scope >= RT_SCOPE_HOST else 0
+        return (1 if nh.scope >= RT_SCOPE_HOST else 0), ok
     idev = st.in_dev_get(dev)
     if idev is None or not idev.ifa_list:
-        return -errno.EXDEV if rpf else 0
+        return _RPF if rpf else (0, ok)
     if rpf == 1:
-        return -errno.EXDEV
+        return _RPF
     fa = st.fib.lookup(src, dev.ifindex, RT_SCOPE_UNIVERSE, tos)
     if fa is not None and fa.type == RTN_UNICAST:
-        return 1 if fa.fi.nh.scope >= RT_SCOPE_HOST else 0
-    return 0
+        return (1 if fa.fi.nh.scope >= RT_SCOPE_HOST else 0), ok
+    return 0, ok
 
 
 # -- /proc/net/route -------------------------------------------------------------------
