@@ -52,6 +52,7 @@ from tuxnet.tcp.defs import (
     TCPF_CLOSING,
     TCPF_LAST_ACK,
     TCPHDR_ACK,
+    TCPHDR_FIN,
     TCPHDR_PSH,
     TCPHDR_RST,
     TCPHDR_SYN,
@@ -263,12 +264,21 @@ def tcp_reset(sk: TcpSock, skb: SkBuff | None) -> None:
     _proto.tcp_done_with_error(sk, err)
 
 
-def tcp_sequence(sk: TcpSock, seq: int, end_seq: int) -> R | None:
-    """tcp_sequence() (RFC 9293 3.10.7.4 first check): None when acceptable."""
+def tcp_sequence(sk: TcpSock, seq: int, end_seq: int, fin: int) -> R | None:
+    """tcp_sequence() (RFC 9293 3.10.7.4 first check): None when acceptable. Since
+    Linux 6.17 ("tcp: do not accept packets beyond window") the segment's end must be
+    in the window too, unless the receive queue is empty; a FIN alone may go one past
+    it (tcp: re-enable acceptance of FIN packets when RWIN is 0, 6.18.y stable)."""
     if before(end_seq, sk.rcv_wup):
         return R.TCP_OLD_SEQUENCE
-    if after(seq, (sk.rcv_nxt + sk.tcp_receive_window()) & _M32):
-        return R.TCP_INVALID_SEQUENCE
+    limit = (sk.rcv_nxt + sk.tcp_receive_window()) & _M32
+    if after(end_seq, limit):
+        if not after((end_seq - fin) & _M32, limit):
+            return None
+        if after(seq, limit):
+            return R.TCP_INVALID_SEQUENCE
+        if sk.sk_receive_queue:  # only accepted while the receive queue is empty
+            return R.TCP_INVALID_END_SEQUENCE
     return None
 
 
@@ -300,11 +310,13 @@ def tcp_validate_incoming(sk: TcpSock, skb: SkBuff, syn_inerr: bool) -> bool:
             tcp_send_dupack(sk, skb)
         tcp_drop(sk, skb, R.TCP_RFC7323_PAWS, "tcp_validate_incoming")
         return False
-    reason = tcp_sequence(sk, cb.seq, cb.end_seq)
+    reason = tcp_sequence(sk, cb.seq, cb.end_seq, flags & TCPHDR_FIN)
     if reason is not None:
         if not flags & TCPHDR_RST:
             if flags & TCPHDR_SYN:
                 return _syn_challenge(sk, skb, syn_inerr)
+            if reason in (R.TCP_INVALID_SEQUENCE, R.TCP_INVALID_END_SEQUENCE):
+                tcpext.BeyondWindow += 1  # LINUX_MIB_BEYOND_WINDOW
             if not tcp_oow_rate_limited(sk, skb, "TCPACKSkippedSeq", sk, "last_oow_ack_time"):
                 tcp_send_dupack(sk, skb)
         elif _tcp_reset_check(sk, cb.seq):
@@ -516,42 +528,46 @@ def tcp_rcv_established(sk: TcpSock, skb: SkBuff) -> None:
                 sk.host.mib.tcp.InErrs += 1
                 tcp_drop(sk, skb, R.PKT_TOO_SMALL, "tcp_rcv_established")
                 return
-            truesize = skb.truesize
-            if sk.sk_rmem_alloc + truesize <= sk.sk_rcvbuf:
-                cpu = _cpu._running  # charge(), inline
-                if cpu is not None:
-                    cpu._acc += core.costs.tcp_fast_path_ns
-                if hl == 32 and rcv_nxt == sk.rcv_wup:
-                    tcp_store_ts_recent(sk)
-                if rx.rcv_tsecr != sk.rcv_rtt_last_tsecr:  # else no new sample
-                    tcp_rcv_rtt_measure_ts(sk, skb)
-                sk.host.mib.tcpext.TCPHPHits += 1
-                if hl <= length - skb.data_len:  # skb.pull(hl), inline
-                    skb.data_off = off + hl
-                    skb.len = length - hl
-                else:
-                    skb.pull(hl)
-                # tcp_queue_rcv: skb_set_owner_r, tcp_rcv_nxt_update
-                sk.sk_receive_queue.append(skb)
-                skb.sk = sk
-                sk.sk_rmem_alloc += truesize
-                end_seq = cb.end_seq
-                sk.bytes_received += (end_seq - rcv_nxt) & _M32
-                sk.rcv_nxt = end_seq
-                tcp_event_data_recv(sk, skb)
-                if cb.ack_seq != sk.snd_una:
-                    _ack.tcp_ack(sk, skb, FLAG_DATA)
-                    tcp_data_snd_check(sk)
-                    if not sk.inet_csk_ack_scheduled():
-                        sk.sk_data_ready()
-                        return
-                else:
-                    sk.snd_wl1 = cb.seq  # tcp_update_wl
-                __tcp_ack_snd_check(sk, False)
-                sk.sk_data_ready()
+            # past the window's right edge: the slow path's tcp_sequence decides
+            # (Linux 6.17+: goto validate)
+            win = (sk.rcv_wup + sk.rcv_wnd - rcv_nxt) & _M32
+            if ((cb.end_seq - rcv_nxt) & _M32) <= (win if win < 0x80000000 else 0):
+                truesize = skb.truesize
+                if sk.sk_rmem_alloc + truesize <= sk.sk_rcvbuf:
+                    cpu = _cpu._running  # charge(), inline
+                    if cpu is not None:
+                        cpu._acc += core.costs.tcp_fast_path_ns
+                    if hl == 32 and rcv_nxt == sk.rcv_wup:
+                        tcp_store_ts_recent(sk)
+                    if rx.rcv_tsecr != sk.rcv_rtt_last_tsecr:  # else no new sample
+                        tcp_rcv_rtt_measure_ts(sk, skb)
+                    sk.host.mib.tcpext.TCPHPHits += 1
+                    if hl <= length - skb.data_len:  # skb.pull(hl), inline
+                        skb.data_off = off + hl
+                        skb.len = length - hl
+                    else:
+                        skb.pull(hl)
+                    # tcp_queue_rcv: skb_set_owner_r, tcp_rcv_nxt_update
+                    sk.sk_receive_queue.append(skb)
+                    skb.sk = sk
+                    sk.sk_rmem_alloc += truesize
+                    end_seq = cb.end_seq
+                    sk.bytes_received += (end_seq - rcv_nxt) & _M32
+                    sk.rcv_nxt = end_seq
+                    tcp_event_data_recv(sk, skb)
+                    if cb.ack_seq != sk.snd_una:
+                        _ack.tcp_ack(sk, skb, FLAG_DATA)
+                        tcp_data_snd_check(sk)
+                        if not sk.inet_csk_ack_scheduled():
+                            sk.sk_data_ready()
+                            return
+                    else:
+                        sk.snd_wl1 = cb.seq  # tcp_update_wl
+                    __tcp_ack_snd_check(sk, False)
+                    sk.sk_data_ready()
+                    return
+                _step5(sk, skb)
                 return
-            _step5(sk, skb)
-            return
     # slow path
     charge(core.costs.tcp_slow_path_ns)
     if length < cb.hdr_len:
