@@ -337,12 +337,6 @@ class TapDevice:
             nbytes += n
             out.append((hdr, frame))
         self._big = big
-        self._rx_account(out, reads, copies, copy_bytes, nbytes, gso, gso_bytes)
-        return out
-
-    def _rx_account(self, out: list[Frame], reads: int, copies: int, copy_bytes: int,
-                    nbytes: int, gso: int, gso_bytes: int) -> None:
-        st = self.stats
         st.rx_reads += reads
         st.rx_packets += len(out)
         st.rx_bytes += nbytes
@@ -350,6 +344,7 @@ class TapDevice:
         st.rx_copy_bytes += copy_bytes
         st.rx_gso_packets += gso
         st.rx_gso_bytes += gso_bytes
+        return out
 
     # --- transmit: the kernel's receive --------------------------------------------
 

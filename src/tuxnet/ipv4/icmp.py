@@ -130,6 +130,7 @@ _HDR = struct.Struct("!BBHI")
 _IPH = struct.Struct("!BBHHHBBHII")
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
+_ADDRS = struct.Struct("!II")
 _R = SkbDropReason
 
 
@@ -351,7 +352,7 @@ def fib_compute_spec_dst(st: Ipv4, skb: SkBuff) -> int:
     rt: Rtable = skb.dst
     nh = skb.network_header
     head = skb.head
-    saddr, daddr = struct.unpack_from("!II", head, nh + 12)
+    saddr, daddr = _ADDRS.unpack_from(head, nh + 12)
     if rt.flags & (RTCF_BROADCAST | RTCF_MULTICAST | RTCF_LOCAL) == RTCF_LOCAL:
         return int(daddr)
     inet = st.inet
@@ -398,11 +399,11 @@ def icmp_rcv(host: Host, skb: SkBuff) -> int:
             icmp.InCsumErrors += 1
             return _icmp_error(host, skb, _R.ICMP_CSUM)
     try:
-        if n < 8 or not skb.pskb_may_pull(8):
+        if n < 8 or (skb.tail - skb.data_off < 8 and not skb.pskb_may_pull(8)):
             return _icmp_error(host, skb, _R.NOT_SPECIFIED)
     except SkbError:
         return _icmp_error(host, skb, _R.NOMEM)
-    icmp_type, code, _csum, rest = _HDR.unpack_from(skb.data)
+    icmp_type, code, _csum, rest = _HDR.unpack_from(skb.head, skb.data_off)
     mib.icmpmsg[icmp_type] += 1
     skb.pull(8)
     if icmp_type == ICMP_EXT_ECHO:  # RFC 8335 PROBE: icmp_echo_enable_probe is off
@@ -418,11 +419,11 @@ def icmp_rcv(host: Host, skb: SkBuff) -> int:
             return _icmp_error(host, skb, _R.INVALID_PROTO)
     if icmp_type > NR_ICMP_TYPES:
         return _icmp_error(host, skb, _R.UNHANDLED_PROTO)
-    if icmp_type in (ICMP_DEST_UNREACH, ICMP_SOURCE_QUENCH, ICMP_TIME_EXCEEDED,
-                     ICMP_PARAMETERPROB):
-        reason = _icmp_unreach(st, skb, icmp_type, code, rest)
-    elif icmp_type == ICMP_ECHO:
+    if icmp_type == ICMP_ECHO:
         reason = _icmp_echo(st, skb, code, rest)
+    elif icmp_type in (ICMP_DEST_UNREACH, ICMP_SOURCE_QUENCH, ICMP_TIME_EXCEEDED,
+                       ICMP_PARAMETERPROB):
+        reason = _icmp_unreach(st, skb, icmp_type, code, rest)
     elif icmp_type == ICMP_ECHOREPLY:
         reason = _ping_rcv(st, skb)
     elif icmp_type == ICMP_REDIRECT:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.netcore import NetCore, get_core, register_protocol_handler
@@ -418,7 +419,7 @@ def inet_init(host: Host) -> Ipv4:
         register_protocol_handler(host, ETH_P_IP, ip_rcv, name="ip_rcv"),
         register_protocol_handler(host, ETH_P_ARP, arp.arp_rcv, name="arp_rcv"),
     ]
-    inet_add_protocol(host, IPPROTO_ICMP, lambda skb: icmp_rcv(host, skb),
+    inet_add_protocol(host, IPPROTO_ICMP, partial(icmp_rcv, host),  # no Python frame
                       lambda skb, info: icmp_err(host, skb, info))
     # inet_init registers UDP at boot, so a datagram to a closed port gets a port
     # unreachable (NoPorts), not a protocol unreachable

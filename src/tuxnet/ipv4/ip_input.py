@@ -146,14 +146,17 @@ def ip_rcv_core(st: Ipv4, skb: SkBuff, dev: Any) -> SkBuff | None:
             nskb = skb.clone()
             host.consume_skb(skb, "skb_share_check")
             skb = nskb
-        skb.reset_network_header()
-        if not skb.pskb_may_pull(IPV4_HLEN):
-            return _inhdr_error(host, skb, reason)
-        vihl = skb.head[skb.data_off]
+        off = skb.network_header = skb.data_off  # skb_reset_network_header
+        if skb.tail - off < IPV4_HLEN:
+            if not skb.pskb_may_pull(IPV4_HLEN):
+                return _inhdr_error(host, skb, reason)
+            off = skb.data_off
+        head = skb.head
+        vihl = head[off]
         hlen = (vihl & 15) << 2
         if hlen < IPV4_HLEN or vihl >> 4 != 4:
             return _inhdr_error(host, skb, reason)
-        ecn = skb.head[skb.data_off + 1] & 3  # RFC 3168 5: INET_ECN_* of the TOS byte
+        ecn = head[off + 1] & 3  # RFC 3168 5: INET_ECN_* of the TOS byte
         segs = skb.gso_segs or 1
         ipext = mib.ipext
         if ecn == 0:
@@ -164,10 +167,11 @@ def ip_rcv_core(st: Ipv4, skb: SkBuff, dev: Any) -> SkBuff | None:
             ipext.InECT0Pkts += segs
         else:
             ipext.InCEPkts += segs
-        if not skb.pskb_may_pull(hlen):
-            return _inhdr_error(host, skb, reason)
-        off = skb.data_off
-        head = skb.head
+        if skb.tail - off < hlen:
+            if not skb.pskb_may_pull(hlen):
+                return _inhdr_error(host, skb, reason)
+            off = skb.data_off
+            head = skb.head
         if ones_sum(memoryview(head)[off:off + hlen]) != 0xFFFF:  # ip_fast_csum
             ipext.InCsumErrors += 1
             return _inhdr_error(host, skb, _RX.IP_CSUM)
@@ -220,9 +224,10 @@ def _ip_rcv_finish_core(st: Ipv4, skb: SkBuff, dev: Any) -> Rtable | None:
     """ip_rcv_finish_core: ip_route_input unless the skb carries a route already
     (looped back by this host), IP options, broadcast/multicast counters."""
     host = st.host
-    data = skb.data
-    tos = data[1]
-    saddr, daddr = _ADDRS.unpack_from(data, 12)
+    head = skb.head
+    off = skb.data_off
+    tos = head[off + 1]
+    saddr, daddr = _ADDRS.unpack_from(head, off + 12)
     rt = skb.dst
     if rt.__class__ is not Rtable:  # !skb_valid_dst(skb)
         rt = ip_route_input(st.inet, daddr, saddr, tos, dev)
@@ -233,7 +238,7 @@ def _ip_rcv_finish_core(st: Ipv4, skb: SkBuff, dev: Any) -> Rtable | None:
             host.kfree_skb(skb, reason, "ip_rcv_finish_core")
             return None
         skb.dst = rt
-    if data[0] & 15 > 5 and _ip_rcv_options(st, skb, dev):
+    if head[off] & 15 > 5 and _ip_rcv_options(st, skb, dev):
         return None
     rtype = rt.type
     if rtype == RTN_MULTICAST:
@@ -357,8 +362,7 @@ def _ip_rcv_options(st: Ipv4, skb: SkBuff, dev: Any) -> bool:
 
 def ip_local_deliver(host: Host, skb: SkBuff) -> int:
     """ip_local_deliver: reassemble fragments (ip_defrag), then NF_INET_LOCAL_IN."""
-    data = skb.data
-    if _unpack16(data, 6)[0] & _IP_FRAG_BITS:
+    if _unpack16(skb.head, skb.data_off + 6)[0] & _IP_FRAG_BITS:
         st = ip_state(host)
         defrag = st.defrag
         whole = defrag.ip_defrag(skb, IP_DEFRAG_LOCAL_DELIVER)
@@ -408,7 +412,7 @@ def ip_protocol_deliver_rcu(host: Host, skb: SkBuff, protocol: int) -> None:
     st = ip_state(host)
     ip = host.mib.ip
     for _ in range(8):  # a handler's negative return resubmits (bounded)
-        raw = raw_local_deliver(st, skb, protocol)
+        raw = bool(st.raw) and raw_local_deliver(st, skb, protocol)
         ipprot = st.protos[protocol]
         if ipprot is not None:
             ret = ipprot.handler(skb)

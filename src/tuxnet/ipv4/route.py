@@ -111,7 +111,7 @@ class Rtable:
     def fi(self) -> FibInfo | None:
         """The fib_info whose nexthop and metrics the route carries."""
         fa = self.fa
-        if fa is None or self.type in (RTN_BROADCAST,) or FIB_PROPS_ERROR[fa.type]:
+        if fa is None or self.type == RTN_BROADCAST or FIB_PROPS_ERROR[fa.type]:
             return None
         return fa.fi
 
