@@ -85,6 +85,7 @@ INET_PEER_THRESHOLD = 65536 + 128  # inetpeer.c: inet_peer_threshold
 INET_PEER_MINTTL = 120 * HZ  # inetpeer.c: inet_peer_minttl, 120 s
 _GOLDEN_RATIO_64 = 0x61C8864680B583EB  # include/linux/hash.h
 _MASK64 = (1 << 64) - 1
+_IDENT_FLOWS_MAX = 4096  # flows whose ip_idents bucket is remembered
 
 # include/net/ip.h: IPCB(skb)->flags
 IPSKB_FORWARDED = 1
@@ -190,21 +191,32 @@ class IpIdents:
     without a socket-private counter; a keyed hash of (daddr, saddr, protocol) picks a
     bucket, and an idle bucket jumps by a random amount (ip_idents_reserve)."""
 
-    __slots__ = ("_key", "_rng", "idents", "tstamps")
+    __slots__ = ("_buckets", "_key", "_rng", "idents", "tstamps")
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._key = rng.getrandbits(64)  # net->ipv4.ip_id_key
         self.idents = [0] * IP_IDENTS_SZ
         self.tstamps = [0] * IP_IDENTS_SZ
+        # the hash is a pure function of the flow under a fixed key: remembered per flow
+        # (bounded), as the 128-bit products cost more than a dict lookup here
+        self._buckets: dict[tuple[int, int, int], int] = {}
 
     def bucket(self, daddr: int, saddr: int, protocol: int) -> int:
         """siphash_3u32(daddr, saddr, protocol, ip_id_key) & mask, with hash_64 mixing."""
+        flow = (daddr, saddr, protocol)
+        b = self._buckets.get(flow)
+        if b is not None:
+            return b
         h = (((daddr << 32) | saddr) ^ (protocol << 56) ^ self._key) & _MASK64
         h = (h * _GOLDEN_RATIO_64) & _MASK64
         h ^= h >> 29
         h = (h * _GOLDEN_RATIO_64) & _MASK64
-        return (h >> 40) & (IP_IDENTS_SZ - 1)
+        b = (h >> 40) & (IP_IDENTS_SZ - 1)
+        if len(self._buckets) >= _IDENT_FLOWS_MAX:
+            self._buckets.clear()
+        self._buckets[flow] = b
+        return b
 
     def reserve(self, bucket: int, segs: int, now: int) -> int:
         """ip_idents_reserve: take ``segs`` ids from the bucket; returns the first."""
