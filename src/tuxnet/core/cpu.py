@@ -513,21 +513,20 @@ class Cpu:
         while True:
             pending = self.softirq_pending
             self.softirq_pending = 0
-            nr = 0
-            while pending:
-                if pending & 1:
-                    counts[nr] += 1
-                    h = handlers[nr]
-                    if h is not None:
-                        tp = self._tp_sirq_entry
-                        if tp is not None and tp.active:
-                            tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
-                        yield from h(self)
-                        tp = self._tp_sirq_exit
-                        if tp is not None and tp.active:
-                            tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
-                pending >>= 1
-                nr += 1
+            while pending:  # the set bits, lowest first (softirq_vec order)
+                low = pending & -pending
+                pending ^= low
+                nr = low.bit_length() - 1
+                counts[nr] += 1
+                h = handlers[nr]
+                if h is not None:
+                    tp = self._tp_sirq_entry
+                    if tp is not None and tp.active:
+                        tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
+                    yield from h(self)
+                    tp = self._tp_sirq_exit
+                    if tp is not None and tp.active:
+                        tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
             if not self.softirq_pending:
                 return
             restart -= 1
