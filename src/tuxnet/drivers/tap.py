@@ -365,11 +365,14 @@ class TapDevice:
         first: without IFF_VNET_HDR the device has no NETIF_F_HW_CSUM nor TSO)."""
         hdr: VirtioNetHdr | None = None
         if self._vnet_sz:
-            try:
-                hdr = virtio_net_hdr_from_skb(skb)
-            except VirtioNetHdrError:
-                self.stats.tx_errors += 1
-                return False
+            if not skb.gso_size and skb.ip_summed != CHECKSUM_PARTIAL:
+                hdr = VNET_HDR_NONE  # what virtio_net_hdr_from_skb gives: no GSO, no csum
+            else:
+                try:
+                    hdr = virtio_net_hdr_from_skb(skb)
+                except VirtioNetHdrError:
+                    self.stats.tx_errors += 1
+                    return False
         elif skb.gso_size or skb.ip_summed == CHECKSUM_PARTIAL:
             self.stats.tx_errors += 1
             return False

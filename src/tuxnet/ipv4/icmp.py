@@ -239,13 +239,14 @@ def _icmp_push(host: Host, rt: Rtable, saddr: int, daddr: int, tos: int, icmp_ty
                code: int, rest: int, payload: bytes) -> int:
     """icmp_push_reply: build the message (header + payload, checksum) and send it
     through the ICMP socket (no DF: IP_PMTUDISC_DONT)."""
+    n = 8 + len(payload)
     try:
-        skb = alloc_skb(MAX_IP_HEADROOM + 8 + len(payload))
+        skb = alloc_skb(MAX_IP_HEADROOM + n)
     except SkbError:
         host.mib.icmp.OutErrors += 1
         return -1
     skb.reserve(MAX_IP_HEADROOM)
-    msg = skb.put(8 + len(payload))
+    msg = skb.put(n)
     _HDR.pack_into(msg, 0, icmp_type, code, 0, rest & 0xFFFFFFFF)
     msg[8:] = payload
     _U16.pack_into(msg, 2, internet_checksum(msg))

@@ -308,16 +308,18 @@ class Ipv4:
 
     def select_ident(self, daddr: int, saddr: int, protocol: int, segs: int = 1) -> int:
         """__ip_select_ident: the next 16-bit IP ID towards (daddr, saddr, protocol)."""
-        b = self.idents.bucket(daddr, saddr, protocol)
-        return self.idents.reserve(b, segs, jiffies(self.host)) & 0xFFFF
+        idents = self.idents
+        b = idents.bucket(daddr, saddr, protocol)
+        now = INITIAL_JIFFIES + self.host.loop.now_ns() // NSEC_PER_JIFFY  # jiffies
+        return idents.reserve(b, segs, now) & 0xFFFF
 
 
 def ip_state(host: Host) -> Ipv4:
     """The host's IPv4 state (inet_init on first use)."""
-    st = host.__dict__.get("ipv4")
-    if st is None:
+    try:
+        return host.ipv4  # type: ignore[attr-defined,no-any-return]
+    except AttributeError:
         return inet_init(host)
-    return st  # type: ignore[no-any-return]
 
 
 def inet_confirm_addr(st: InetState, dev: Any, dst: int, local: int, scope: int) -> int:

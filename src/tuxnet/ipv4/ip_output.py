@@ -208,7 +208,7 @@ def _ip_finish_output2(st: Ipv4, skb: SkBuff) -> int:
     ip.OutTransmits += 1  # IP_UPD_PO_STATS(IPSTATS_MIB_OUT): counted after fragment
     ipext.OutOctets += n
     dev: Any = rt.dev
-    return st.arp.ip_neigh_output(skb, dev, rt.nexthop())
+    return st.arp.ip_neigh_output(skb, dev, rt.gw if rt.uses_gateway else rt.daddr)  # rt_nexthop
 
 
 def ip_finish_output(host: Host, skb: SkBuff) -> int:
@@ -216,7 +216,9 @@ def ip_finish_output(host: Host, skb: SkBuff) -> int:
     datagram that must keep its fragment size), else ip_finish_output2."""
     st = ip_state(host)
     mtu = ip_skb_dst_mtu(st, skb)
-    cb = ipcb(skb)
+    cb = skb.cb
+    if cb.__class__ is not InetSkbParm:
+        cb = ipcb(skb)
     if skb.gso_size:  # ip_finish_output_gso: segments are checked by the device layer
         return _ip_finish_output2(st, skb)
     if skb.len > mtu or cb.frag_max_size:
@@ -241,7 +243,10 @@ def ip_output(host: Host, skb: SkBuff) -> int:
     indev = skb.dev
     skb.dev = dev
     skb.protocol = ETH_P_IP
-    if ipcb(skb).flags & IPSKB_REROUTED:  # NF_HOOK_COND: rerouted packets skip the hook
+    cb = skb.cb
+    if cb.__class__ is not InetSkbParm:
+        cb = ipcb(skb)
+    if cb.flags & IPSKB_REROUTED:  # NF_HOOK_COND: rerouted packets skip the hook
         return ip_finish_output(host, skb)
     if not nf_hooks_needed[NF_INET_POST_ROUTING]:
         return ip_finish_output(host, skb)
