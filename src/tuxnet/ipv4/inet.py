@@ -225,7 +225,14 @@ class IpIdents:
         delta = 0
         if old != now:
             self.tstamps[bucket] = now
-            delta = self._rng.randrange((now - old) & 0xFFFFFFFF)  # get_random_u32_below
+            # get_random_u32_below(span), drawn exactly as random.Random.randrange(span)
+            # does (rejection sampling on span.bit_length() bits) without its two frames
+            span = (now - old) & 0xFFFFFFFF
+            getrandbits = self._rng.getrandbits
+            k = span.bit_length()
+            delta = getrandbits(k)
+            while delta >= span:
+                delta = getrandbits(k)
         ident = (self.idents[bucket] + segs + delta) & 0xFFFFFFFF
         self.idents[bucket] = ident
         return (ident - segs) & 0xFFFFFFFF
