@@ -199,8 +199,10 @@ class TapNetDevice(NetDevice):
         self.rx_irqs += 1
         cpu = self._cpu
         cpu.irq_enter()
-        napi_schedule(napi, cpu)
-        cpu.irq_exit()  # the poll runs now, not on the loop's next turn
+        try:
+            napi_schedule(napi, cpu)
+        finally:
+            cpu.irq_exit()  # the poll runs now, not on the loop's next turn
 
     def _busy_poll(self) -> None:
         """napi_threaded_poll_loop with busy polling: poll the fd now (an empty read
@@ -208,9 +210,11 @@ class TapNetDevice(NetDevice):
         napi = self.napi
         cpu = self._cpu
         assert napi is not None and cpu is not None
-        cpu.irq_enter()
-        napi_schedule(napi, cpu)
-        cpu.irq_exit()  # runs the poll at once on the real-time CPU
+        cpu.irq_enter()  # local_bh_disable: what napi_schedule raises runs at the enable
+        try:
+            napi_schedule(napi, cpu)
+        finally:
+            cpu.irq_exit()  # runs the poll at once on the real-time CPU
 
     def _poll(self, napi: NapiStruct, budget: int) -> int:
         """virtnet_poll: read up to ``budget`` frames, pass each up, complete when the
