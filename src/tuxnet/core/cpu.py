@@ -230,6 +230,7 @@ class Cpu:
         self.start_ns = self.busy_until
         self._handle: TimerHandle | None = None
         self._in_chunk = False
+        self._in_irq = False  # between irq_enter and irq_exit (real time)
         self._ctx = _CTX_NONE
         self._acc = 0
         # hardirq state
@@ -360,12 +361,21 @@ class Cpu:
 
     # -- the executor -----------------------------------------------------------------------
     def _kick(self) -> None:
-        """Make sure a chunk is scheduled (unless this CPU is inside one)."""
-        if self._handle is not None or self._in_chunk:
+        """Make sure a chunk is scheduled (unless this CPU is inside one, or inside an
+        interrupt whose irq_exit runs the work)."""
+        if self._handle is not None or self._in_chunk or self._in_irq:
             return
         now = self._now()
         b = self.busy_until
         self._handle = self._call_at(b if b > now else now, self._dispatch)
+
+    def irq_enter(self) -> None:
+        """irq_enter() on the real-time CPU (no charging): until irq_exit, raising a
+        softirq only marks it pending, as raise_softirq_irqoff wakes nobody while
+        in_interrupt(); irq_exit then runs it. A simulated CPU takes its interrupts
+        through IrqLine and ignores this."""
+        if not self.charging and not self._in_chunk:
+            self._in_irq = True
 
     def irq_exit(self) -> None:
         """irq_exit() -> invoke_softirq() on the real-time CPU (no charging): the work an
@@ -374,6 +384,12 @@ class Cpu:
         scheduled chunk (the cost model decides when it runs)."""
         if self.charging or self._in_chunk:
             return
+        if self._in_irq:
+            self._in_irq = False
+            if self._handle is None:  # nothing was scheduled meanwhile: run it now
+                if self._has_work():
+                    self._dispatch()
+                return
         h = self._handle
         if h is None or h.when > self._now():
             return
@@ -497,21 +513,20 @@ class Cpu:
         while True:
             pending = self.softirq_pending
             self.softirq_pending = 0
-            nr = 0
-            while pending:
-                if pending & 1:
-                    counts[nr] += 1
-                    h = handlers[nr]
-                    if h is not None:
-                        tp = self._tp_sirq_entry
-                        if tp is not None and tp.active:
-                            tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
-                        yield from h(self)
-                        tp = self._tp_sirq_exit
-                        if tp is not None and tp.active:
-                            tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
-                pending >>= 1
-                nr += 1
+            while pending:  # the set bits, lowest first (softirq_vec order)
+                low = pending & -pending
+                pending ^= low
+                nr = low.bit_length() - 1
+                counts[nr] += 1
+                h = handlers[nr]
+                if h is not None:
+                    tp = self._tp_sirq_entry
+                    if tp is not None and tp.active:
+                        tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
+                    yield from h(self)
+                    tp = self._tp_sirq_exit
+                    if tp is not None and tp.active:
+                        tp.emit(vec=nr, action=SOFTIRQ_NAMES[nr])
             if not self.softirq_pending:
                 return
             restart -= 1

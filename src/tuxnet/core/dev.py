@@ -164,7 +164,7 @@ def eth_type_trans(skb: SkBuff, dev: NetDevice) -> int:
     head = skb.head
     skb.pull(ETH_HLEN)
     if head[off] & 1:
-        skb.pkt_type = PACKET_BROADCAST if head[off:off + 6] == _BCAST else PACKET_MULTICAST
+        skb.pkt_type = PACKET_BROADCAST if head.startswith(_BCAST, off) else PACKET_MULTICAST
     elif head[off:off + 6] != dev.dev_addr:
         skb.pkt_type = PACKET_OTHERHOST
     else:
@@ -525,7 +525,7 @@ def dev_queue_xmit(skb: SkBuff) -> int:
         dev.core_stats.tx_dropped += 1
         core.host.kfree_skb(skb, SkbDropReason.DEV_READY, "__dev_queue_xmit")
         return -errno.ENETDOWN
-    txq = dev.tx_queues[netdev_pick_tx(dev, skb)]
+    txq = dev.tx_queues[0 if dev.real_num_tx_queues == 1 else netdev_pick_tx(dev, skb)]
     skb.queue_mapping = txq.index
     tp = core.tp_net_dev_queue
     if tp.active:
@@ -598,7 +598,14 @@ def _requeue(q: Any, skb: SkBuff) -> None:
 def sch_direct_xmit(skb: SkBuff, q: Any, dev: NetDevice, txq: NetdevQueue) -> bool:
     """sch_direct_xmit: validate (segment) and transmit; on a stopped queue or
     NETDEV_TX_BUSY the rest goes back to the qdisc. False if the caller must stop."""
-    segs = _validate_xmit(skb, dev)
+    fn = dev.core.validate_xmit
+    if fn is None or not (skb.gso_size or skb.ip_summed == CHECKSUM_PARTIAL or skb.data_len):
+        # validate_xmit_skb has nothing to do (_validate_xmit's test): the skb as is
+        if txq.stopped or dev_hard_start_xmit(skb, dev, txq) != NETDEV_TX_OK:
+            _requeue(q, skb)
+            return False
+        return True
+    segs = fn(skb, dev)
     for i, seg in enumerate(segs):
         if txq.stopped or dev_hard_start_xmit(seg, dev, txq) != NETDEV_TX_OK:
             for rest in segs[i:]:

@@ -261,6 +261,8 @@ class GroCell:
             if ln < 40 or (skb.tail - d < 40 and not skb.pskb_may_pull(40)):
                 return self._not_candidate(skb)
             head = skb.head
+            if head[d + 9] != IPPROTO_TCP:  # no GRO for the protocol: not even unpacked
+                return self._not_candidate(skb)
             vihl, tos, tot, ipid, frag, ttl, proto, check, saddr, daddr = _IPH(head, d)
             # af_inet.c inet_gro_receive: no options, no fragments, a good header sum
             if vihl != 0x45 or proto != IPPROTO_TCP or frag & (IP_MF | IP_OFFSET):

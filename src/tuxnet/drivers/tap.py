@@ -337,12 +337,6 @@ class TapDevice:
             nbytes += n
             out.append((hdr, frame))
         self._big = big
-        self._rx_account(out, reads, copies, copy_bytes, nbytes, gso, gso_bytes)
-        return out
-
-    def _rx_account(self, out: list[Frame], reads: int, copies: int, copy_bytes: int,
-                    nbytes: int, gso: int, gso_bytes: int) -> None:
-        st = self.stats
         st.rx_reads += reads
         st.rx_packets += len(out)
         st.rx_bytes += nbytes
@@ -350,6 +344,7 @@ class TapDevice:
         st.rx_copy_bytes += copy_bytes
         st.rx_gso_packets += gso
         st.rx_gso_bytes += gso_bytes
+        return out
 
     # --- transmit: the kernel's receive --------------------------------------------
 
@@ -370,11 +365,14 @@ class TapDevice:
         first: without IFF_VNET_HDR the device has no NETIF_F_HW_CSUM nor TSO)."""
         hdr: VirtioNetHdr | None = None
         if self._vnet_sz:
-            try:
-                hdr = virtio_net_hdr_from_skb(skb)
-            except VirtioNetHdrError:
-                self.stats.tx_errors += 1
-                return False
+            if not skb.gso_size and skb.ip_summed != CHECKSUM_PARTIAL:
+                hdr = VNET_HDR_NONE  # what virtio_net_hdr_from_skb gives: no GSO, no csum
+            else:
+                try:
+                    hdr = virtio_net_hdr_from_skb(skb)
+                except VirtioNetHdrError:
+                    self.stats.tx_errors += 1
+                    return False
         elif skb.gso_size or skb.ip_summed == CHECKSUM_PARTIAL:
             self.stats.tx_errors += 1
             return False

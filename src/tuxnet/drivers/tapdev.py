@@ -197,16 +197,24 @@ class TapNetDevice(NetDevice):
             self.rx_irqs_masked += 1
             return
         self.rx_irqs += 1
-        napi_schedule(napi, self._cpu)
-        self._cpu.irq_exit()  # the poll runs now, not on the loop's next turn
+        cpu = self._cpu
+        cpu.irq_enter()
+        try:
+            napi_schedule(napi, cpu)
+        finally:
+            cpu.irq_exit()  # the poll runs now, not on the loop's next turn
 
     def _busy_poll(self) -> None:
         """napi_threaded_poll_loop with busy polling: poll the fd now (an empty read
         completes the instance again), no interrupt involved."""
         napi = self.napi
-        assert napi is not None and self._cpu is not None
-        if napi_schedule(napi, self._cpu):
-            self._cpu.irq_exit()  # runs the poll at once on the real-time CPU
+        cpu = self._cpu
+        assert napi is not None and cpu is not None
+        cpu.irq_enter()  # local_bh_disable: what napi_schedule raises runs at the enable
+        try:
+            napi_schedule(napi, cpu)
+        finally:
+            cpu.irq_exit()  # runs the poll at once on the real-time CPU
 
     def _poll(self, napi: NapiStruct, budget: int) -> int:
         """virtnet_poll: read up to ``budget`` frames, pass each up, complete when the

@@ -91,7 +91,7 @@ class Arp:
 
     def __init__(self, host: Host) -> None:
         self.host = host
-        self.xmit: Callable[[SkBuff], int] = self._no_xmit
+        self._xmit: Callable[[SkBuff], int] = self._no_xmit
         self.is_local: Callable[[int, Any], bool] = lambda addr, dev: False
         self.select_src: Callable[[Any, int], int] = lambda dev, dst: 0
         self.confirm_addr: Callable[[Any, int, int, int], bool] = lambda d, a, b, s: False
@@ -101,15 +101,21 @@ class Arp:
         self.route_output_dev: Callable[[int, int], Any] | None = None
         self.app_probes = 0  # neigh_app_ns requests (arpd is not modelled)
         self._proxy_qlen = 0  # in_dev->arp_parms->qlen
-        self.tbl = NeighTable(host, self, self._dev_queue_xmit, id="arp_cache",
-                              protocol=ETH_P_IP)
+        self.tbl = NeighTable(host, self, self._xmit, id="arp_cache", protocol=ETH_P_IP)
+
+    @property
+    def xmit(self) -> Callable[[SkBuff], int]:
+        """The ``xmit`` hook (dev_queue_xmit); setting it sets the table's too."""
+        return self._xmit
+
+    @xmit.setter
+    def xmit(self, fn: Callable[[SkBuff], int]) -> None:
+        self._xmit = fn
+        self.tbl.xmit = fn  # neigh output calls it directly, no wrapper frame
 
     def _no_xmit(self, skb: SkBuff) -> int:
         self.host.kfree_skb(skb, SkbDropReason.DEV_READY, "dev_queue_xmit")
         return 1  # NET_XMIT_DROP
-
-    def _dev_queue_xmit(self, skb: SkBuff) -> int:
-        return self.xmit(skb)
 
     def _conf(self, dev: NetDev, key: str) -> int:
         """IN_DEV_CONF_GET with conf.all combined (conf.default for unknown devices)."""

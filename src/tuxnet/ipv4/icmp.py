@@ -130,6 +130,7 @@ _HDR = struct.Struct("!BBHI")
 _IPH = struct.Struct("!BBHHHBBHII")
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
+_ADDRS = struct.Struct("!II")
 _R = SkbDropReason
 
 
@@ -238,13 +239,14 @@ def _icmp_push(host: Host, rt: Rtable, saddr: int, daddr: int, tos: int, icmp_ty
                code: int, rest: int, payload: bytes) -> int:
     """icmp_push_reply: build the message (header + payload, checksum) and send it
     through the ICMP socket (no DF: IP_PMTUDISC_DONT)."""
+    n = 8 + len(payload)
     try:
-        skb = alloc_skb(MAX_IP_HEADROOM + 8 + len(payload))
+        skb = alloc_skb(MAX_IP_HEADROOM + n)
     except SkbError:
         host.mib.icmp.OutErrors += 1
         return -1
     skb.reserve(MAX_IP_HEADROOM)
-    msg = skb.put(8 + len(payload))
+    msg = skb.put(n)
     _HDR.pack_into(msg, 0, icmp_type, code, 0, rest & 0xFFFFFFFF)
     msg[8:] = payload
     _U16.pack_into(msg, 2, internet_checksum(msg))
@@ -351,7 +353,7 @@ def fib_compute_spec_dst(st: Ipv4, skb: SkBuff) -> int:
     rt: Rtable = skb.dst
     nh = skb.network_header
     head = skb.head
-    saddr, daddr = struct.unpack_from("!II", head, nh + 12)
+    saddr, daddr = _ADDRS.unpack_from(head, nh + 12)
     if rt.flags & (RTCF_BROADCAST | RTCF_MULTICAST | RTCF_LOCAL) == RTCF_LOCAL:
         return int(daddr)
     inet = st.inet
@@ -398,11 +400,11 @@ def icmp_rcv(host: Host, skb: SkBuff) -> int:
             icmp.InCsumErrors += 1
             return _icmp_error(host, skb, _R.ICMP_CSUM)
     try:
-        if n < 8 or not skb.pskb_may_pull(8):
+        if n < 8 or (skb.tail - skb.data_off < 8 and not skb.pskb_may_pull(8)):
             return _icmp_error(host, skb, _R.NOT_SPECIFIED)
     except SkbError:
         return _icmp_error(host, skb, _R.NOMEM)
-    icmp_type, code, _csum, rest = _HDR.unpack_from(skb.data)
+    icmp_type, code, _csum, rest = _HDR.unpack_from(skb.head, skb.data_off)
     mib.icmpmsg[icmp_type] += 1
     skb.pull(8)
     if icmp_type == ICMP_EXT_ECHO:  # RFC 8335 PROBE: icmp_echo_enable_probe is off
@@ -418,11 +420,11 @@ def icmp_rcv(host: Host, skb: SkBuff) -> int:
             return _icmp_error(host, skb, _R.INVALID_PROTO)
     if icmp_type > NR_ICMP_TYPES:
         return _icmp_error(host, skb, _R.UNHANDLED_PROTO)
-    if icmp_type in (ICMP_DEST_UNREACH, ICMP_SOURCE_QUENCH, ICMP_TIME_EXCEEDED,
-                     ICMP_PARAMETERPROB):
-        reason = _icmp_unreach(st, skb, icmp_type, code, rest)
-    elif icmp_type == ICMP_ECHO:
+    if icmp_type == ICMP_ECHO:
         reason = _icmp_echo(st, skb, code, rest)
+    elif icmp_type in (ICMP_DEST_UNREACH, ICMP_SOURCE_QUENCH, ICMP_TIME_EXCEEDED,
+                       ICMP_PARAMETERPROB):
+        reason = _icmp_unreach(st, skb, icmp_type, code, rest)
     elif icmp_type == ICMP_ECHOREPLY:
         reason = _ping_rcv(st, skb)
     elif icmp_type == ICMP_REDIRECT:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.netcore import NetCore, get_core, register_protocol_handler
@@ -84,6 +85,7 @@ INET_PEER_THRESHOLD = 65536 + 128  # inetpeer.c: inet_peer_threshold
 INET_PEER_MINTTL = 120 * HZ  # inetpeer.c: inet_peer_minttl, 120 s
 _GOLDEN_RATIO_64 = 0x61C8864680B583EB  # include/linux/hash.h
 _MASK64 = (1 << 64) - 1
+_IDENT_FLOWS_MAX = 4096  # flows whose ip_idents bucket is remembered
 
 # include/net/ip.h: IPCB(skb)->flags
 IPSKB_FORWARDED = 1
@@ -189,21 +191,32 @@ class IpIdents:
     without a socket-private counter; a keyed hash of (daddr, saddr, protocol) picks a
     bucket, and an idle bucket jumps by a random amount (ip_idents_reserve)."""
 
-    __slots__ = ("_key", "_rng", "idents", "tstamps")
+    __slots__ = ("_buckets", "_key", "_rng", "idents", "tstamps")
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._key = rng.getrandbits(64)  # net->ipv4.ip_id_key
         self.idents = [0] * IP_IDENTS_SZ
         self.tstamps = [0] * IP_IDENTS_SZ
+        # the hash is a pure function of the flow under a fixed key: remembered per flow
+        # (bounded), as the 128-bit products cost more than a dict lookup here
+        self._buckets: dict[tuple[int, int, int], int] = {}
 
     def bucket(self, daddr: int, saddr: int, protocol: int) -> int:
         """siphash_3u32(daddr, saddr, protocol, ip_id_key) & mask, with hash_64 mixing."""
+        flow = (daddr, saddr, protocol)
+        b = self._buckets.get(flow)
+        if b is not None:
+            return b
         h = (((daddr << 32) | saddr) ^ (protocol << 56) ^ self._key) & _MASK64
         h = (h * _GOLDEN_RATIO_64) & _MASK64
         h ^= h >> 29
         h = (h * _GOLDEN_RATIO_64) & _MASK64
-        return (h >> 40) & (IP_IDENTS_SZ - 1)
+        b = (h >> 40) & (IP_IDENTS_SZ - 1)
+        if len(self._buckets) >= _IDENT_FLOWS_MAX:
+            self._buckets.clear()
+        self._buckets[flow] = b
+        return b
 
     def reserve(self, bucket: int, segs: int, now: int) -> int:
         """ip_idents_reserve: take ``segs`` ids from the bucket; returns the first."""
@@ -212,7 +225,14 @@ class IpIdents:
         delta = 0
         if old != now:
             self.tstamps[bucket] = now
-            delta = self._rng.randrange((now - old) & 0xFFFFFFFF)  # get_random_u32_below
+            # get_random_u32_below(span), drawn exactly as random.Random.randrange(span)
+            # does (rejection sampling on span.bit_length() bits) without its two frames
+            span = (now - old) & 0xFFFFFFFF
+            getrandbits = self._rng.getrandbits
+            k = span.bit_length()
+            delta = getrandbits(k)
+            while delta >= span:
+                delta = getrandbits(k)
         ident = (self.idents[bucket] + segs + delta) & 0xFFFFFFFF
         self.idents[bucket] = ident
         return (ident - segs) & 0xFFFFFFFF
@@ -295,16 +315,18 @@ class Ipv4:
 
     def select_ident(self, daddr: int, saddr: int, protocol: int, segs: int = 1) -> int:
         """__ip_select_ident: the next 16-bit IP ID towards (daddr, saddr, protocol)."""
-        b = self.idents.bucket(daddr, saddr, protocol)
-        return self.idents.reserve(b, segs, jiffies(self.host)) & 0xFFFF
+        idents = self.idents
+        b = idents.bucket(daddr, saddr, protocol)
+        now = INITIAL_JIFFIES + self.host.loop.now_ns() // NSEC_PER_JIFFY  # jiffies
+        return idents.reserve(b, segs, now) & 0xFFFF
 
 
 def ip_state(host: Host) -> Ipv4:
     """The host's IPv4 state (inet_init on first use)."""
-    st = host.__dict__.get("ipv4")
-    if st is None:
+    try:
+        return host.ipv4  # type: ignore[attr-defined,no-any-return]
+    except AttributeError:
         return inet_init(host)
-    return st  # type: ignore[no-any-return]
 
 
 def inet_confirm_addr(st: InetState, dev: Any, dst: int, local: int, scope: int) -> int:
@@ -418,7 +440,7 @@ def inet_init(host: Host) -> Ipv4:
         register_protocol_handler(host, ETH_P_IP, ip_rcv, name="ip_rcv"),
         register_protocol_handler(host, ETH_P_ARP, arp.arp_rcv, name="arp_rcv"),
     ]
-    inet_add_protocol(host, IPPROTO_ICMP, lambda skb: icmp_rcv(host, skb),
+    inet_add_protocol(host, IPPROTO_ICMP, partial(icmp_rcv, host),  # no Python frame
                       lambda skb, info: icmp_err(host, skb, info))
     # inet_init registers UDP at boot, so a datagram to a closed port gets a port
     # unreachable (NoPorts), not a protocol unreachable

@@ -97,6 +97,7 @@ IFF_LOOPBACK = 0x8
 _HDR = struct.Struct("!BBHHHBBHII")
 _pack_hdr = _HDR.pack_into
 _U16 = struct.Struct("!H")
+_pack16 = _U16.pack_into
 _RTAX_MTU_LOCK = 1 << RTAX_MTU
 
 
@@ -134,7 +135,7 @@ def dst_mtu(st: Ipv4, rt: Rtable) -> int:
         if (fi is not None and fi.mxlock & _RTAX_MTU_LOCK and rt.uses_gateway
                 and mtu > 576):
             mtu = 576
-    return min(mtu, IP_MAX_MTU)
+    return mtu if mtu < IP_MAX_MTU else IP_MAX_MTU  # min(): the builtin costs more
 
 
 def ip_dst_mtu_maybe_forward(st: Ipv4, rt: Rtable, forwarding: bool) -> int:
@@ -207,7 +208,7 @@ def _ip_finish_output2(st: Ipv4, skb: SkBuff) -> int:
     ip.OutTransmits += 1  # IP_UPD_PO_STATS(IPSTATS_MIB_OUT): counted after fragment
     ipext.OutOctets += n
     dev: Any = rt.dev
-    return st.arp.ip_neigh_output(skb, dev, rt.nexthop())
+    return st.arp.ip_neigh_output(skb, dev, rt.gw if rt.uses_gateway else rt.daddr)  # rt_nexthop
 
 
 def ip_finish_output(host: Host, skb: SkBuff) -> int:
@@ -215,7 +216,9 @@ def ip_finish_output(host: Host, skb: SkBuff) -> int:
     datagram that must keep its fragment size), else ip_finish_output2."""
     st = ip_state(host)
     mtu = ip_skb_dst_mtu(st, skb)
-    cb = ipcb(skb)
+    cb = skb.cb
+    if cb.__class__ is not InetSkbParm:
+        cb = ipcb(skb)
     if skb.gso_size:  # ip_finish_output_gso: segments are checked by the device layer
         return _ip_finish_output2(st, skb)
     if skb.len > mtu or cb.frag_max_size:
@@ -240,7 +243,10 @@ def ip_output(host: Host, skb: SkBuff) -> int:
     indev = skb.dev
     skb.dev = dev
     skb.protocol = ETH_P_IP
-    if ipcb(skb).flags & IPSKB_REROUTED:  # NF_HOOK_COND: rerouted packets skip the hook
+    cb = skb.cb
+    if cb.__class__ is not InetSkbParm:
+        cb = ipcb(skb)
+    if cb.flags & IPSKB_REROUTED:  # NF_HOOK_COND: rerouted packets skip the hook
         return ip_finish_output(host, skb)
     if not nf_hooks_needed[NF_INET_POST_ROUTING]:
         return ip_finish_output(host, skb)
@@ -298,11 +304,12 @@ def dst_output(host: Host, skb: SkBuff) -> int:
 def __ip_local_out(host: Host, skb: SkBuff) -> None:
     """__ip_local_out before its hook: OutRequests, tot_len and the header checksum."""
     host.mib.ip.OutRequests += 1
-    data = skb.data
-    _U16.pack_into(data, 2, skb.len & 0xFFFF)  # iph_set_totlen
-    hl = (data[0] & 15) << 2
-    _U16.pack_into(data, 10, 0)
-    _U16.pack_into(data, 10, internet_checksum(data[:hl]))  # ip_send_check
+    head = skb.head
+    off = skb.data_off
+    _pack16(head, off + 2, skb.len & 0xFFFF)  # iph_set_totlen
+    _pack16(head, off + 10, 0)
+    hl = (head[off] & 15) << 2
+    _pack16(head, off + 10, internet_checksum(memoryview(head)[off:off + hl]))  # ip_send_check
     skb.protocol = ETH_P_IP
 
 
@@ -367,29 +374,36 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
         return -rt.error
     if not saddr:
         saddr = rt.saddr
-    total = skb.len + IPV4_HLEN
     if pmtudisc is None:
         if df is None:  # inet_create: IP_PMTUDISC_DONT when ip_no_pmtu_disc is set
             pmtudisc = (IP_PMTUDISC_DONT if st.sysctls.get_int("net.ipv4.ip_no_pmtu_disc")
                         else IP_PMTUDISC_WANT)
         else:
             pmtudisc = IP_PMTUDISC_DO if df else IP_PMTUDISC_DONT
-    if pmtudisc < IP_PMTUDISC_PROBE or rt.dev is None:  # ip_sk_use_pmtu
-        mtu = dst_mtu(st, rt)
+    if pmtudisc in (IP_PMTUDISC_DONT, IP_PMTUDISC_OMIT):
+        # ip_sk_ignore_df, and DF never set: the path MTU (ip_setup_cork's fragsize)
+        # plays no part before ip_finish_output, which reads it itself
+        ignore_df = True
+        set_df = False
     else:
-        mtu = min(rt.dev.mtu, IP_MAX_MTU)
-    ignore_df = pmtudisc < IP_PMTUDISC_DO or pmtudisc == IP_PMTUDISC_OMIT  # ip_sk_ignore_df
-    if not ignore_df and total > mtu:  # __ip_append_data: maxnonfragsize
-        host.kfree_skb(skb, SkbDropReason.PKT_TOO_BIG, "__ip_append_data")
-        return -errno.EMSGSIZE
-    set_df = pmtudisc in (IP_PMTUDISC_DO, IP_PMTUDISC_PROBE) or (
-        pmtudisc == IP_PMTUDISC_WANT and total <= mtu and not rt.metric_locked(RTAX_MTU))
+        total = skb.len + IPV4_HLEN
+        if pmtudisc < IP_PMTUDISC_PROBE or rt.dev is None:  # ip_sk_use_pmtu
+            mtu = dst_mtu(st, rt)
+        else:
+            mtu = min(rt.dev.mtu, IP_MAX_MTU)
+        ignore_df = pmtudisc < IP_PMTUDISC_DO  # ip_sk_ignore_df (WANT)
+        if not ignore_df and total > mtu:  # __ip_append_data: maxnonfragsize
+            host.kfree_skb(skb, SkbDropReason.PKT_TOO_BIG, "__ip_append_data")
+            return -errno.EMSGSIZE
+        set_df = pmtudisc != IP_PMTUDISC_INTERFACE and (
+            pmtudisc != IP_PMTUDISC_WANT or (total <= mtu
+                                             and not rt.metric_locked(RTAX_MTU)))
     if ttl is None:
         ttl = 1 if rt.type == RTN_MULTICAST else _ip_select_ttl(st, rt)
     if ident is None:  # ip_select_ident_segs without a connected socket
         ident = 0 if set_df and not ignore_df else st.select_ident(daddr, saddr, protocol)
     if protocol == IPPROTO_ICMP and skb.len:
-        _icmp_out_count(host, skb.data[0])
+        _icmp_out_count(host, skb.head[skb.data_off])
     try:
         _push_header(skb, saddr, daddr, protocol, tos, ttl, set_df, ident)
     except SkbError:
@@ -414,11 +428,11 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
 def _push_header(skb: SkBuff, saddr: int, daddr: int, protocol: int, tos: int, ttl: int,
                  df: bool, ident: int) -> None:
     """Push a 20-byte IPv4 header in front of the transport header at skb.data."""
-    if skb.headroom() < IPV4_HLEN + LL_RESERVED_SPACE or skb.header_cloned():
+    if skb.data_off < IPV4_HLEN + LL_RESERVED_SPACE or (skb.cloned and skb.header_cloned()):
         skb.cow_head(IPV4_HLEN + LL_RESERVED_SPACE)
-    skb.reset_transport_header()
+    skb.transport_header = skb.data_off  # skb_reset_transport_header
     hdr = skb.push(IPV4_HLEN)
-    skb.reset_network_header()
+    skb.network_header = skb.data_off  # skb_reset_network_header
     _pack_hdr(hdr, 0, 0x45, tos & 0xFF, skb.len & 0xFFFF, ident & 0xFFFF,
               IP_DF if df else 0, ttl & 0xFF, protocol, 0, saddr, daddr)
     skb.protocol = ETH_P_IP

@@ -626,11 +626,11 @@ class NeighTable:
     # -- output ----------------------------------------------------------------------
     def _hard_header(self, skb: SkBuff, dev: NetDev, proto: int, daddr: bytes) -> int:
         """dev_hard_header -> eth_header (net/ethernet/eth.c)."""
-        off = skb.skb_network_offset()
+        off = skb.network_header - skb.data_off  # skb_network_offset
         if off > 0:
             skb.pull(off)
-        if skb.headroom() < ETH_HLEN:
-            skb.pskb_expand_head(ETH_HLEN - skb.headroom(), 0)
+        if skb.data_off < ETH_HLEN:  # skb_headroom
+            skb.pskb_expand_head(ETH_HLEN - skb.data_off, 0)
         _ETH_HDR.pack_into(skb.push(ETH_HLEN), 0, daddr, dev.dev_addr, proto)
         return ETH_HLEN
 
@@ -646,7 +646,9 @@ class NeighTable:
         if n.hh is None:  # neigh_hh_init (eth_header_cache, tbl->protocol)
             n.hh = _ETH_HDR.pack(n.ha, n.dev.dev_addr, self.protocol)
         self._hard_header(skb, n.dev, skb.protocol or self.protocol, n.ha)
-        return self._xmit(n, skb)
+        if skb.dev is None:
+            skb.dev = n.dev
+        return self.xmit(skb)
 
     def neigh_connected_output(self, n: Neighbour, skb: SkBuff) -> int:
         """neigh_connected_output: header from the known address, no resolution."""
@@ -666,13 +668,15 @@ class NeighTable:
         """neigh_output: the hh-cache fast path for connected entries, else n->output."""
         hh = n.hh
         if not skip_cache and n.nud_state & NUD_CONNECTED and hh is not None:
-            off = skb.skb_network_offset()  # neigh_hh_output
+            off = skb.network_header - skb.data_off  # neigh_hh_output
             if off > 0:
                 skb.pull(off)
-            if skb.headroom() < ETH_HLEN:
-                skb.pskb_expand_head(ETH_HLEN - skb.headroom(), 0)
+            if skb.data_off < ETH_HLEN:
+                skb.pskb_expand_head(ETH_HLEN - skb.data_off, 0)
             skb.push(ETH_HLEN)[:] = hh
-            return self._xmit(n, skb)
+            if skb.dev is None:
+                skb.dev = n.dev
+            return self.xmit(skb)
         return n.output(n, skb)
 
     # -- removal and garbage collection ----------------------------------------------

@@ -84,7 +84,10 @@ class PmtuCache:
     def lookup(self, daddr: int) -> FibNhException | None:
         """find_exception: the live exception for ``daddr``; an expired one is deleted
         (ip_del_fnhe) and None returned."""
-        chain = self._buckets.get(self._hash(daddr))
+        buckets = self._buckets
+        if not buckets:  # no exception learned: nothing to hash
+            return None
+        chain = buckets.get(self._hash(daddr))
         if not chain:
             return None
         for i, fnhe in enumerate(chain):

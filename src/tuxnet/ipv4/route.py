@@ -77,7 +77,7 @@ _RT_CACHE_MAX = 65536  # entries per direction before the cache starts over
 class Rtable:
     """struct rtable: the outcome of a route lookup (a dst_entry)."""
 
-    __slots__ = ("daddr", "dev", "drop_reason", "error", "fa", "flags", "genid", "gw",
+    __slots__ = ("daddr", "dev", "drop_reason", "error", "fa", "fi", "flags", "genid", "gw",
                  "iif", "input", "is_input", "orig_oif", "saddr", "src", "tos", "type",
                  "uses_gateway")
 
@@ -90,6 +90,10 @@ class Rtable:
         self.src = 0             # the source the caller asked for (0: none)
         self.flags = flags       # RTCF_*
         self.fa = fa             # the FIB entry that answered (None: no FIB route)
+        # the fib_info whose nexthop and metrics the route carries (rt_set_nexthop's
+        # dst_init_metrics, fixed with the route): none for broadcast or an error type
+        self.fi: FibInfo | None = (None if fa is None or rtype == RTN_BROADCAST
+                                   or FIB_PROPS_ERROR[fa.type] else fa.fi)
         self.error = error       # dst.error: errno of a reject / unreachable route
         self.gw = 0              # rt_gw4
         self.uses_gateway = False
@@ -107,14 +111,6 @@ class Rtable:
         dev = self.dev.name if self.dev is not None else None
         return (f"<Rtable type={self.type} {ip_str(self.daddr)} dev={dev} "
                 f"gw={ip_str(self.gw)} src={ip_str(self.saddr)} error={self.error}>")
-
-    @property
-    def fi(self) -> FibInfo | None:
-        """The fib_info whose nexthop and metrics the route carries."""
-        fa = self.fa
-        if fa is None or self.type in (RTN_BROADCAST,) or FIB_PROPS_ERROR[fa.type]:
-            return None
-        return fa.fi
 
     def nexthop(self) -> int:
         """rt_nexthop(): the gateway, or the destination itself when on-link."""
@@ -336,7 +332,7 @@ def _mkroute_output(st: InetState, fa: FibAlias | None, rtype: int, daddr: int, 
     if keep_fi and fa is not None:
         _set_nexthop(rt, fa)
     elif fa is not None and rtype == RTN_BROADCAST:
-        rt.fa = fa  # shown by fibmatch; no nexthop or metrics (fi = NULL)
+        rt.fa = fa  # shown by fibmatch; no nexthop or metrics (rt.fi stays None)
     return rt
 
 

@@ -431,6 +431,13 @@ class SkBuff:
     def copy_bits(self, offset: int, length: int) -> bytes:
         """skb_copy_bits: ``length`` bytes from data + offset (offset may reach back into
         the headroom), gathered across the linear part and frags."""
+        stop = offset + length
+        if stop <= self.len - self.data_len and length >= 0 and offset >= -self.data_off:
+            d = self.data_off  # all in the linear part: one slice
+            c = self.counters
+            if c is not None:
+                c.bytes_copied += length
+            return bytes(self._hmv[d + offset:d + stop])
         parts = self._gather(offset, length)
         c = self.counters
         if c is not None:

@@ -109,7 +109,7 @@ def _sum_le(data: bytes | bytearray | memoryview) -> int:
 def ones_sum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """One's-complement 16-bit sum of ``data`` (odd length padded with a zero byte),
     plus ``initial``; the result is folded into 0..0xFFFF (csum_partial + csum_fold)."""
-    v = _sum_le(data)
+    v = _from_bytes(data, "little") if len(data) <= _SMALL else _sum_le(data)
     if v == 0:
         return initial % 0xFFFF or (0xFFFF if initial else 0)
     s = v % 0xFFFF or 0xFFFF  # a non-zero sum is never +0 in one's complement
@@ -129,7 +129,7 @@ def csum_fold(value: int) -> int:
 def internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """RFC 1071 Internet checksum of ``data``: the complement of the one's-complement
     sum (ip_fast_csum / csum_fold). Verifying a buffer that holds its checksum gives 0."""
-    v = _sum_le(data)
+    v = _from_bytes(data, "little") if len(data) <= _SMALL else _sum_le(data)
     if v == 0:
         return ~(initial % 0xFFFF or (0xFFFF if initial else 0)) & 0xFFFF
     s = v % 0xFFFF or 0xFFFF
