@@ -4,6 +4,7 @@ for 60 s, the orphaned FIN_WAIT2 timeout, aborts with RST."""
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import pytest
 from _tcpwire import MS, SEC, A, Wire, pair, seg_bytes
@@ -128,26 +129,25 @@ def test_orphan_fin_wait2_times_out(fin_timeout: int) -> None:
         proto.tcp_sendmsg(s, b"x", 0, 0)
 
 
-def test_rst_assassinates_time_wait() -> None:
+def _time_wait_on_a() -> tuple[Wire, Any]:
+    """A connection a closed first and b then: a's TIME_WAIT socket."""
     w = Wire()
     c, s, _ = pair(w)
     proto.tcp_close(c)
     w.run(100 * MS)
     proto.tcp_close(s)
     w.run(10 * MS)
-    tw = _tw(w, "a")[0]
+    return w, _tw(w, "a")[0]
+
+
+def test_rst_assassinates_time_wait() -> None:
+    w, tw = _time_wait_on_a()
     w.inject(w.a, seg_bytes(8080, tw.inet_num, tw.tw_rcv_nxt, 0, RST, 0))  # type: ignore[attr-defined]
     assert not _tw(w, "a")  # RFC 1337 hazard, as Linux with tcp_rfc1337 = 0
 
 
 def test_paws_in_time_wait_acked_and_dropped_with_reason() -> None:
-    w = Wire()
-    c, s, _ = pair(w)
-    proto.tcp_close(c)
-    w.run(100 * MS)
-    proto.tcp_close(s)
-    w.run(10 * MS)
-    tw = _tw(w, "a")[0]
+    w, tw = _time_wait_on_a()
     w.drop = lambda seg: True
     rcv_nxt, snd_nxt = tw.tw_rcv_nxt, tw.tw_snd_nxt  # type: ignore[attr-defined]
     old_ts = tw.tw_ts_recent - 10  # type: ignore[attr-defined]
