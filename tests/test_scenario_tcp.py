@@ -38,13 +38,13 @@ def test_default_is_tcp_and_byte_identical_per_seed() -> None:
     lines = first.splitlines()
     i = lines.index("ss -ti when b had read the last byte:")
     assert re.fullmatch(r"ESTAB \d+ +\d+ +10\.0\.0\.1:\d+ 10\.0\.0\.2:5201", lines[i + 1])
-    assert re.fullmatch(r"\t cubic wscale:7,7 rto:\d+ rtt:[\d.]+/[\d.]+ mss:1448 pmtu:1500 "
+    assert re.fullmatch(r"\t cubic wscale:10,10 rto:\d+ rtt:[\d.]+/[\d.]+ mss:1448 pmtu:1500 "
                         r"rcvmss:536 advmss:1448 cwnd:\d+ .*bytes_sent:\d+ bytes_retrans:\d+ "
                         r"bytes_acked:\d+ segs_out:\d+ segs_in:\d+ data_segs_out:\d+ "
                         r"send [\d.]+[kMG]?bps .*busy:\d+ms .*rcv_space:14480 "
                         r"rcv_ssthresh:64088 minrtt:[\d.]+ snd_wnd:\d+", lines[i + 2])
     assert re.fullmatch(r"ESTAB 0      0      10\.0\.0\.2:5201 10\.0\.0\.1:\d+", lines[i + 3])
-    assert re.fullmatch(r"\t cubic wscale:7,7 .* bytes_received:2000000 .*rcv_rtt:[\d.]+ "
+    assert re.fullmatch(r"\t cubic wscale:10,10 .* bytes_received:2000000 .*rcv_rtt:[\d.]+ "
                         r"rcv_space:\d+ rcv_ssthresh:\d+ minrtt:[\d.]+ .*snd_wnd:\d+",
                         lines[i + 4])
 

@@ -15,7 +15,6 @@ HOST_TUNED = {
     "net.core.wmem_max": "212992",
     "net.ipv4.tcp_allowed_congestion_control": "reno cubic",
     "net.ipv4.tcp_congestion_control": "cubic",
-    "net.ipv4.tcp_rmem": "4096\t131072\t6291456",
 }
 
 
@@ -65,7 +64,7 @@ def test_extra_init_net_defaults() -> None:
     assert s.get("net.core.dev_weight") == 64
     assert s.get("net.core.flow_limit_table_len") == 4096
     assert s.get("net.core.somaxconn") == 4096
-    assert s.get("net.ipv4.tcp_rmem") == (4096, 131072, 6291456)
+    assert s.get("net.ipv4.tcp_rmem") == (4096, 131072, 33554432)
     assert s.get("net.ipv4.tcp_wmem") == (4096, 16384, 4194304)
     assert s.get("net.ipv4.tcp_congestion_control") == "cubic"
     assert "cubic" in str(s.get("net.ipv4.tcp_available_congestion_control")).split()

@@ -1,10 +1,10 @@
 """The net.* sysctl table: Linux names, Linux defaults, Linux value types and ranges.
 
 Values are what a fresh network namespace shows on Linux 6.18
-(``samples/sysctl_net_netns.txt``), except the five the sample's host had tuned
-(tcp_congestion_control bbr, tcp_allowed_congestion_control, tcp_rmem max, rmem_max,
-wmem_max), which carry the kernel's built-in defaults here. Entries a child netns does
-not show (net.core.netdev_budget, neigh.default, tcp_mem ...) are init_net's, marked
+(``samples/sysctl_net_netns.txt``), except the four the sample's host had tuned
+(tcp_congestion_control bbr, tcp_allowed_congestion_control, rmem_max, wmem_max),
+which carry the kernel's built-in defaults here. Entries a child netns does not show
+(net.core.netdev_budget, neigh.default, tcp_mem ...) are init_net's, marked
 ``netns=False``. Types and ranges follow each entry's proc handler:
 
 * ``int``    proc_dointvec / proc_dointvec_minmax (C int)
@@ -238,7 +238,8 @@ GLOBAL: dict[str, Spec] = {
     "net.ipv4.tcp_retries1": _u8(3, 0, 255),
     "net.ipv4.tcp_retries2": _u8(15),
     "net.ipv4.tcp_rfc1337": _u8(0),
-    "net.ipv4.tcp_rmem": Spec((4096, 131072, 6291456), "intvec", 1),
+    # tcp_rmem[2] 32 MiB since 6.16 (tcp: increase tcp_rmem[2] to 32 MB)
+    "net.ipv4.tcp_rmem": Spec((4096, 131072, 33554432), "intvec", 1),
     "net.ipv4.tcp_rto_max_ms": _i(120000, 1000, 120000),  # TCP_RTO_MAX
     "net.ipv4.tcp_rto_min_us": _i(200000, 1),  # TCP_RTO_MIN
     "net.ipv4.tcp_sack": _u8(1),

@@ -51,4 +51,5 @@ def test_a_reader_that_stops_makes_the_sender_rwnd_limited() -> None:
     info = proto.tcp_get_info(c)
     assert info["tcpi_rwnd_limited"] > 200_000  # most of the 300 ms
     assert info["tcpi_busy_time"] >= info["tcpi_rwnd_limited"]
-    assert c.snd_wnd == 0 or c.tcp_wnd_end() == c.snd_nxt
+    # closed but for less than a segment (wscale 10: the window moves in 1 KiB units)
+    assert (c.tcp_wnd_end() - c.snd_nxt) & 0xFFFFFFFF < c.mss_cache

@@ -28,10 +28,10 @@ def test_syn_options_linux_layout() -> None:
     syn = w.sent("a")[0]
     assert syn.flags == TCPHDR_SYN
     opts = syn.options.hex()
-    # mss 1460, sackOK + TS (folded), nop, wscale 7
+    # mss 1460, sackOK + TS (folded), nop, wscale 10 (tcp_rmem[2] 32 MiB: ilog2 - 15)
     assert opts[:16] == "020405b40402080a"
     assert opts[24:32] == "00000000"  # TS ecr 0
-    assert opts[32:] == "01030307"
+    assert opts[32:] == "0103030a"
     assert syn.tcp.window == 64240  # rounddown(64 KiB, 1460): tcp_select_initial_window
 
 
@@ -43,11 +43,11 @@ def test_synack_mirrors_and_windows() -> None:
     opts = synack.options
     assert opts[:8].hex() == "020405b40402080a"
     assert opts[12:16] == w.sent("a")[0].options[8:12]  # TSecr echoes the SYN's TSval
-    assert opts[16:].hex() == "01030307"
+    assert opts[16:].hex() == "0103030a"
     assert synack.tcp.window == 65160  # 45 x 1448 (timestamps take 12 bytes)
     ack = w.sent("a")[1].tcp
-    assert ack.window == 502  # 64240 >> 7 rounded up
-    assert c.rx_opt.snd_wscale == 7 and c.rx_opt.rcv_wscale == 7
+    assert ack.window == 63  # 64240 >> 10 rounded up
+    assert c.rx_opt.snd_wscale == 10 and c.rx_opt.rcv_wscale == 10
     assert c.mss_cache == 1448 and s.mss_cache == 1448  # 1460 less the TS option
     assert c.rx_opt.tstamp_ok and c.rx_opt.sack_ok and s.rx_opt.sack_ok
 
@@ -68,9 +68,9 @@ def test_synack_without_peer_timestamps() -> None:
     w.a.sysctl.set("net.ipv4.tcp_timestamps", 0)
     _c, s, _ = pair(w)
     syn, synack = w.sent("a")[0], w.sent("b")[0]
-    assert syn.options.hex() == "020405b4010104020103030" + "7"
+    assert syn.options.hex() == "020405b4010104020103030" + "a"
     # mss, nop, nop, sackOK, nop, wscale (packetdrill's SYN-ACK without TS)
-    assert synack.options.hex() == "020405b4010104020103030" + "7"
+    assert synack.options.hex() == "020405b4010104020103030" + "a"
     assert not s.rx_opt.tstamp_ok and s.mss_cache == 1460
     assert synack.tcp.window == 64240
 

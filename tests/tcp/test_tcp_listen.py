@@ -108,8 +108,8 @@ def test_syncookie_round_trip() -> None:
     assert c.sk_state == s.sk_state == TCP_ESTABLISHED
     synack = next(x for x in w.sent("b") if x.tcp.dst_port == c.inet_sport)
     tsval = synack.tcp.options.timestamp[0] - s.tsoffset  # type: ignore[index]
-    assert tsval & 0x3F == 0x10 | 7  # TS_OPT_SACK | wscale 7 in the low 6 bits
-    assert s.rx_opt.wscale_ok and s.rx_opt.snd_wscale == 7 and s.rx_opt.sack_ok
+    assert tsval & 0x3F == 0x10 | 10  # TS_OPT_SACK | wscale 10 in the low 6 bits
+    assert s.rx_opt.wscale_ok and s.rx_opt.snd_wscale == 10 and s.rx_opt.sack_ok
     assert s.rx_opt.mss_clamp == 1460  # msstab[3]
     proto.tcp_sendmsg(c, b"through a cookie", 0, 0)
     w.run(50 * MS)

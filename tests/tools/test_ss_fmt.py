@@ -94,6 +94,6 @@ def test_ss_line_of_a_live_socket() -> None:
     text = ss_line(c)
     head, info = text.split("\n")
     assert re.fullmatch(r"ESTAB 0      0      10\.0\.0\.1:\d+ 10\.0\.0\.2:8080", head)
-    assert info.startswith("\t cubic wscale:7,7 rto:")
+    assert info.startswith("\t cubic wscale:10,10 rto:")
     assert " rcv_space:14480 rcv_ssthresh:64088 " in info  # as Linux shows an idle socket
     assert ss_line(lst).startswith("LISTEN 0      128    0.0.0.0:8080 0.0.0.0:*")

@@ -20,7 +20,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_read_names(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, "net.ipv4.tcp_rmem", "net/core/somaxconn")
     assert rc == 0 and err == ""
-    assert out == "net.ipv4.tcp_rmem = 4096\t131072\t6291456\nnet.core.somaxconn = 4096\n"
+    assert out == "net.ipv4.tcp_rmem = 4096\t131072\t33554432\nnet.core.somaxconn = 4096\n"
     assert run(capsys, "-n", "net.ipv4.ip_default_ttl") == (0, "64\n", "")
     assert run(capsys, "-N", "net.ipv4.ip_default_ttl") == (0, "net.ipv4.ip_default_ttl\n", "")
     assert run(capsys, "-b", "-n", "net.ipv4.ip_default_ttl") == (0, "64", "")
@@ -43,7 +43,7 @@ def test_all_lists_the_namespace(capsys: pytest.CaptureFixture[str],
     assert "net.ipv4.neigh.lo.retrans_time = 100" in deprecated.splitlines()
     _, filtered, _ = run(capsys, "-a", "-r", r"^net\.ipv4\.tcp_.*mem$")
     assert filtered == ("net.ipv4.tcp_mem = 187500\t250000\t375000\n"
-                        "net.ipv4.tcp_rmem = 4096\t131072\t6291456\n"
+                        "net.ipv4.tcp_rmem = 4096\t131072\t33554432\n"
                         "net.ipv4.tcp_wmem = 4096\t16384\t4194304\n")
 
 
@@ -88,7 +88,7 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, "--json", "net.ipv4.tcp_rmem", "net.ipv4.tcp_congestion_control",
                        "net.core.rps_sock_flow_entries=1000")
     assert rc == 0 and err == ""
-    assert json.loads(out) == {"net.ipv4.tcp_rmem": [4096, 131072, 6291456],
+    assert json.loads(out) == {"net.ipv4.tcp_rmem": [4096, 131072, 33554432],
                                "net.ipv4.tcp_congestion_control": "cubic",
                                "net.core.rps_sock_flow_entries": 1024}
     rc, out, _ = run(capsys, "--json", "-a")
