@@ -153,3 +153,13 @@ def one_host(name: str = "h") -> Host:
     inet_netdev_event(h, lo, NETDEV_UP)
     udp_init(h)
     return h
+
+
+def recv_exactly(s: Any, n: int) -> bytes:
+    """Blocking reads until ``n`` bytes arrived."""
+    buf = bytearray()
+    while len(buf) < n:
+        data = s.recv(min(65536, n - len(buf)))
+        assert data, "unexpected end of stream"
+        buf += data
+    return bytes(buf)

@@ -21,7 +21,7 @@ import selectors
 import struct
 
 import pytest
-from _udpnet import A1, A2, MS, Net, two_hosts
+from _udpnet import A1, A2, MS, Net, recv_exactly, two_hosts
 
 from tuxnet.host import Host
 from tuxnet.loop import SimLoop
@@ -81,22 +81,13 @@ def _pair(net: Net, port: int = 5000) -> tuple[StreamSocket, StreamSocket, Strea
     return lst, cli, srv
 
 
-def _recv_exactly(s: StreamSocket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        data = s.recv(min(65536, n - len(buf)))
-        assert data, "unexpected end of stream"
-        buf += data
-    return bytes(buf)
-
-
 def _transfer(src: StreamSocket, dst: StreamSocket, data: bytes) -> bytes:
     """Blocking sendall of one chunk, then the blocking recv loop for it; repeated."""
     got = bytearray()
     for off in range(0, len(data), CHUNK):
         piece = data[off:off + CHUNK]
         src.sendall(piece)
-        got += _recv_exactly(dst, len(piece))
+        got += recv_exactly(dst, len(piece))
     return bytes(got)
 
 
@@ -301,7 +292,7 @@ def test_shutdown_wr_gives_the_peer_eof() -> None:
     _, cli, srv = _pair(net)
     cli.sendall(b"last words")
     cli.shutdown(SHUT_WR)
-    assert _recv_exactly(srv, 10) == b"last words"
+    assert recv_exactly(srv, 10) == b"last words"
     assert srv.recv(100) == b""
     with pytest.raises(BrokenPipeError) as ei:
         cli.send(b"more")

@@ -3,7 +3,7 @@ and a connected TCP socket pair between them, for the zerocopy/sendfile tests.""
 
 from __future__ import annotations
 
-from _udpnet import A2, MS, Net, two_hosts
+from _udpnet import A2, MS, Net, recv_exactly, two_hosts
 
 from tuxnet.socket import AF_INET, SOCK_STREAM, socket
 from tuxnet.socket.stream import StreamSocket
@@ -30,13 +30,3 @@ def pair(port: int = 5000, *, loss: float = 0.0, seed: int = 1,
     srv, _ = lst.accept()
     lst.close()
     return net, cli, srv
-
-
-def recv_exactly(s: StreamSocket, n: int) -> bytes:
-    """Blocking reads until ``n`` bytes arrived."""
-    buf = bytearray()
-    while len(buf) < n:
-        data = s.recv(min(65536, n - len(buf)))
-        assert data, "unexpected end of stream"
-        buf += data
-    return bytes(buf)

@@ -156,18 +156,28 @@ def tc_host() -> TcHost:
     """The devices this command works on (the one place to point at real devices): the
     demonstration host's (tuxnet.tools.demo: lo, and eth0 with 4 TX queues under mq,
     after a short burst of traffic), each with the root qdisc the device has."""
-    from tuxnet.core.netdevice import NetDevice
     from tuxnet.tools.demo import demo_host as demo_netns
 
     table = TcHost([])
-    for dev in demo_netns(traffic=True).devices.values():
+    _add_devices(table, demo_netns(traffic=True))
+    return table
+
+
+def _add_devices(table: TcHost, host: Host) -> list[tuple[NetDevice, TcDevice]]:
+    """``host``'s net devices into ``table``, each with its root qdisc (the default one
+    attached where it has none); returns the (device, tc view) pairs."""
+    from tuxnet.core.netdevice import NetDevice
+
+    devs: list[tuple[NetDevice, TcDevice]] = []
+    for dev in host.devices.values():
         if not isinstance(dev, NetDevice):
             continue
         tc_dev = _tc_device(dev)
         if tc_dev.root is None:
             table.attach_default(tc_dev)
         table.devices.append(tc_dev)
-    return table
+        devs.append((dev, tc_dev))
+    return devs
 
 
 # --- argument helpers (iproute2 utils.c) --------------------------------------------------
@@ -496,18 +506,8 @@ def run_on_host(host: Host, argv: list[str], out: TextIO) -> int:
     """``tc qdisc ...`` against a tuxnet host: a new root qdisc is grafted onto the
     device, so packets the stack sends go through it (dev_queue_xmit). Errors go to
     ``out`` with tc's exit codes."""
-    from tuxnet.core.netdevice import NetDevice
-
     table = _NetnsTcHost([], netns=host)
-    devs: list[tuple[NetDevice, TcDevice]] = []
-    for dev in host.devices.values():
-        if not isinstance(dev, NetDevice):
-            continue
-        tc_dev = _tc_device(dev)
-        if tc_dev.root is None:
-            table.attach_default(tc_dev)
-        table.devices.append(tc_dev)
-        devs.append((dev, tc_dev))
+    devs = _add_devices(table, host)
     try:
         out.write(_do_cmd(table, argv, False, False))
     except TcError as exc:
