@@ -150,11 +150,17 @@ def test_busy_poll_ping_udp_and_sigterm(ns: str) -> None:
 
 
 def test_bench_ping_quick() -> None:
-    """benchmarks/bench_ping.py --quick runs both tuxnet modes and ends with its ratios."""
+    """benchmarks/bench_ping.py --quick runs both tuxnet modes, the kernel and both raw
+    floors at each of its three intervals, says for each tuxnet mode and interval
+    whether the target is met, and ends with its ratios."""
     require_live("ping")
     lines = run_bench_quick("bench_ping.py", 4, timeout=180)
-    for peer in ("tuxnet (TAP)", "tuxnet --busy-poll", "kernel (veth)", "raw TAP floor"):
-        assert sum(ln.startswith(peer) for ln in lines) == 2, lines
+    for peer in ("tuxnet (TAP)", "tuxnet --busy-poll", "kernel (veth)", "raw TAP floor",
+                 "raw TAP floor, spinning"):
+        assert sum(ln.startswith(peer + " ") for ln in lines) == 3, lines
+    verdicts = [ln for ln in lines if re.match(r"-i 0\.(2|01|002): tuxnet (--busy-poll )?"
+                                               r"median RTT [\d.]+ ms (meets|misses)", ln)]
+    assert len(verdicts) == 6, lines
 
 
 def test_not_root_is_a_clear_error() -> None:
