@@ -103,6 +103,7 @@ _ADDRS = struct.Struct("!II")
 _IP_FRAG_BITS = IP_MF | IP_OFFSET
 _RX = SkbDropReason
 _NOT_SPECIFIED = SkbDropReason.NOT_SPECIFIED  # an enum member lookup costs ~100 ns
+_new_ipcb = object.__new__
 
 
 def _drop(host: Host, skb: SkBuff, reason: SkbDropReason, where: str) -> int:
@@ -201,8 +202,13 @@ def ip_rcv_core(st: Ipv4, skb: SkBuff, dev: Any) -> SkBuff | None:
             if skb.ip_summed == CHECKSUM_COMPLETE:
                 skb.ip_summed = CHECKSUM_NONE
         skb.transport_header = skb.network_header + hlen
-        cb = InetSkbParm()
+        # memset(IPCB(skb), 0); IPCB(skb)->iif = skb->skb_iif: InetSkbParm() without
+        # its __init__ frame, the same values (tests/ipv4/test_ip_input checks them)
+        cb = _new_ipcb(InetSkbParm)
+        cb.flags = cb.frag_max_size = cb.optlen = cb.srr = 0
         cb.iif = skb.skb_iif
+        cb.ignore_df = False
+        cb.pmtudisc = 1  # IP_PMTUDISC_WANT, a socket-less sender's
         skb.cb = cb
         if skb.destructor is not None or skb.sk is not None:
             skb.orphan()  # tproxy: the socket is dropped now

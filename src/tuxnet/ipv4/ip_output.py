@@ -99,6 +99,7 @@ _U16 = struct.Struct("!H")
 _pack16 = _U16.pack_into
 _pack16le = struct.Struct("<H").pack_into
 _from_bytes = int.from_bytes
+_new_ipcb = object.__new__
 _RTAX_MTU_LOCK = 1 << RTAX_MTU
 
 
@@ -433,9 +434,13 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
     _pack_hdr(skb.head, nh, 0x45, tos & 0xFF, skb.len & 0xFFFF, ident & 0xFFFF,
               IP_DF if set_df else 0, ttl & 0xFF, protocol, 0, saddr, daddr)
     skb.protocol = ETH_P_IP
-    cb = skb.cb = InetSkbParm()
+    # a zeroed IPCB with the sender's mode: InetSkbParm() without its __init__ frame
+    # (tests/ipv4/test_ip_output checks the fields)
+    cb = _new_ipcb(InetSkbParm)
+    cb.flags = cb.frag_max_size = cb.iif = cb.optlen = cb.srr = 0
     cb.pmtudisc = pmtudisc
     cb.ignore_df = ignore_df
+    skb.cb = cb
     skb.dst = rt
     err = ip_local_out(host, skb)
     if err > 0 and xmit_rc:
