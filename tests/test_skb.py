@@ -19,6 +19,7 @@ from tuxnet.skb import (
     SkbError,
     SkbFault,
     SkbOverPanic,
+    SkbSharedInfo,
     SkBuff,
     SkbUnderPanic,
     alloc_skb,
@@ -73,6 +74,17 @@ def test_alloc_sizes_like_kmalloc_reserve(size: int, end: int, truesize: int) ->
     assert skb.tailroom() == end >= size
     assert not skb.mac_header_was_set() and not skb.transport_header_was_set()
     check_invariants(skb)
+
+
+def test_new_skb_shinfo_is_skb_shared_info_init() -> None:
+    """SkBuff.__init__ fills its shinfo inline: every field as SkbSharedInfo(head)."""
+    buf = bytearray(64)
+    sh = build_skb(buf).shinfo
+    ref = SkbSharedInfo(buf)
+    assert type(sh) is SkbSharedInfo
+    for name in SkbSharedInfo.__slots__:
+        assert getattr(sh, name) == getattr(ref, name), name
+    assert sh.head is buf and sh.frags is not build_skb(buf).shinfo.frags
 
 
 @pytest.mark.parametrize("size", [-1, 4 << 20, 1 << 40])

@@ -60,6 +60,19 @@ def test_delivery_to_a_registered_protocol() -> None:
     assert lan.host.mib.ipext.InOctets == 25 and lan.host.mib.ipext.InNoECTPkts == 1
 
 
+def test_received_ipcb_is_a_zeroed_inet_skb_parm_with_iif() -> None:
+    """ip_rcv_core fills IPCB inline: every field as InetSkbParm() but iif."""
+    lan = make_lan()
+    sink = Sink(lan)
+    lan.inject(lan.frame("10.0.0.1", "10.0.0.2", PROTO, b"cb"))
+    cb = sink.got[0]["cb"]
+    ref = InetSkbParm()
+    ref.iif = lan.nic.ifindex
+    assert type(cb) is InetSkbParm
+    for name in InetSkbParm.__slots__:
+        assert getattr(cb, name) == getattr(ref, name), name
+
+
 def test_link_padding_is_trimmed() -> None:
     lan = make_lan()
     sink = Sink(lan)

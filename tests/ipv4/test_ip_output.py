@@ -12,7 +12,7 @@ from _iputil import MS, PEER_MAC, SEC, eth, make_lan, parse_ip, udp
 
 from tuxnet.dropreason import SkbDropReason as R
 from tuxnet.ipv4.fib_semantics import FibConfig
-from tuxnet.ipv4.inet import inet_add_protocol, inet_add_raw_hook, ip_state
+from tuxnet.ipv4.inet import InetSkbParm, inet_add_protocol, inet_add_raw_hook, ip_state
 from tuxnet.ipv4.ip_output import MAX_IP_HEADROOM, ip_route_output, ip_send_skb
 from tuxnet.netfilter import (
     NF_ACCEPT,
@@ -51,6 +51,29 @@ def test_header_and_counters() -> None:
     ip = host.mib.ip
     assert (ip.OutRequests, ip.OutTransmits, ip.OutDiscards) == (1, 1, 0)
     assert host.mib.ipext.OutOctets == 120
+
+
+def test_sent_ipcb_is_a_zeroed_inet_skb_parm_with_the_senders_mode() -> None:
+    """ip_send_skb fills IPCB inline: every field as InetSkbParm() but pmtudisc and
+    ignore_df (seen at NF_INET_LOCAL_OUT)."""
+    lan = make_lan()
+    cbs: list[Any] = []
+
+    def fn(_priv: Any, skb: SkBuff, _state: Any) -> int:
+        cbs.append(skb.cb)
+        return NF_ACCEPT
+
+    nf_register_net_hook(lan.host, NfHookOps(fn, NF_INET_LOCAL_OUT))
+    dst = ip_int("10.5.0.1")
+    assert ip_send_skb(lan.host, payload_skb(b"a"), 0, dst, PROTO, df=False) == 0
+    assert ip_send_skb(lan.host, payload_skb(b"b"), 0, dst, PROTO, df=True) == 0
+    for cb, mode, ignore_df in zip(cbs, (0, 2), (True, False), strict=True):
+        ref = InetSkbParm()
+        ref.pmtudisc = mode
+        ref.ignore_df = ignore_df
+        assert type(cb) is InetSkbParm
+        for name in InetSkbParm.__slots__:
+            assert getattr(cb, name) == getattr(ref, name), name
 
 
 def test_ident_ttl_and_no_df() -> None:

@@ -18,7 +18,7 @@ def _ping(lan: Lan, seq: int) -> list[dict[str, Any]]:
 def test_default_ttl_change_after_warm_cache_applies_to_next_reply() -> None:
     lan = make_lan()
     assert [p["ttl"] for p in _ping(lan, 1)] == [64]
-    assert "net.ipv4.ip_default_ttl" in ip_state(lan.host).sysctls.values  # warm
+    assert "net.ipv4.ip_default_ttl" in ip_state(lan.host).sysctls  # warm
     lan.host.sysctl.set("net.ipv4.ip_default_ttl", 33)
     assert [p["ttl"] for p in _ping(lan, 2)] == [33]
     lan.host.sysctl.set("net.ipv4.ip_default_ttl", "64")

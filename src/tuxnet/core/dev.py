@@ -162,7 +162,10 @@ def eth_type_trans(skb: SkBuff, dev: NetDevice) -> int:
     off = skb.data_off
     skb.mac_header = off
     head = skb.head
-    skb.pull(ETH_HLEN)
+    if skb.len - skb.data_len < ETH_HLEN:
+        skb.pull(ETH_HLEN)  # raises: a frame without a whole linear Ethernet header
+    skb.data_off = off + ETH_HLEN  # skb_pull_inline
+    skb.len -= ETH_HLEN
     if head[off] & 1:
         skb.pkt_type = PACKET_BROADCAST if head.startswith(_BCAST, off) else PACKET_MULTICAST
     elif head[off:off + 6] != dev.dev_addr:
@@ -532,9 +535,29 @@ def dev_queue_xmit(skb: SkBuff) -> int:
         tp.emit(name=dev.name, skbaddr=id(skb), len=skb.len)
     q = _txq_qdisc(dev, txq)
     if q is not None:
+        # __dev_xmit_skb: an empty qdisc with TCQ_F_CAN_BYPASS (set by pfifo_fast_init,
+        # by fifo_init for a pfifo whose limit is at least 1, and here for the built-in
+        # FIFO) whose qdisc_run_begin succeeds is bypassed: qdisc_bstats_update,
+        # sch_direct_xmit, then __qdisc_run if packets were queued meanwhile (a refused
+        # packet was requeued by sch_direct_xmit)
+        cls = q.__class__
+        key = id(q)
+        running = core.qdisc_running
         if (not q.qlen and not txq.stopped and dev.flags & IFF_RUNNING
-                and _qdisc_can_bypass(q) and id(q) not in core.qdisc_running):
-            _qdisc_bypass_xmit(skb, q, dev, txq, core)
+                and (cls is PfifoFast or cls is _PfifoFallback or (cls is PFifo
+                                                                   and q.limit >= 1))
+                and key not in running):
+            running.add(key)  # qdisc_run_begin
+            try:
+                st = getattr(q, "stats", None)
+                if st is not None:  # qdisc_bstats_update (the built-in FIFO keeps none)
+                    st.sent_bytes += skb.len
+                    st.sent_packets += 1
+                more = sch_direct_xmit(skb, q, dev, txq) and q.qlen
+            finally:
+                running.discard(key)  # qdisc_run_end
+            if more:
+                qdisc_run(txq, q)
             return NET_XMIT_SUCCESS
         rc: int = q.enqueue(skb, core.loop.now_ns())
         qdisc_run(txq, q)
@@ -550,35 +573,6 @@ def dev_queue_xmit(skb: SkBuff) -> int:
     dev.core_stats.tx_dropped += 1
     core.host.kfree_skb(skb, SkbDropReason.DEV_READY, "__dev_queue_xmit")
     return -errno.ENETDOWN
-
-
-def _qdisc_can_bypass(q: Any) -> bool:
-    """q->flags & TCQ_F_CAN_BYPASS: set by pfifo_fast_init, by fifo_init for a pfifo
-    whose limit is at least 1, and here for the built-in FIFO."""
-    cls = q.__class__
-    if cls is _PfifoFallback or cls is PfifoFast:
-        return True
-    return cls is PFifo and q.limit >= 1
-
-
-def _qdisc_bypass_xmit(skb: SkBuff, q: Any, dev: NetDevice, txq: NetdevQueue,
-                       core: NetCore) -> None:
-    """__dev_xmit_skb's bypass of an empty qdisc (qdisc_run_begin succeeded):
-    qdisc_bstats_update, sch_direct_xmit, then __qdisc_run if packets were queued
-    meanwhile; a refused packet was requeued by sch_direct_xmit."""
-    key = id(q)
-    running = core.qdisc_running
-    running.add(key)  # qdisc_run_begin
-    try:
-        st = getattr(q, "stats", None)
-        if st is not None:  # qdisc_bstats_update (the built-in FIFO keeps none)
-            st.sent_bytes += skb.len
-            st.sent_packets += 1
-        more = sch_direct_xmit(skb, q, dev, txq) and q.qlen
-    finally:
-        running.discard(key)  # qdisc_run_end
-    if more:
-        qdisc_run(txq, q)
 
 
 def _validate_xmit(skb: SkBuff, dev: NetDevice) -> list[SkBuff]:

@@ -377,7 +377,7 @@ class TapDevice:
             self.stats.tx_errors += 1
             return False
         if not skb.data_len:
-            return self._send((skb.data,), skb.len, hdr)
+            return self._send((skb._hmv[skb.data_off:skb.tail],), skb.len, hdr)  # skb.data
         parts = [skb.data]
         parts.extend(f.view() for f in skb.frags)
         return self._send(parts, skb.len, hdr)

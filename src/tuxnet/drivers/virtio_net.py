@@ -30,6 +30,7 @@ from tuxnet.skb import (
     SKB_GSO_TCPV4,
     SKB_GSO_TCPV6,
     SKB_GSO_UDP_L4,
+    SKB_TRUESIZE_OVERHEAD,
     SkbCounters,
     SkBuff,
     build_skb,
@@ -316,8 +317,14 @@ def receive_buf(frame: bytearray, hdr: VirtioNetHdr | None,
     """receive_buf (drivers/net/virtio_net.c): wrap a frame read from the TAP in an
     skb without copying (build_skb), then apply its header (virtio_net_hdr_to_skb).
     Raises VirtioNetHdrError (DEV_HDR) for a header Linux would refuse."""
-    skb = build_skb(frame, counters)
-    skb.put(len(frame))
+    n = len(frame)
+    if frame.__class__ is bytearray:  # build_skb inline: what a TAP read gives
+        skb = SkBuff(frame, n + SKB_TRUESIZE_OVERHEAD, counters)
+        if counters is not None:
+            counters.alloc += 1
+    else:
+        skb = build_skb(frame, counters)  # SkbError unless a bytearray
+    skb.tail = skb.len = n  # skb_put(skb, len) on the empty skb, inline
     if hdr is not None and hdr is not VNET_HDR_NONE:
         virtio_net_hdr_to_skb(skb, hdr)
     else:

@@ -280,7 +280,9 @@ class Arp:
         next hop, sock_confirm_neigh when ``confirm``, then neigh_output. A full table
         drops the packet with NEIGH_CREATEFAIL and returns -EINVAL."""
         tbl = self.tbl
-        n = self.ipv4_neigh_lookup_noref(dev, nexthop)
+        # __ipv4_neigh_lookup_noref, inline: loopback and point-to-point use key 0.0.0.0
+        n = tbl.lookup_noref(0 if dev.flags & (IFF_LOOPBACK | IFF_POINTOPOINT) else nexthop,
+                             dev)
         if n is None:
             try:
                 n = tbl.neigh_create(nexthop, dev, want_ref=False)

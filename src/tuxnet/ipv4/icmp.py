@@ -172,12 +172,12 @@ def icmp_global_allow(st: Ipv4) -> bool:
     delta = min((now - st.icmp_global_stamp) & 0xFFFFFFFF, HZ)
     if delta < HZ // 50:
         return False
-    incr = st.sysctls.get_int("net.ipv4.icmp_msgs_per_sec") * delta // HZ
+    incr = st.sysctls["net.ipv4.icmp_msgs_per_sec"] * delta // HZ
     if not incr:
         return False
     st.icmp_global_stamp = now
     st.icmp_global_credit = min(st.icmp_global_credit + incr,
-                                st.sysctls.get_int("net.ipv4.icmp_msgs_burst"))
+                                st.sysctls["net.ipv4.icmp_msgs_burst"])
     return True
 
 
@@ -192,7 +192,7 @@ def icmpv4_global_allow(st: Ipv4, icmp_type: int, code: int) -> tuple[bool, bool
     # icmpv4_mask_allow, reading icmp_ratemask through the per-net cache
     if (icmp_type > NR_ICMP_TYPES
             or (icmp_type == ICMP_DEST_UNREACH and code == ICMP_FRAG_NEEDED)
-            or not (1 << icmp_type) & st.sysctls.get_int("net.ipv4.icmp_ratemask")):
+            or not (1 << icmp_type) & st.sysctls["net.ipv4.icmp_ratemask"]):
         return True, False
     if icmp_global_allow(st):
         return True, True
@@ -224,7 +224,7 @@ def icmpv4_xrlim_allow(st: Ipv4, rt: Rtable, daddr: int, apply_ratelimit: bool) 
     if dev is not None and dev.flags & IFF_LOOPBACK:
         rc = True
     else:
-        timeout = st.sysctls.get_int("net.ipv4.icmp_ratelimit") * HZ // 1000  # ms_jiffies
+        timeout = st.sysctls["net.ipv4.icmp_ratelimit"] * HZ // 1000  # ms_jiffies
         rc = inet_peer_xrlim_allow(st.getpeer(daddr), timeout, jiffies(host))
     if not rc:
         host.mib.icmp.OutRateLimitHost += 1
@@ -245,8 +245,13 @@ def _icmp_push(host: Host, rt: Rtable, saddr: int, daddr: int, tos: int, icmp_ty
     except SkbError:
         host.mib.icmp.OutErrors += 1
         return -1
-    skb.reserve(MAX_IP_HEADROOM)
-    msg = skb.put(n)
+    # skb_reserve(MAX_IP_HEADROOM) and skb_put(n) on the empty skb (alloc_skb gave
+    # that much tailroom), inline
+    end = MAX_IP_HEADROOM + n
+    skb.data_off = MAX_IP_HEADROOM
+    skb.tail = end
+    skb.len = n
+    msg = skb._hmv[MAX_IP_HEADROOM:end]
     _HDR.pack_into(msg, 0, icmp_type, code, 0, rest & 0xFFFFFFFF)
     msg[8:] = payload
     _U16.pack_into(msg, 2, internet_checksum(msg))
@@ -299,7 +304,7 @@ def icmp_send(host: Host, skb_in: SkBuff, icmp_type: int, code: int, info: int) 
     saddr = dst
     if not rt.flags & RTCF_LOCAL:
         dev: Any = None
-        if rt.is_input and st.sysctls.get_int("net.ipv4.icmp_errors_use_inbound_ifaddr"):
+        if rt.is_input and st.sysctls["net.ipv4.icmp_errors_use_inbound_ifaddr"]:
             cb = skb_in.cb
             iif = cb.iif if cb.__class__ is InetSkbParm and cb.iif else skb_in.skb_iif
             dev = st.inet.dev_by_index(iif)
@@ -381,7 +386,8 @@ def _icmp_reply(st: Ipv4, skb: SkBuff, icmp_type: int, code: int, rest: int,
     rt = ip_route_output_key(st.inet, daddr, saddr, 0, tos)
     if rt.error or rt.dev is None:
         return
-    if icmpv4_xrlim_allow(st, rt, daddr, apply_ratelimit):
+    # icmpv4_xrlim_allow passes what icmpv4_global_allow did not mark for limiting
+    if not apply_ratelimit or icmpv4_xrlim_allow(st, rt, daddr, apply_ratelimit):
         _icmp_push(host, rt, saddr, daddr, tos, icmp_type, code, rest, payload)
 
 
@@ -389,13 +395,16 @@ def _icmp_reply(st: Ipv4, skb: SkBuff, icmp_type: int, code: int, rest: int,
 
 def icmp_rcv(host: Host, skb: SkBuff) -> int:
     """icmp_rcv: skb.data at the ICMP header (see the module doc)."""
-    st = ip_state(host)
+    try:
+        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
+    except AttributeError:
+        st = ip_state(host)
     mib = host.mib
     icmp = mib.icmp
     icmp.InMsgs += 1
     n = skb.len
     if skb.ip_summed != CHECKSUM_UNNECESSARY:  # skb_checksum_simple_validate
-        data = skb.data if not skb.data_len else skb.copy_bits(0, n)
+        data = skb._hmv[skb.data_off:skb.tail] if not skb.data_len else skb.copy_bits(0, n)
         if n and ones_sum(data) != 0xFFFF:
             icmp.InCsumErrors += 1
             return _icmp_error(host, skb, _R.ICMP_CSUM)
@@ -406,15 +415,16 @@ def icmp_rcv(host: Host, skb: SkBuff) -> int:
         return _icmp_error(host, skb, _R.NOMEM)
     icmp_type, code, _csum, rest = _HDR.unpack_from(skb.head, skb.data_off)
     mib.icmpmsg[icmp_type] += 1
-    skb.pull(8)
+    skb.data_off += 8  # __skb_pull: the 8 bytes are linear (checked above)
+    skb.len -= 8
     if icmp_type == ICMP_EXT_ECHO:  # RFC 8335 PROBE: icmp_echo_enable_probe is off
         host.consume_skb(skb, "icmp_rcv")
         return NET_RX_SUCCESS
     rt = skb.dst
     if rt.__class__ is Rtable and rt.flags & (RTCF_BROADCAST | RTCF_MULTICAST):
         # RFC 1122 3.2.2.6 / 3.2.2.8: echo and timestamp to broadcast may be ignored
-        if icmp_type in (ICMP_ECHO, ICMP_TIMESTAMP) and st.sysctls.get_int(
-                "net.ipv4.icmp_echo_ignore_broadcasts"):
+        if icmp_type in (ICMP_ECHO, ICMP_TIMESTAMP) and st.sysctls[
+                "net.ipv4.icmp_echo_ignore_broadcasts"]:
             return _icmp_error(host, skb, _R.INVALID_PROTO)
         if icmp_type not in (ICMP_ECHO, ICMP_TIMESTAMP, ICMP_ADDRESS, ICMP_ADDRESSREPLY):
             return _icmp_error(host, skb, _R.INVALID_PROTO)
@@ -465,7 +475,7 @@ def _icmp_unreach(st: Ipv4, skb: SkBuff, icmp_type: int, code: int,
     info = 0
     if icmp_type == ICMP_DEST_UNREACH:
         if code & 15 == ICMP_FRAG_NEEDED:
-            mode = st.sysctls.get_int("net.ipv4.ip_no_pmtu_disc")
+            mode = st.sysctls["net.ipv4.ip_no_pmtu_disc"]
             if mode == 2:
                 return None
             if mode == 3:
@@ -483,7 +493,7 @@ def _icmp_unreach(st: Ipv4, skb: SkBuff, icmp_type: int, code: int,
         return None
     # RFC 1122 3.2.2.1 / 3.2.2: errors about datagrams sent to a broadcast are bogus
     daddr = _U32.unpack_from(data, 16)[0]
-    if (st.sysctls.get_int("net.ipv4.icmp_ignore_bogus_error_responses")
+    if (st.sysctls["net.ipv4.icmp_ignore_bogus_error_responses"]
             and st.inet.fib.addr_type(daddr) == RTN_BROADCAST):
         return None
     _icmp_socket_deliver(st, skb, info, icmp_type, code)
@@ -529,7 +539,7 @@ def _icmp_redirect(st: Ipv4, skb: SkBuff, gateway: int) -> SkbDropReason | None:
 def _icmp_echo(st: Ipv4, skb: SkBuff, code: int, rest: int) -> SkbDropReason | None:
     """icmp_echo: RFC 1122 3.2.2.6, an echo reply with the same identifier, sequence
     and data."""
-    if st.sysctls.get_int("net.ipv4.icmp_echo_ignore_all"):
+    if st.sysctls["net.ipv4.icmp_echo_ignore_all"]:
         return None
     try:
         payload = skb.copy_bits(0, skb.len)

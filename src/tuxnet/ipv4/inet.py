@@ -238,36 +238,33 @@ class IpIdents:
         return (ident - segs) & 0xFFFFFFFF
 
 
-class SysctlCache:
+class SysctlCache(dict[str, int]):
     """The per-net copies of integer sysctls (Linux reads ``net->ipv4.sysctl_*``
-    fields, not /proc/sys): ``get_int(name)`` reads the sysctl once, then a watch
-    (``sysctl.watch``) re-reads it after every change, so a write takes effect on the
-    next packet exactly as an uncached read would."""
+    fields, not /proc/sys): ``cache[name]`` (or ``get_int(name)``) reads the sysctl
+    once, then a watch (``sysctl.watch``) re-reads it after every change, so a write
+    takes effect on the next packet exactly as an uncached read would. A dict whose
+    ``__missing__`` loads: a warm read is one subscript, no Python frame."""
 
-    __slots__ = ("_sysctl", "values")
+    __slots__ = ("_sysctl",)
 
     def __init__(self, sysctl: Any) -> None:
+        super().__init__()
         self._sysctl = sysctl
-        self.values: dict[str, int] = {}
 
     def get_int(self, name: str) -> int:
         """The current value of the integer sysctl ``name``."""
-        v = self.values.get(name)
-        if v is None:
-            return self._load(name)
-        return v
+        return self[name]
 
-    def _load(self, name: str) -> int:
+    def __missing__(self, name: str) -> int:
         sysctl = self._sysctl
         v: int = sysctl.get_int(name)
-        values = self.values
 
         def changed(_name: str, _value: object) -> None:
             # re-read by the name asked for (an alias scales its target's value)
-            values[name] = sysctl.get_int(name)
+            self[name] = sysctl.get_int(name)
 
         sysctl.watch(name, changed)
-        values[name] = v
+        self[name] = v
         return v
 
 
@@ -316,7 +313,9 @@ class Ipv4:
     def select_ident(self, daddr: int, saddr: int, protocol: int, segs: int = 1) -> int:
         """__ip_select_ident: the next 16-bit IP ID towards (daddr, saddr, protocol)."""
         idents = self.idents
-        b = idents.bucket(daddr, saddr, protocol)
+        b = idents._buckets.get((daddr, saddr, protocol))  # bucket()'s memo, read inline
+        if b is None:
+            b = idents.bucket(daddr, saddr, protocol)
         now = INITIAL_JIFFIES + self.host.loop.now_ns() // NSEC_PER_JIFFY  # jiffies
         return idents.reserve(b, segs, now) & 0xFFFF
 

@@ -103,6 +103,7 @@ _ADDRS = struct.Struct("!II")
 _IP_FRAG_BITS = IP_MF | IP_OFFSET
 _RX = SkbDropReason
 _NOT_SPECIFIED = SkbDropReason.NOT_SPECIFIED  # an enum member lookup costs ~100 ns
+_new_ipcb = object.__new__
 
 
 def _drop(host: Host, skb: SkBuff, reason: SkbDropReason, where: str) -> int:
@@ -115,7 +116,10 @@ def _drop(host: Host, skb: SkBuff, reason: SkbDropReason, where: str) -> int:
 def ip_rcv(skb: SkBuff, dev: Any) -> int:
     """ip_rcv: the ETH_P_IP packet handler (skb.data at the IPv4 header)."""
     host: Host = dev.host
-    st = ip_state(host)
+    try:
+        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
+    except AttributeError:
+        st = ip_state(host)
     cpu = _cpu._running  # charge()
     if cpu is not None:
         cpu._acc += st.core.costs.ip_rcv_ns
@@ -123,7 +127,14 @@ def ip_rcv(skb: SkBuff, dev: Any) -> int:
     if nskb is None:
         return NET_RX_DROP
     if not nf_hooks_needed[NF_INET_PRE_ROUTING]:
-        return _ip_rcv_finish(st, nskb)
+        # ip_rcv_finish inline: route (ip_rcv_finish_core), then dst_input, whose
+        # ip_local_deliver for an input route to us is called at once
+        rt = _ip_rcv_finish_core(st, nskb, nskb.dev)
+        if rt is None:
+            return NET_RX_DROP
+        if rt.is_input and rt.input == "ip_local_deliver":
+            return ip_local_deliver(host, nskb)
+        return dst_input(host, nskb)
     return nf_hook(host, NF_INET_PRE_ROUTING, nskb, dev, None,
                    lambda s: ip_rcv_finish(host, s))
 
@@ -191,8 +202,13 @@ def ip_rcv_core(st: Ipv4, skb: SkBuff, dev: Any) -> SkBuff | None:
             if skb.ip_summed == CHECKSUM_COMPLETE:
                 skb.ip_summed = CHECKSUM_NONE
         skb.transport_header = skb.network_header + hlen
-        cb = InetSkbParm()
+        # memset(IPCB(skb), 0); IPCB(skb)->iif = skb->skb_iif: InetSkbParm() without
+        # its __init__ frame, the same values (tests/ipv4/test_ip_input checks them)
+        cb = _new_ipcb(InetSkbParm)
+        cb.flags = cb.frag_max_size = cb.optlen = cb.srr = 0
         cb.iif = skb.skb_iif
+        cb.ignore_df = False
+        cb.pmtudisc = 1  # IP_PMTUDISC_WANT, a socket-less sender's
         skb.cb = cb
         if skb.destructor is not None or skb.sk is not None:
             skb.orphan()  # tproxy: the socket is dropped now
@@ -386,8 +402,13 @@ def ip_local_deliver(host: Host, skb: SkBuff) -> int:
 
 def ip_local_deliver_finish(host: Host, skb: SkBuff) -> int:
     """ip_local_deliver_finish: pull the IPv4 header, deliver to the protocol."""
-    protocol = skb.head[skb.network_header + 9]
-    skb.pull(skb.transport_header - skb.network_header)
+    nh = skb.network_header
+    protocol = skb.head[nh + 9]
+    n = skb.transport_header - nh  # skb_network_header_len
+    if n > skb.len - skb.data_len or n < 0:
+        skb.pull(n)  # raises as skb_pull does
+    skb.data_off += n  # __skb_pull
+    skb.len -= n
     ip_protocol_deliver_rcu(host, skb, protocol)
     return NET_RX_SUCCESS
 
@@ -414,7 +435,10 @@ def ip_protocol_deliver_rcu(host: Host, skb: SkBuff, protocol: int) -> None:
     """ip_protocol_deliver_rcu: raw sockets, then the registered protocol handler
     (InDelivers); nobody: InUnknownProtos, ICMP protocol unreachable (RFC 1122
     3.2.2.1), drop IP_NOPROTO."""
-    st = ip_state(host)
+    try:
+        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
+    except AttributeError:
+        st = ip_state(host)
     ip = host.mib.ip
     for _ in range(8):  # a handler's negative return resubmits (bounded)
         raw = bool(st.raw) and raw_local_deliver(st, skb, protocol)

@@ -49,7 +49,6 @@ from tuxnet.netfilter.hooks import (
     nf_hooks_needed,
 )
 from tuxnet.skb import CHECKSUM_NONE, CHECKSUM_UNNECESSARY, SkbError, SkBuff
-from tuxnet.wire.checksum import internet_checksum
 from tuxnet.wire.ethernet import ETH_P_IP
 from tuxnet.wire.ipv4 import IP_DF, IPPROTO_ICMP
 
@@ -98,6 +97,9 @@ _HDR = struct.Struct("!BBHHHBBHII")
 _pack_hdr = _HDR.pack_into
 _U16 = struct.Struct("!H")
 _pack16 = _U16.pack_into
+_pack16le = struct.Struct("<H").pack_into
+_from_bytes = int.from_bytes
+_new_ipcb = object.__new__
 _RTAX_MTU_LOCK = 1 << RTAX_MTU
 
 
@@ -111,21 +113,14 @@ def ip_select_ttl(host: Host, rt: Rtable) -> int:
     return ttl
 
 
-def _ip_select_ttl(st: Ipv4, rt: Rtable) -> int:
-    """ip_select_ttl with the IPv4 state at hand."""
-    fi = rt.fi
-    ttl = fi.metrics.get(RTAX_HOPLIMIT, 0) if fi is not None else 0
-    if not ttl:
-        ttl = st.sysctls.get_int("net.ipv4.ip_default_ttl")
-    return ttl
-
-
 def dst_mtu(st: Ipv4, rt: Rtable) -> int:
     """ipv4_mtu: the learned path MTU to the route's destination while it lives, else the
     route's mtu metric or the device MTU (576 for a locked MTU through a gateway)."""
     dev = rt.dev
     if dev is not None:
-        fnhe = st.pmtu.lookup(rt.daddr)
+        pmtu = st.pmtu
+        # find_exception; with no exception learned there is nothing to hash
+        fnhe = pmtu.lookup(rt.daddr) if pmtu.buckets else None
         if fnhe is not None and fnhe.pmtu:
             return min(fnhe.pmtu, IP_MAX_MTU)
     fi = rt.fi  # dst_metric_raw / dst_metric_locked, the fib_info fetched once
@@ -143,7 +138,7 @@ def ip_dst_mtu_maybe_forward(st: Ipv4, rt: Rtable, forwarding: bool) -> int:
     device MTU and ignore learned PMTUs unless ip_forward_use_pmtu is set or the MTU is
     locked; locally generated ones follow the path MTU."""
     if (not forwarding or rt.metric_locked(RTAX_MTU)
-            or st.sysctls.get_int("net.ipv4.ip_forward_use_pmtu")):
+            or st.sysctls["net.ipv4.ip_forward_use_pmtu"]):
         return dst_mtu(st, rt)
     mtu = rt.metric(RTAX_MTU)
     if not mtu:
@@ -163,8 +158,9 @@ def ip_skb_dst_mtu(st: Ipv4, skb: SkBuff) -> int:
         cb.pmtudisc if is_cb else IP_PMTUDISC_WANT)
     if mode >= IP_PMTUDISC_PROBE and rt.dev is not None:  # !ip_sk_use_pmtu(sk)
         return min(rt.dev.mtu, IP_MAX_MTU)
-    forwarding = is_cb and bool(cb.flags & IPSKB_FORWARDED)
-    return ip_dst_mtu_maybe_forward(st, rt, forwarding)
+    if not (is_cb and cb.flags & IPSKB_FORWARDED):
+        return dst_mtu(st, rt)  # ip_dst_mtu_maybe_forward of a local packet, inline
+    return ip_dst_mtu_maybe_forward(st, rt, True)
 
 
 def ipv4_update_pmtu(host: Host, skb: SkBuff, mtu: int) -> bool:
@@ -214,7 +210,10 @@ def _ip_finish_output2(st: Ipv4, skb: SkBuff) -> int:
 def ip_finish_output(host: Host, skb: SkBuff) -> int:
     """__ip_finish_output: fragment what is longer than the path MTU (or a reassembled
     datagram that must keep its fragment size), else ip_finish_output2."""
-    st = ip_state(host)
+    try:
+        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
+    except AttributeError:
+        st = ip_state(host)
     mtu = ip_skb_dst_mtu(st, skb)
     cb = skb.cb
     if cb.__class__ is not InetSkbParm:
@@ -309,7 +308,11 @@ def __ip_local_out(host: Host, skb: SkBuff) -> None:
     _pack16(head, off + 2, skb.len & 0xFFFF)  # iph_set_totlen
     _pack16(head, off + 10, 0)
     hl = (head[off] & 15) << 2
-    _pack16(head, off + 10, internet_checksum(memoryview(head)[off:off + hl]))  # ip_send_check
+    # ip_send_check: ip_fast_csum as internet_checksum computes it, without its frame:
+    # the words read little-endian sum to v mod 0xFFFF (RFC 1071; an all-zero header
+    # sums to +0), and the complement stored little-endian is the byte-swapped sum
+    v = _from_bytes(head[off:off + hl], "little")
+    _pack16le(head, off + 10, (v % 0xFFFF or (0xFFFF if v else 0)) ^ 0xFFFF)
     skb.protocol = ETH_P_IP
 
 
@@ -364,7 +367,10 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
     With ``xmit_rc`` (ip_queue_xmit for TCP) the qdisc's NET_XMIT_DROP/CN comes back as
     is, uncounted: TCP reacts to local congestion itself.
     """
-    st = ip_state(host)
+    try:
+        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
+    except AttributeError:
+        st = ip_state(host)
     if rt is None:
         rt = ip_route_output_key(st.inet, daddr, saddr, oif, tos)
     if rt.error:
@@ -376,7 +382,7 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
         saddr = rt.saddr
     if pmtudisc is None:
         if df is None:  # inet_create: IP_PMTUDISC_DONT when ip_no_pmtu_disc is set
-            pmtudisc = (IP_PMTUDISC_DONT if st.sysctls.get_int("net.ipv4.ip_no_pmtu_disc")
+            pmtudisc = (IP_PMTUDISC_DONT if st.sysctls["net.ipv4.ip_no_pmtu_disc"]
                         else IP_PMTUDISC_WANT)
         else:
             pmtudisc = IP_PMTUDISC_DO if df else IP_PMTUDISC_DONT
@@ -399,20 +405,42 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
             pmtudisc != IP_PMTUDISC_WANT or (total <= mtu
                                              and not rt.metric_locked(RTAX_MTU)))
     if ttl is None:
-        ttl = 1 if rt.type == RTN_MULTICAST else _ip_select_ttl(st, rt)
+        if rt.type == RTN_MULTICAST:
+            ttl = 1
+        else:  # ip_select_ttl, inline: the hoplimit metric, else ip_default_ttl
+            fi = rt.fi
+            ttl = fi.metrics.get(RTAX_HOPLIMIT, 0) if fi is not None else 0
+            if not ttl:
+                ttl = st.sysctls["net.ipv4.ip_default_ttl"]
     if ident is None:  # ip_select_ident_segs without a connected socket
         ident = 0 if set_df and not ignore_df else st.select_ident(daddr, saddr, protocol)
-    if protocol == IPPROTO_ICMP and skb.len:
-        _icmp_out_count(host, skb.head[skb.data_off])
-    try:
-        _push_header(skb, saddr, daddr, protocol, tos, ttl, set_df, ident)
-    except SkbError:
-        host.kfree_skb(skb, SkbDropReason.NOMEM, "ip_send_skb")
-        host.mib.ip.OutDiscards += 1
-        return -errno.ENOBUFS
-    cb: InetSkbParm = skb.cb
+    if protocol == IPPROTO_ICMP and skb.len:  # icmp_out_count: OutMsgs, OutType<N>
+        mib = host.mib
+        mib.icmpmsg[0x100 | skb.head[skb.data_off]] += 1
+        mib.icmp.OutMsgs += 1
+    # push the 20-byte IPv4 header in front of the transport header at skb.data
+    if skb.data_off < IPV4_HLEN + LL_RESERVED_SPACE or (skb.cloned and skb.header_cloned()):
+        try:
+            skb.cow_head(IPV4_HLEN + LL_RESERVED_SPACE)
+        except SkbError:
+            host.kfree_skb(skb, SkbDropReason.NOMEM, "ip_send_skb")
+            host.mib.ip.OutDiscards += 1
+            return -errno.ENOBUFS
+    th = skb.data_off
+    skb.transport_header = th  # skb_reset_transport_header
+    nh = th - IPV4_HLEN
+    skb.data_off = skb.network_header = nh  # skb_push (the headroom is there now),
+    skb.len += IPV4_HLEN  # skb_reset_network_header
+    _pack_hdr(skb.head, nh, 0x45, tos & 0xFF, skb.len & 0xFFFF, ident & 0xFFFF,
+              IP_DF if set_df else 0, ttl & 0xFF, protocol, 0, saddr, daddr)
+    skb.protocol = ETH_P_IP
+    # a zeroed IPCB with the sender's mode: InetSkbParm() without its __init__ frame
+    # (tests/ipv4/test_ip_output checks the fields)
+    cb = _new_ipcb(InetSkbParm)
+    cb.flags = cb.frag_max_size = cb.iif = cb.optlen = cb.srr = 0
     cb.pmtudisc = pmtudisc
     cb.ignore_df = ignore_df
+    skb.cb = cb
     skb.dst = rt
     err = ip_local_out(host, skb)
     if err > 0 and xmit_rc:
@@ -424,16 +452,3 @@ def ip_send_skb(host: Host, skb: SkBuff, saddr: int, daddr: int, protocol: int, 
             host.mib.ip.OutDiscards += 1
     return err
 
-
-def _push_header(skb: SkBuff, saddr: int, daddr: int, protocol: int, tos: int, ttl: int,
-                 df: bool, ident: int) -> None:
-    """Push a 20-byte IPv4 header in front of the transport header at skb.data."""
-    if skb.data_off < IPV4_HLEN + LL_RESERVED_SPACE or (skb.cloned and skb.header_cloned()):
-        skb.cow_head(IPV4_HLEN + LL_RESERVED_SPACE)
-    skb.transport_header = skb.data_off  # skb_reset_transport_header
-    hdr = skb.push(IPV4_HLEN)
-    skb.network_header = skb.data_off  # skb_reset_network_header
-    _pack_hdr(hdr, 0, 0x45, tos & 0xFF, skb.len & 0xFFFF, ident & 0xFFFF,
-              IP_DF if df else 0, ttl & 0xFF, protocol, 0, saddr, daddr)
-    skb.protocol = ETH_P_IP
-    skb.cb = InetSkbParm()

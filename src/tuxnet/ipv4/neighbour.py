@@ -631,7 +631,10 @@ class NeighTable:
             skb.pull(off)
         if skb.data_off < ETH_HLEN:  # skb_headroom
             skb.pskb_expand_head(ETH_HLEN - skb.data_off, 0)
-        _ETH_HDR.pack_into(skb.push(ETH_HLEN), 0, daddr, dev.dev_addr, proto)
+        d = skb.data_off - ETH_HLEN  # skb_push, inline: the headroom is there
+        skb.data_off = d
+        skb.len += ETH_HLEN
+        _ETH_HDR.pack_into(skb.head, d, daddr, dev.dev_addr, proto)
         return ETH_HLEN
 
     def _xmit(self, n: Neighbour, skb: SkBuff) -> int:
@@ -641,7 +644,10 @@ class NeighTable:
 
     def neigh_resolve_output(self, n: Neighbour, skb: SkBuff) -> int:
         """neigh_resolve_output: resolve first (may queue), then header and xmit."""
-        if self.neigh_event_send(n, skb):
+        # neigh_event_send, a static inline in Linux too
+        n.used = self.loop.now_ns()
+        if (not n.nud_state & (NUD_CONNECTED | NUD_DELAY | NUD_PROBE)
+                and self._neigh_event_send(n, skb, True)):
             return 0
         if n.hh is None:  # neigh_hh_init (eth_header_cache, tbl->protocol)
             n.hh = _ETH_HDR.pack(n.ha, n.dev.dev_addr, self.protocol)
@@ -673,7 +679,10 @@ class NeighTable:
                 skb.pull(off)
             if skb.data_off < ETH_HLEN:
                 skb.pskb_expand_head(ETH_HLEN - skb.data_off, 0)
-            skb.push(ETH_HLEN)[:] = hh
+            d = skb.data_off - ETH_HLEN  # skb_push, inline: the headroom is there
+            skb.data_off = d
+            skb.len += ETH_HLEN
+            skb._hmv[d:d + ETH_HLEN] = hh  # a view: the head keeps its size
             if skb.dev is None:
                 skb.dev = n.dev
             return self.xmit(skb)

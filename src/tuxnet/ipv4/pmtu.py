@@ -67,7 +67,8 @@ class PmtuCache:
 
     def __init__(self, host: Host) -> None:
         self.host = host
-        self._buckets: dict[int, list[FibNhException]] = {}
+        # fnhe_hash buckets; empty until a PMTU is learned (dst_mtu tests that first)
+        self.buckets: dict[int, list[FibNhException]] = {}
         # fnhe_hash_key (net_get_random_once) and get_random_u32_below, drawn from a
         # stream of our own so PMTU events do not shift the host's other random draws
         self._rng = random.Random(host.rng.getrandbits(64))
@@ -84,7 +85,7 @@ class PmtuCache:
     def lookup(self, daddr: int) -> FibNhException | None:
         """find_exception: the live exception for ``daddr``; an expired one is deleted
         (ip_del_fnhe) and None returned."""
-        buckets = self._buckets
+        buckets = self.buckets
         if not buckets:  # no exception learned: nothing to hash
             return None
         chain = buckets.get(self._hash(daddr))
@@ -153,7 +154,7 @@ class PmtuCache:
 
     def _create(self, daddr: int, mtu: int, lock: bool, expires: int, now: int) -> None:
         """update_or_create_fnhe's create path with fnhe_remove_oldest."""
-        chain = self._buckets.setdefault(self._hash(daddr), [])
+        chain = self.buckets.setdefault(self._hash(daddr), [])
         max_depth = FNHE_RECLAIM_DEPTH + self._rng.randrange(FNHE_RECLAIM_DEPTH)
         while len(chain) > max_depth:
             oldest = min(range(len(chain)), key=lambda i: chain[i].stamp)
@@ -162,7 +163,7 @@ class PmtuCache:
 
     def delete(self, daddr: int) -> bool:
         """ip_del_fnhe: forget the exception for ``daddr``; True if there was one."""
-        chain = self._buckets.get(self._hash(daddr))
+        chain = self.buckets.get(self._hash(daddr))
         if chain:
             for i, fnhe in enumerate(chain):
                 if fnhe.daddr == daddr:
@@ -172,13 +173,13 @@ class PmtuCache:
 
     def flush(self) -> None:
         """fnhe_flush_routes / fib_nh_common_release: drop every exception."""
-        self._buckets.clear()
+        self.buckets.clear()
 
     # -- listing -----------------------------------------------------------------------
     def entries(self) -> list[FibNhException]:
         """The live exceptions (as `ip route show cache` dumps them), by address."""
         now = self.host.now_ns()
-        out = [f for chain in self._buckets.values() for f in chain
+        out = [f for chain in self.buckets.values() for f in chain
                if not f.expires or now < f.expires]
         return sorted(out, key=lambda f: f.daddr)
 

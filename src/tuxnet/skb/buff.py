@@ -20,6 +20,7 @@ from tuxnet.skb.defs import (
     PACKET_HOST,
     SKB_SHINFO_SIZE,
     SKB_SKBUFF_SIZE,
+    SKB_SMALL_HEAD_CACHE_SIZE,
     SKB_TRUESIZE_OVERHEAD,
     BufferLike,
     SkbCounters,
@@ -32,6 +33,9 @@ from tuxnet.skb.defs import (
     _as_byte_view,
     _kmalloc_reserve,
 )
+
+_new_shinfo = object.__new__
+_SMALL_HEAD_MAX = SKB_SMALL_HEAD_CACHE_SIZE - SKB_SHINFO_SIZE  # 256: SKB_HEAD_ALIGN fits
 
 
 class SkBuff:
@@ -57,7 +61,17 @@ class SkBuff:
                  counters: SkbCounters | None = None) -> None:
         self.head = head
         self._hmv = memoryview(head)
-        self.shinfo = SkbSharedInfo(head)
+        # SkbSharedInfo(head) without its __init__ frame (two skbs per ping); the
+        # fields and values are SkbSharedInfo.__init__'s (tests/skb checks they agree)
+        sh = _new_shinfo(SkbSharedInfo)
+        sh.head = head
+        sh.dataref = 1
+        sh.destructor_arg = None
+        sh.tx_flags = 0
+        sh.tskey = 0
+        sh.nohdr_refs = 0
+        sh.frags = []
+        self.shinfo = sh
         self.data_off = 0
         self.tail = 0
         self.end = len(head)
@@ -789,7 +803,9 @@ def alloc_skb(size: int, counters: SkbCounters | None = None) -> SkBuff:
     like kmalloc_reserve); truesize = SKB_TRUESIZE(usable size)."""
     if size < 0 or size > KMALLOC_MAX_SIZE:
         raise SkbError("alloc_skb: bad size")
-    obj = _kmalloc_reserve(size)
+    # kmalloc_reserve; its skb_small_head_cache case (SKB_HEAD_ALIGN(size) <= 576, all
+    # ICMP and ARP replies) without the helper's frame
+    obj = SKB_SMALL_HEAD_CACHE_SIZE if size <= _SMALL_HEAD_MAX else _kmalloc_reserve(size)
     if obj > KMALLOC_MAX_SIZE:
         raise SkbError("alloc_skb: bad size")
     skb = SkBuff(bytearray(obj - SKB_SHINFO_SIZE), obj + SKB_SKBUFF_SIZE, counters)
