@@ -257,14 +257,9 @@ class GroCell:
             return self._not_candidate(skb)
         d = skb.data_off
         if skb.tail - d >= 40 and skb.head[d + 9] != IPPROTO_TCP:
-            # no GRO for the protocol (ICMP, UDP): not even unpacked; _not_candidate
-            # without its frame
-            st.not_candidate += 1
-            st.normal += 1
-            st.packets_up += 1
-            st.segs_up += 1
-            self.deliver(skb)
-            return GRO_NORMAL
+            # no GRO for the protocol (ICMP, UDP): not even unpacked, and passed up
+            # outside the try below
+            return self._not_candidate(skb)
         ln = skb.len
         try:
             if ln < 40 or (skb.tail - d < 40 and not skb.pskb_may_pull(40)):
