@@ -30,6 +30,7 @@ from tuxnet.skb import (
     SKB_GSO_TCP_FIXEDID,
     SKB_GSO_TCPV4,
     SkbCounters,
+    SkbError,
     SkBuff,
     alloc_skb,
 )
@@ -353,6 +354,24 @@ def test_ip_options_and_fragments_are_not_candidates() -> None:
     bad_iph[22] ^= 1  # TTL: header checksum now wrong
     assert g.gro_receive(rx(bad_iph)) == GRO_NORMAL
     assert g.stats.not_candidate == 3 and g.held == 0
+
+
+def test_an_error_from_the_stack_above_is_not_taken_for_a_bad_header() -> None:
+    """A not-candidate skb is passed up outside the header parse's try: an exception
+    raised above GRO propagates, and the skb went up once, not twice."""
+    calls: list[SkBuff] = []
+
+    def deliver(skb: SkBuff) -> None:
+        calls.append(skb)
+        raise SkbError("raised by the stack above")
+
+    g = GroCell(deliver)
+    for fr in (frame(0, frag_off=0x2000),  # TCP, not a candidate (MF)
+               udp_frame(SMAC, DMAC, SRC, DST, 1, 2, payload=b"x" * 100)):
+        calls.clear()
+        with pytest.raises(SkbError, match="stack above"):
+            g.gro_receive(rx(fr))
+        assert len(calls) == 1
 
 
 def test_padding_flushes_the_flow_and_goes_up_after_it() -> None:

@@ -114,6 +114,11 @@ _WORD_MASK = 0xFFFFFFFF & ~(_FLAG_CWR | _FLAG_FIN | _FLAG_PSH)
 _FIN, _SYN, _RST, _PSH, _URG, _CWR = 0x01, 0x02, 0x04, 0x08, 0x20, 0x80
 _END_TRAIN = _URG | _PSH | _RST | _SYN | _FIN  # tcp_gro_receive: out_check_final
 
+
+class _NotCandidate(Exception):
+    """Raised inside gro_receive's header parse: the skb goes up unmerged."""
+
+
 _IPH = struct.Struct("!BBHHHBBHII").unpack_from
 _TCPH = struct.Struct("!IIIHH").unpack_from  # ports, seq, ack_seq, doff+flags, window
 _U16 = struct.Struct("!H")
@@ -263,36 +268,38 @@ class GroCell:
         ln = skb.len
         try:
             if ln < 40 or (skb.tail - d < 40 and not skb.pskb_may_pull(40)):
-                return self._not_candidate(skb)
+                raise _NotCandidate
             head = skb.head
             if head[d + 9] != IPPROTO_TCP:  # no GRO for the protocol: not even unpacked
-                return self._not_candidate(skb)
+                raise _NotCandidate
             vihl, tos, tot, ipid, frag, ttl, proto, check, saddr, daddr = _IPH(head, d)
             # af_inet.c inet_gro_receive: no options, no fragments, a good header sum
             if vihl != 0x45 or proto != IPPROTO_TCP or frag & (IP_MF | IP_OFFSET):
-                return self._not_candidate(skb)
+                raise _NotCandidate
             # ip_fast_csum: the header's 16-bit words (addresses whole, 2**16 == 1 mod
             # 0xFFFF) must sum to all ones, i.e. to 0 mod 0xFFFF (RFC 1071)
             if (0x4500 + tos + tot + ipid + frag + (ttl << 8) + IPPROTO_TCP + check
                     + saddr + daddr) % 0xFFFF:
-                return self._not_candidate(skb)
+                raise _NotCandidate
             ports, seq, ack, offflags, window = _TCPH(head, d + 20)
             thlen = (offflags >> 12) << 2
             hlen = 20 + thlen
             if thlen < 20 or ln < hlen:
-                return self._not_candidate(skb)
+                raise _NotCandidate
             if skb.tail - d < hlen and not skb.pskb_may_pull(hlen):
-                return self._not_candidate(skb)
+                raise _NotCandidate
             head = skb.head
             # inet_gro_receive: tot_len must be the packet, no reserved frag bit
             own_flush = ("ip" if tot != ln or frag & ~IP_DF & 0xFFFF else
                          "mss" if skb.gso_size else None)
             if not own_flush and not self._csum_ok(skb, saddr + daddr + IPPROTO_TCP + ln - 20):
                 self.stats.csum_errors += 1
-                return self._not_candidate(skb)
+                raise _NotCandidate
             mh = skb.mac_header
             mac = bytes(head[mh:mh + ETH_HLEN]) if mh != HEADER_UNSET else b""
-        except (SkbError, struct.error, IndexError):
+        except (_NotCandidate, SkbError, struct.error, IndexError):
+            # passed up here, outside the try: what the stack above raises is not
+            # taken for a bad header (the skb would go up twice)
             return self._not_candidate(skb)
         h = skb.hash
         key = (h, id(skb.dev), skb.vlan_tci if skb.vlan_present else -1, mac,
