@@ -217,7 +217,11 @@ def ip_route_output_key(net: Host | InetState, daddr: int, saddr: int = 0, oif: 
     """ip_route_output_key() / ip_route_output_key_hash_rcu(): the route a locally
     generated packet to ``daddr`` takes; ``saddr`` 0 lets the route choose, ``oif``
     (an ifindex) binds the device, ``scope`` RT_SCOPE_LINK is SO_DONTROUTE."""
-    st = net if net.__class__ is InetState else _state(net)
+    if net.__class__ is InetState:
+        st: InetState = net
+    else:  # _state(): host.inet once inet_state made it, without the two frames
+        made = getattr(net, "inet", None)
+        st = made if made.__class__ is InetState else _state(net)
     key = (daddr, saddr, oif, tos, scope)
     rt: Rtable | None = st.out_cache.get(key)
     if rt is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from tuxnet.dropreason import SkbDropReason
@@ -104,6 +105,7 @@ ICMP_ERR_CONVERT: tuple[tuple[int, bool], ...] = (
     (errno.EHOSTUNREACH, True),   # ICMP_PREC_CUTOFF
 )
 
+_CSUM_DONE = (CHECKSUM_UNNECESSARY, CHECKSUM_PARTIAL)  # udp_skb_csum_unnecessary()
 _HDR = struct.Struct("!HHHH")
 _ADDRS = struct.Struct("!II")
 _PORTS = struct.Struct("!HH")
@@ -117,8 +119,8 @@ def udp_init(host: Host) -> UdpTable:
     and udp_err registered for IPPROTO_UDP (once; it brings up IPv4 if needed)."""
     tbl = udp_table(host)
     if not getattr(host, "_udp_registered", False):
-        inet_add_protocol(host, IPPROTO_UDP, lambda skb: udp_rcv(host, skb),
-                          lambda skb, info: udp_err(host, skb, info))
+        inet_add_protocol(host, IPPROTO_UDP, partial(udp_rcv, host),  # no Python frame
+                          partial(udp_err, host))
         setattr(host, "_udp_registered", True)  # noqa: B010 - no typed slot on Host
     return tbl
 
@@ -173,8 +175,10 @@ def udp_rcv(host: Host, skb: SkBuff) -> int:
     with ICMP port unreachable."""
     if skb.len < UDP_HLEN:  # pskb_may_pull
         return _drop(host, skb, SkbDropReason.NOT_SPECIFIED, "__udp4_lib_rcv")
-    hdr = skb.data if skb.len - skb.data_len >= UDP_HLEN else skb.copy_bits(0, UDP_HLEN)
-    sport, dport, ulen, check = _HDR.unpack_from(hdr)
+    if skb.len - skb.data_len >= UDP_HLEN:  # the header at skb.data, in the head
+        sport, dport, ulen, check = _HDR.unpack_from(skb.head, skb.data_off)
+    else:
+        sport, dport, ulen, check = _HDR.unpack_from(skb.copy_bits(0, UDP_HLEN))
     if ulen > skb.len or ulen < UDP_HLEN:  # short_packet
         return _drop(host, skb, SkbDropReason.PKT_TOO_SMALL, "__udp4_lib_rcv")
     if ulen < skb.len:  # pskb_trim_rcsum: a full-packet sum no longer applies
@@ -183,9 +187,10 @@ def udp_rcv(host: Host, skb: SkBuff) -> int:
             skb.ip_summed = CHECKSUM_NONE
     if check == 0:  # udp4_csum_init: zero means no checksum (RFC 768)
         skb.ip_summed = CHECKSUM_UNNECESSARY
-    skb.reset_transport_header()
-    saddr, daddr = _addrs(skb)
-    tbl = udp_table(host)
+    skb.transport_header = skb.data_off  # skb_reset_transport_header
+    saddr, daddr = _ADDRS.unpack_from(skb.head, skb.network_header + 12)  # ip_hdr(skb)
+    # udp_table(host) without its frame once the table exists (udp_init made it)
+    tbl: UdpTable = getattr(host, "udp_table", None) or udp_table(host)
     dev = skb.dev
     dif = skb.skb_iif or (dev.ifindex if dev is not None else 0)
     rt = skb.dst
@@ -227,7 +232,12 @@ def _mcast_deliver(host: Host, tbl: UdpTable, skb: SkBuff, saddr: int, sport: in
 def udp_queue_rcv_skb(host: Host, sk: UdpSock, skb: SkBuff) -> int:
     """udp_queue_rcv_one_skb() / __udp_queue_rcv_skb(): pull the header and queue the
     datagram; a refused one is counted and dropped. Returns 0 or -1."""
-    skb.pskb_pull(UDP_HLEN)  # udp_csum_pull_header
+    # udp_csum_pull_header: __skb_pull of the header udp_rcv found linear, else pskb_pull
+    if skb.len - skb.data_len >= UDP_HLEN:
+        skb.data_off += UDP_HLEN
+        skb.len -= UDP_HLEN
+    else:
+        skb.pskb_pull(UDP_HLEN)
     rc = udp_enqueue_schedule_skb(host, sk, skb)
     if rc == 0:
         return 0
@@ -258,7 +268,8 @@ def udp_enqueue_schedule_skb(host: Host, sk: UdpSock, skb: SkBuff) -> int:
         sk.sk_drops += 1
         return -errno.ENOMEM
     sk.sk_rmem_alloc += size
-    if not _rmem_schedule(host, sk, size):
+    # udp_rmem_schedule(): only a size beyond sk_forward_alloc has pages to schedule
+    if size > sk.sk_forward_alloc and not _rmem_schedule(host, sk, size):
         sk.sk_rmem_alloc -= size
         sk.sk_drops += 1
         return -errno.ENOBUFS
@@ -276,7 +287,7 @@ def _rmem_schedule(host: Host, sk: UdpSock, size: int) -> bool:
     delta = size - sk.sk_forward_alloc
     if delta <= 0:
         return True
-    tbl = udp_table(host)
+    tbl = sk.prot
     amt = _pages(delta)
     tbl.memory_allocated += amt
     lo, _pressure, hi = sysctl_vec(host, "net.ipv4.udp_mem")
@@ -296,7 +307,7 @@ def udp_rmem_release(sk: UdpSock, size: int, partial: int) -> None:
     if partial:
         sk.forward_deficit += size
         size = sk.forward_deficit
-        if size < sk.forward_threshold and sk.reader_queue:
+        if size < sk.sk_rcvbuf >> 2 and sk.reader_queue:  # up->forward_threshold
             return
     else:
         size += sk.forward_deficit
@@ -304,16 +315,15 @@ def udp_rmem_release(sk: UdpSock, size: int, partial: int) -> None:
     amt = (size + sk.sk_forward_alloc - partial) & ~(_PAGE_SIZE - 1)
     sk.sk_forward_alloc += size - amt
     if amt:
-        udp_table(sk.host).memory_allocated -= amt >> _PAGE_SHIFT
+        sk.prot.memory_allocated -= amt >> _PAGE_SHIFT
     sk.sk_rmem_alloc -= size
 
 
 def _skb_recv_udp(sk: UdpSock, peek: bool) -> SkBuff | None:
     """__skb_recv_udp() without the wait: a pending error first (sock_error), then
     the reader queue, refilled from sk_receive_queue when empty."""
-    err = sk.sock_error()
-    if err:
-        raise sock_errno(err)
+    if sk.sk_err:  # sock_error(), its frame only when an error is pending
+        raise sock_errno(sk.sock_error())
     queue = sk.reader_queue
     if not queue:
         if not sk.sk_receive_queue:
@@ -350,7 +360,8 @@ def udp_recvmsg(sk: UdpSock, length: int, flags: int,
         skb = _skb_recv_udp(sk, peek)
         if skb is None:
             return None
-        if not _udp_csum_ok(skb):  # csum_copy_err
+        # csum_copy_err; udp_skb_csum_unnecessary() first, without _udp_csum_ok's frame
+        if skb.ip_summed not in _CSUM_DONE and not _udp_csum_ok(skb):
             if peek:  # __sk_queue_drop_skb
                 sk.reader_queue.remove(skb)
                 udp_rmem_release(sk, skb.truesize, 1)
@@ -366,13 +377,15 @@ def udp_recvmsg(sk: UdpSock, length: int, flags: int,
             data = b""
         else:
             data = skb.copy_bits(0, copied)
-        saddr = _ADDRS.unpack_from(skb.skb_network_header(), 12)[0]
-        sport = _U16.unpack_from(skb.skb_transport_header(), 0)[0]
+        head = skb.head  # ip_hdr(skb)->saddr, udp_hdr(skb)->source
+        saddr = _ADDRS.unpack_from(head, skb.network_header + 12)[0]
+        sport = _U16.unpack_from(head, skb.transport_header)[0]
         if not peek:
             host.mib.udp.InDatagrams += 1
             host.consume_skb(skb, "skb_consume_udp")
-        return UdpMsg(data, copied, ulen if flags & MSG_TRUNC else copied, saddr, sport,
-                      MSG_TRUNC if copied < ulen else 0)
+        # UdpMsg(...) without the namedtuple's Python __new__
+        return tuple.__new__(UdpMsg, (data, copied, ulen if flags & MSG_TRUNC else copied,
+                                      saddr, sport, MSG_TRUNC if copied < ulen else 0))
 
 
 def udp_destruct_sock(sk: UdpSock) -> None:
@@ -386,7 +399,7 @@ def udp_destruct_sock(sk: UdpSock) -> None:
         sk.host.kfree_skb(skb, SkbDropReason.NOT_SPECIFIED, "udp_destruct_common", sk)
     udp_rmem_release(sk, total, 0)
     if sk.sk_forward_alloc:  # sk_mem_reclaim
-        udp_table(sk.host).memory_allocated -= sk.sk_forward_alloc >> _PAGE_SHIFT
+        sk.prot.memory_allocated -= sk.sk_forward_alloc >> _PAGE_SHIFT
         sk.sk_forward_alloc = 0
 
 
@@ -394,11 +407,12 @@ def udp_destruct_sock(sk: UdpSock) -> None:
 
 def udp_sendmsg(sk: UdpSock, data: bytes | bytearray | memoryview, flags: int,
                 addr: tuple[int, int] | None,
-                wait_wmem: Callable[[], bool]) -> int:
+                wait_wmem: Callable[[], bool] | None) -> int:
     """udp_sendmsg(): build one datagram (checksummed in software unless SO_NO_CHECK)
     and hand it to ip_send_skb. ``addr`` is (daddr, dport) or None for the connected
     peer; ``wait_wmem()`` blocks for send-buffer space and returns False when the call
-    may not wait (EAGAIN). Returns the bytes sent or raises OSError."""
+    may not wait (EAGAIN), as does ``wait_wmem`` None (a non-blocking call). Returns
+    the bytes sent or raises OSError."""
     host = sk.host
     length = len(data)
     if length > 0xFFFF:
@@ -446,14 +460,19 @@ def udp_sendmsg(sk: UdpSock, data: bytes | bytearray | memoryview, flags: int,
         if e.errno == errno.ENOBUFS or "SOCK_NOSPACE" in sk.sock_flags:
             host.mib.udp.SndbufErrors += 1
         raise
-    skb.reserve(MAX_HEADER)
-    buf = skb.put(ulen)
+    # skb_reserve(MAX_HEADER) + skb_put(ulen) on the new, empty skb (alloc_skb gave
+    # it at least that much room), inline
+    tail = MAX_HEADER + ulen
+    skb.data_off = MAX_HEADER
+    skb.tail = tail
+    skb.len = ulen
+    buf = skb._hmv[MAX_HEADER:tail]
     _HDR.pack_into(buf, 0, sk.inet_sport, dport, ulen, 0)
     buf[UDP_HLEN:] = data
     if not sk.sk_no_check_tx:
         check = ~ones_sum(buf, saddr + daddr + IPPROTO_UDP + ulen) & 0xFFFF
         _U16.pack_into(buf, 6, check or 0xFFFF)  # RFC 768: a zero sum is sent as ones
-    skb.reset_transport_header()
+    skb.transport_header = MAX_HEADER  # skb_reset_transport_header
     skb.priority = sk.sk_priority
     skb.mark = sk.sk_mark
     # ip_select_ident: a DF datagram that may not be fragmented (DO, PROBE: not
@@ -477,22 +496,25 @@ def udp_sendmsg(sk: UdpSock, data: bytes | bytearray | memoryview, flags: int,
     return length
 
 
-def _alloc_send_skb(sk: UdpSock, size: int, wait_wmem: Callable[[], bool]) -> SkBuff:
+def _alloc_send_skb(sk: UdpSock, size: int,
+                    wait_wmem: Callable[[], bool] | None) -> SkBuff:
     """sock_alloc_send_pskb(): a pending error or shut-down writes fail first; while
     sk_wmem_alloc is at sk_sndbuf the call waits (or fails with EAGAIN)."""
     while True:
-        err = sk.sock_error()
-        if err:
-            raise sock_errno(err)
+        if sk.sk_err:  # sock_error(), its frame only when an error is pending
+            raise sock_errno(sk.sock_error())
         if sk.sk_shutdown & SEND_SHUTDOWN:
             raise sock_errno(errno.EPIPE)
-        if sk.sk_wmem_alloc_get() < sk.sk_sndbuf:
+        if sk.sk_wmem_alloc - 1 < sk.sk_sndbuf:  # sk_wmem_alloc_get(), inline
             break
         sk.sock_flags.add("SOCK_NOSPACE")
-        if not wait_wmem():
+        if wait_wmem is None or not wait_wmem():
             raise sock_errno(errno.EAGAIN)
     skb = alloc_skb(size)
-    sk.skb_set_owner_w(skb)
+    # skb_set_owner_w(), inline
+    skb.sk = sk
+    skb.destructor = sk.sock_wfree
+    sk.sk_wmem_alloc += skb.truesize
     return skb
 
 

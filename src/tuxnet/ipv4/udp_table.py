@@ -107,11 +107,13 @@ class UdpSock(Sock):
 
     def has_data_or_error(self) -> bool:
         """A receive would return something: a queued datagram or a pending error."""
-        return bool(self.reader_queue) or bool(self.sk_receive_queue) or bool(self.sk_err)
+        return bool(self.reader_queue or self.sk_receive_queue or self.sk_err)
 
     def poll_readable(self) -> bool:
-        """udp_poll(): readable when a datagram or an error waits, or reads are shut."""
-        return self.has_data_or_error() or bool(self.sk_shutdown & 1)
+        """udp_poll(): readable when a datagram or an error waits (has_data_or_error,
+        inline: this runs on every wake-up), or reads are shut."""
+        return bool(self.reader_queue or self.sk_receive_queue or self.sk_err
+                    or self.sk_shutdown & 1)
 
 
 def _rcv_saddr_equal(a: int, b: int, match_wildcard: bool) -> bool:
@@ -281,13 +283,17 @@ class UdpTable:
             score += 4
         return score
 
-    def _lookup2(self, addr: int, saddr: int, sport: int, daddr: int, hnum: int,
-                 dif: int) -> UdpSock | None:
-        """udp4_lib_lookup2(): the best socket of the (addr, hnum) chain."""
+    def _lookup2(self, chain: list[UdpSock], saddr: int, sport: int, daddr: int,
+                 hnum: int, dif: int) -> UdpSock | None:
+        """udp4_lib_lookup2(): the best socket of the (addr, hnum) ``chain``."""
         result: UdpSock | None = None
         badness = 0
-        for sk in self.hash2.get((addr, hnum), ()):
-            score = self.compute_score(sk, saddr, sport, dif)
+        compute_score = self.compute_score
+        for sk in chain:
+            # compute_score(): its frame only for a socket that pins something (an
+            # unconnected socket on any device scores the bare PF_INET 2)
+            score = (compute_score(sk, saddr, sport, dif)
+                     if sk.inet_daddr or sk.inet_dport or sk.sk_bound_dev_if else 2)
             if score <= badness:
                 continue
             badness = score
@@ -322,10 +328,15 @@ class UdpTable:
     def lookup(self, saddr: int, sport: int, daddr: int, dport: int,
                dif: int = 0) -> UdpSock | None:
         """__udp4_lib_lookup(): the socket for a datagram saddr:sport -> daddr:dport,
-        those bound to ``daddr`` first, then those bound to 0.0.0.0."""
-        sk = self._lookup2(daddr, saddr, sport, daddr, dport, dif)
+        those bound to ``daddr`` first, then those bound to 0.0.0.0 (an empty chain
+        is skipped without walking it)."""
+        hash2 = self.hash2
+        chain = hash2.get((daddr, dport))
+        sk = self._lookup2(chain, saddr, sport, daddr, dport, dif) if chain else None
         if sk is None and daddr:
-            sk = self._lookup2(0, saddr, sport, daddr, dport, dif)
+            chain = hash2.get((0, dport))
+            if chain:
+                sk = self._lookup2(chain, saddr, sport, daddr, dport, dif)
         return sk
 
     def mcast_socks(self, saddr: int, sport: int, daddr: int, dport: int,

@@ -176,8 +176,15 @@ class Sock:
             notify()
 
     def sk_data_ready(self) -> None:
-        """sock_def_readable(): wake readers (and the poll fd)."""
-        self._wake()
+        """sock_def_readable(): wake readers (and the poll fd); the lines of _wake,
+        inline, as this runs for every queued datagram."""
+        wq = self.wq
+        if wq:
+            for waker in tuple(wq):
+                waker()
+        notify = self.poll_notify
+        if notify is not None:
+            notify()
 
     def sk_write_space(self) -> None:
         """sock_def_write_space(): wake writers once wmem is at most half of sndbuf."""

@@ -17,11 +17,12 @@ from tuxnet.ipv4.inet import ip_state
 from tuxnet.ipv4.ip_output import dst_mtu
 from tuxnet.ipv4.udp import UdpMsg, udp_destruct_sock, udp_init, udp_recvmsg, udp_sendmsg
 from tuxnet.ipv4.udp_table import UdpSock
-from tuxnet.socket.addr import format_sockaddr, parse_sockaddr
+from tuxnet.socket.addr import format_sockaddr, known_name, parse_sockaddr
 from tuxnet.socket.af_inet import inet_autobind, inet_bind, inet_dgram_connect, inet_release
 from tuxnet.socket.api import socket
 from tuxnet.socket.consts import (
     IPPROTO_UDP,
+    MSG_DONTWAIT,
     MSG_ERRQUEUE,
     RCV_SHUTDOWN,
     SEND_SHUTDOWN,
@@ -30,7 +31,7 @@ from tuxnet.socket.consts import (
 from tuxnet.socket.core import sock_errno
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
 
 __all__ = ["DgramSocket"]
 
@@ -100,22 +101,31 @@ class DgramSocket(socket):
         return self._sk
 
     def _sendmsg(self, data: Any, flags: int, address: Address | None) -> int:
-        sk = self._check()
-        view = _as_view(data)
+        if self._closed:  # _check(), inline
+            raise sock_errno(errno.EBADF)
+        sk = self._sk
+        # bytes go down as they are (one byte per item already); the rest as a view
+        view = data if data.__class__ is bytes else _as_view(data)
         dest = parse_sockaddr(address, "sendto") if address is not None else None
-        plan = self._plan(flags, sk.sk_sndtimeo)
+        # _plan()'s may-not-wait case first, without its frame
+        plan = (None if flags & MSG_DONTWAIT or self._timeout == 0.0
+                else self._plan(flags, sk.sk_sndtimeo))
         try:
-            inet_autobind(sk)  # inet_send_prepare
+            if not sk.inet_num:  # inet_send_prepare: inet_autobind an unbound socket
+                inet_autobind(sk)
+            wait_wmem: Callable[[], bool] | None = None  # None: the call may not wait
+            if plan is not None:
+                def wait() -> bool:
+                    return self._wait(lambda: (sk.sk_wmem_alloc_get() < sk.sk_sndbuf
+                                               or bool(sk.sk_err)
+                                               or bool(sk.sk_shutdown & SEND_SHUTDOWN)),
+                                      plan, "send")
 
-            def wait_wmem() -> bool:
-                return self._wait(lambda: (sk.sk_wmem_alloc_get() < sk.sk_sndbuf
-                                           or bool(sk.sk_err)
-                                           or bool(sk.sk_shutdown & SEND_SHUTDOWN)),
-                                  plan, "send")
-
+                wait_wmem = wait
             return udp_sendmsg(sk, view, flags, dest, wait_wmem)
         finally:
-            self._sync_fd()
+            if self._efd >= 0:  # _sync_fd() has an eventfd to update
+                self._sync_fd()
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send one datagram to the connected peer (EDESTADDRREQ if none)."""
@@ -139,10 +149,14 @@ class DgramSocket(socket):
     # -- receive --------------------------------------------------------------------
     def _recvmsg(self, bufsize: int, flags: int, into: memoryview | None) -> UdpMsg | None:
         """udp_recvmsg with the wait of __skb_recv_udp; None after SHUT_RD (EOF)."""
-        sk = self._check()
+        if self._closed:  # _check(), inline
+            raise sock_errno(errno.EBADF)
+        sk = self._sk
         if flags & MSG_ERRQUEUE:  # ip_recv_error: tuxnet keeps no error queue
             raise sock_errno(errno.EAGAIN)
-        plan = self._plan(flags, sk.sk_rcvtimeo)
+        # _plan()'s may-not-wait case first, without its frame
+        plan = (None if flags & MSG_DONTWAIT or self._timeout == 0.0
+                else self._plan(flags, sk.sk_rcvtimeo))
         try:
             while True:
                 msg = udp_recvmsg(sk, bufsize, flags, into)
@@ -160,7 +174,8 @@ class DgramSocket(socket):
                 if not self._wait(ready, plan, "recv"):
                     raise sock_errno(errno.EAGAIN)
         finally:
-            self._sync_fd()
+            if self._efd >= 0:  # _sync_fd() has an eventfd to update
+                self._sync_fd()
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """One datagram's data (cut to ``bufsize``; the rest is discarded)."""
@@ -176,7 +191,10 @@ class DgramSocket(socket):
         msg = self._recvmsg(bufsize, flags, None)
         if msg is None:
             return b"", None
-        return msg.data, format_sockaddr(msg.saddr, msg.sport)
+        saddr, sport = msg.saddr, msg.sport
+        name = known_name(saddr)  # format_sockaddr's memo, looked up without its frame
+        return msg.data, ((name, sport) if name is not None
+                          else format_sockaddr(saddr, sport))
 
     def _into(self, buffer: Any, nbytes: int, what: str) -> memoryview:
         view = _as_view(buffer)
