@@ -116,10 +116,11 @@ _U16 = struct.Struct("!H")
 
 def udp_init(host: Host) -> UdpTable:
     """udp_init() + inet_add_protocol(&udp_protocol): the host's UDP table, with udp_rcv
-    and udp_err registered for IPPROTO_UDP (once; it brings up IPv4 if needed)."""
+    and udp_err registered for IPPROTO_UDP (once; it brings up IPv4 if needed). The
+    handler is udp_rcv's __udp4_lib_rcv with the table bound (a partial: no frame)."""
     tbl = udp_table(host)
     if not getattr(host, "_udp_registered", False):
-        inet_add_protocol(host, IPPROTO_UDP, partial(udp_rcv, host),  # no Python frame
+        inet_add_protocol(host, IPPROTO_UDP, partial(__udp4_lib_rcv, host, tbl),
                           partial(udp_err, host))
         setattr(host, "_udp_registered", True)  # noqa: B010 - no typed slot on Host
     return tbl
@@ -171,7 +172,12 @@ def _drop(host: Host, skb: SkBuff, reason: SkbDropReason, where: str,
 
 
 def udp_rcv(host: Host, skb: SkBuff) -> int:
-    """udp_rcv() / __udp4_lib_rcv(): validate, look up the socket, deliver or answer
+    """udp_rcv(): __udp4_lib_rcv over the host's UDP table."""
+    return __udp4_lib_rcv(host, udp_table(host), skb)
+
+
+def __udp4_lib_rcv(host: Host, tbl: UdpTable, skb: SkBuff) -> int:
+    """__udp4_lib_rcv(): validate, look up the socket in ``tbl``, deliver or answer
     with ICMP port unreachable."""
     if skb.len < UDP_HLEN:  # pskb_may_pull
         return _drop(host, skb, SkbDropReason.NOT_SPECIFIED, "__udp4_lib_rcv")
@@ -189,8 +195,6 @@ def udp_rcv(host: Host, skb: SkBuff) -> int:
         skb.ip_summed = CHECKSUM_UNNECESSARY
     skb.transport_header = skb.data_off  # skb_reset_transport_header
     saddr, daddr = _ADDRS.unpack_from(skb.head, skb.network_header + 12)  # ip_hdr(skb)
-    # udp_table(host) without its frame once the table exists (udp_init made it)
-    tbl: UdpTable = getattr(host, "udp_table", None) or udp_table(host)
     dev = skb.dev
     dif = skb.skb_iif or (dev.ifindex if dev is not None else 0)
     rt = skb.dst
@@ -371,7 +375,7 @@ def udp_recvmsg(sk: UdpSock, length: int, flags: int,
             host.kfree_skb(skb, SkbDropReason.UDP_CSUM, "udp_recvmsg", sk)
             continue
         ulen = skb.len
-        copied = min(length, ulen)
+        copied = length if length < ulen else ulen
         if into is not None:
             skb.copy_bits_into(0, into, copied)
             data = b""
