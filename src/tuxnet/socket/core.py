@@ -167,6 +167,9 @@ class Sock:
 
     # -- wakeups --------------------------------------------------------------------
     def _wake(self) -> None:
+        """Run every waker of the wait queue, then the poll fd's notifier (the wake-up
+        of sock_def_* ; sk_data_ready and sock_def_write_space carry these lines
+        inline, as they run for every packet)."""
         wq = self.wq
         if wq:
             for waker in tuple(wq):
@@ -176,8 +179,7 @@ class Sock:
             notify()
 
     def sk_data_ready(self) -> None:
-        """sock_def_readable(): wake readers (and the poll fd); the lines of _wake,
-        inline, as this runs for every queued datagram."""
+        """sock_def_readable(): wake readers (and the poll fd); _wake, inline."""
         wq = self.wq
         if wq:
             for waker in tuple(wq):
@@ -187,9 +189,16 @@ class Sock:
             notify()
 
     def sk_write_space(self) -> None:
-        """sock_def_write_space(): wake writers once wmem is at most half of sndbuf."""
+        """sock_def_write_space(): wake writers once wmem is at most half of sndbuf
+        (_wake, inline: every sent skb's sock_wfree runs this)."""
         if (self.sk_wmem_alloc << 1) <= self.sk_sndbuf:
-            self._wake()
+            wq = self.wq
+            if wq:
+                for waker in tuple(wq):
+                    waker()
+            notify = self.poll_notify
+            if notify is not None:
+                notify()
 
     def sk_error_report(self) -> None:
         """sk_error_report(): wake everyone, an error is pending."""
