@@ -168,8 +168,7 @@ class Sock:
     # -- wakeups --------------------------------------------------------------------
     def _wake(self) -> None:
         """Run every waker of the wait queue, then the poll fd's notifier (the wake-up
-        of sock_def_* ; sk_data_ready and sock_def_write_space carry these lines
-        inline, as they run for every packet)."""
+        of sock_def_*)."""
         wq = self.wq
         if wq:
             for waker in tuple(wq):
@@ -178,27 +177,14 @@ class Sock:
         if notify is not None:
             notify()
 
-    def sk_data_ready(self) -> None:
-        """sock_def_readable(): wake readers (and the poll fd); _wake, inline."""
-        wq = self.wq
-        if wq:
-            for waker in tuple(wq):
-                waker()
-        notify = self.poll_notify
-        if notify is not None:
-            notify()
+    # sock_def_readable(): wake readers (and the poll fd). _wake itself, not a method
+    # calling it: it runs for every datagram, before the reply can be sent
+    sk_data_ready = _wake
 
     def sk_write_space(self) -> None:
-        """sock_def_write_space(): wake writers once wmem is at most half of sndbuf
-        (_wake, inline: every sent skb's sock_wfree runs this)."""
+        """sock_def_write_space(): wake writers once wmem is at most half of sndbuf."""
         if (self.sk_wmem_alloc << 1) <= self.sk_sndbuf:
-            wq = self.wq
-            if wq:
-                for waker in tuple(wq):
-                    waker()
-            notify = self.poll_notify
-            if notify is not None:
-                notify()
+            self._wake()
 
     def sk_error_report(self) -> None:
         """sk_error_report(): wake everyone, an error is pending."""
