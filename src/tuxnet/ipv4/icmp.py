@@ -395,10 +395,8 @@ def _icmp_reply(st: Ipv4, skb: SkBuff, icmp_type: int, code: int, rest: int,
 
 def icmp_rcv(host: Host, skb: SkBuff) -> int:
     """icmp_rcv: skb.data at the ICMP header (see the module doc)."""
-    try:
-        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
-    except AttributeError:
-        st = ip_state(host)
+    # ip_state(host): inet_init sets host.ipv4 before it registers this handler
+    st: Ipv4 = host.ipv4  # type: ignore[attr-defined]
     mib = host.mib
     icmp = mib.icmp
     icmp.InMsgs += 1

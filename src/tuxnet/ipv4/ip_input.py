@@ -116,10 +116,8 @@ def _drop(host: Host, skb: SkBuff, reason: SkbDropReason, where: str) -> int:
 def ip_rcv(skb: SkBuff, dev: Any) -> int:
     """ip_rcv: the ETH_P_IP packet handler (skb.data at the IPv4 header)."""
     host: Host = dev.host
-    try:
-        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
-    except AttributeError:
-        st = ip_state(host)
+    # ip_state(host): inet_init sets host.ipv4 before it registers this handler
+    st: Ipv4 = host.ipv4  # type: ignore[attr-defined]
     cpu = _cpu._running  # charge()
     if cpu is not None:
         cpu._acc += st.core.costs.ip_rcv_ns
@@ -127,14 +125,7 @@ def ip_rcv(skb: SkBuff, dev: Any) -> int:
     if nskb is None:
         return NET_RX_DROP
     if not nf_hooks_needed[NF_INET_PRE_ROUTING]:
-        # ip_rcv_finish inline: route (ip_rcv_finish_core), then dst_input, whose
-        # ip_local_deliver for an input route to us is called at once
-        rt = _ip_rcv_finish_core(st, nskb, nskb.dev)
-        if rt is None:
-            return NET_RX_DROP
-        if rt.is_input and rt.input == "ip_local_deliver":
-            return ip_local_deliver(host, nskb)
-        return dst_input(host, nskb)
+        return _ip_rcv_finish(st, nskb)
     return nf_hook(host, NF_INET_PRE_ROUTING, nskb, dev, None,
                    lambda s: ip_rcv_finish(host, s))
 
@@ -234,10 +225,13 @@ def ip_rcv_finish(host: Host, skb: SkBuff) -> int:
 
 
 def _ip_rcv_finish(st: Ipv4, skb: SkBuff) -> int:
-    """ip_rcv_finish with the IPv4 state at hand."""
+    """ip_rcv_finish with the IPv4 state at hand; dst_input's ip_local_deliver for an
+    input route to us is called at once (the common case, without dst_input's frame)."""
     rt = _ip_rcv_finish_core(st, skb, skb.dev)
     if rt is None:
         return NET_RX_DROP
+    if rt.is_input and rt.input == "ip_local_deliver":
+        return ip_local_deliver(st.host, skb)
     return dst_input(st.host, skb)
 
 
@@ -435,10 +429,9 @@ def ip_protocol_deliver_rcu(host: Host, skb: SkBuff, protocol: int) -> None:
     """ip_protocol_deliver_rcu: raw sockets, then the registered protocol handler
     (InDelivers); nobody: InUnknownProtos, ICMP protocol unreachable (RFC 1122
     3.2.2.1), drop IP_NOPROTO."""
-    try:
-        st: Ipv4 = host.ipv4  # type: ignore[attr-defined]  # ip_state, inline
-    except AttributeError:
-        st = ip_state(host)
+    # ip_state(host): only ip_rcv's path gets here, and inet_init sets host.ipv4
+    # before it registers ip_rcv
+    st: Ipv4 = host.ipv4  # type: ignore[attr-defined]
     ip = host.mib.ip
     for _ in range(8):  # a handler's negative return resubmits (bounded)
         raw = bool(st.raw) and raw_local_deliver(st, skb, protocol)

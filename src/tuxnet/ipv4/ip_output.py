@@ -49,6 +49,7 @@ from tuxnet.netfilter.hooks import (
     nf_hooks_needed,
 )
 from tuxnet.skb import CHECKSUM_NONE, CHECKSUM_UNNECESSARY, SkbError, SkBuff
+from tuxnet.wire.checksum import internet_checksum
 from tuxnet.wire.ethernet import ETH_P_IP
 from tuxnet.wire.ipv4 import IP_DF, IPPROTO_ICMP
 
@@ -97,8 +98,6 @@ _HDR = struct.Struct("!BBHHHBBHII")
 _pack_hdr = _HDR.pack_into
 _U16 = struct.Struct("!H")
 _pack16 = _U16.pack_into
-_pack16le = struct.Struct("<H").pack_into
-_from_bytes = int.from_bytes
 _new_ipcb = object.__new__
 _RTAX_MTU_LOCK = 1 << RTAX_MTU
 
@@ -308,11 +307,7 @@ def __ip_local_out(host: Host, skb: SkBuff) -> None:
     _pack16(head, off + 2, skb.len & 0xFFFF)  # iph_set_totlen
     _pack16(head, off + 10, 0)
     hl = (head[off] & 15) << 2
-    # ip_send_check: ip_fast_csum as internet_checksum computes it, without its frame:
-    # the words read little-endian sum to v mod 0xFFFF (RFC 1071; an all-zero header
-    # sums to +0), and the complement stored little-endian is the byte-swapped sum
-    v = _from_bytes(head[off:off + hl], "little")
-    _pack16le(head, off + 10, (v % 0xFFFF or (0xFFFF if v else 0)) ^ 0xFFFF)
+    _pack16(head, off + 10, internet_checksum(head[off:off + hl]))  # ip_send_check
     skb.protocol = ETH_P_IP
 
 

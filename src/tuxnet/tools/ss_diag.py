@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.ipv4.udp_table import udp_table
+from tuxnet.tcp.defs import (
+    TCP_LISTEN,
+    TCP_NEW_SYN_RECV,
+    TCP_SYN_RECV,
+    TCP_TIME_WAIT,
+)
 from tuxnet.tools.ss_fmt import ss_queues
 
 if TYPE_CHECKING:
@@ -31,13 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SockRecord", "inet_diag_dump", "sk_meminfo", "sockstat"]
 
-TCP_ESTABLISHED = 1
-TCP_SYN_RECV = 3
-TCP_TIME_WAIT = 6
-TCP_CLOSE = 7
-TCP_CLOSE_WAIT = 8
-TCP_LISTEN = 10
-TCP_NEW_SYN_RECV = 12
 _TIMER_XMIT = (1, 5, 6)  # ICSK_TIME_RETRANS, ICSK_TIME_LOSS_PROBE, ICSK_TIME_REO_TIMEOUT
 _ICSK_TIME_PROBE0 = 3
 _NS_PER_JIFFY = 1_000_000  # HZ 1000
